@@ -1,0 +1,461 @@
+"""Finite symmetry groups of the image plane and their representations on feature maps.
+
+What is here:
+    - ``C2``, ``C4``, ``D4``: rotations by multiples of 90 degrees (and reflections for D4). They map
+      the pixel grid onto itself, so their action is exact (``torch.rot90`` / ``torch.flip``).
+    - ``C8``: rotations by multiples of 45 degrees. Odd elements need interpolation and lose the
+      corners, so the action is approximate inside a disk mask; its error floor is not zero.
+    - Representations (how a group element permutes the channels of a layer):
+      ``Regular`` (the paper's layout), ``Trivial`` (image-valued layers), ``PixelShuffle``
+      (the conv before ``nn.PixelShuffle``) and ``Permutation`` (any custom table).
+
+What is not here: anything learnable (see ``eqlab.layers``) or any loss (see ``eqlab.regularizer``).
+
+Convention:
+    - An element is an ``int`` in ``range(group.order)``; ``0`` is the identity.
+    - Rotations are counter-clockwise *as displayed* (row 0 at the top), about the image centre,
+      in quarter turns ``k`` for exact groups: ``rotate(x, k) == torch.rot90(x, k, dims=(-2, -1))``.
+    - D4 element ``e = k + 4 * m`` acts as "mirror left-right if ``m``, then rotate by ``k``
+      quarter turns": ``g(x) = rot90(flip(x, -1) if m else x, k)``.
+    - Group products act on images like function composition:
+      ``rotate(x, compose(a, b)) == rotate(rotate(x, b), a)``.
+    - C8 odd elements rotate by 45-degree steps with bilinear interpolation and zero padding;
+      ``mask(h, w)`` is the disk where the interpolated action is meaningful.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "Group", "C2", "C4", "D4", "C8", "get_group",
+    "Representation", "Regular", "Trivial", "PixelShuffle", "Permutation",
+    "regular", "trivial", "pixel_shuffle", "permutation",
+]
+
+
+def _check_element(group: "Group", element: int) -> int:
+    if isinstance(element, torch.Tensor):
+        element = int(element)
+    if not isinstance(element, int) or not 0 <= element < group.order:
+        raise ValueError(f"{group.name}: element must be an int in range({group.order}), got {element!r}")
+    return element
+
+
+def _check_map(x: torch.Tensor, what: str = "x") -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 2:
+        raise ValueError(f"{what} must have at least 2 dims (..., H, W), got shape {tuple(x.shape)}")
+
+
+class Group:
+    """A finite group acting on images. Subclasses define the table and the spatial action.
+
+    Attributes:
+        name: short name, e.g. ``"C4"``.
+        order: number of elements ``|G|``.
+        exact: ``True`` when every element maps the pixel grid onto itself.
+    """
+
+    name: str = "G"
+    order: int = 1
+    exact: bool = True
+
+    # -- group structure -------------------------------------------------------------------------
+    def elements(self) -> list[int]:
+        """All elements, identity first."""
+        return list(range(self.order))
+
+    @property
+    def identity(self) -> int:
+        return 0
+
+    def compose(self, a: int, b: int) -> int:
+        """The product ``a * b`` (apply ``b`` first, then ``a``)."""
+        raise NotImplementedError
+
+    def inverse(self, a: int) -> int:
+        """The element ``a^{-1}`` with ``compose(a, inverse(a)) == identity``."""
+        a = _check_element(self, a)
+        for b in self.elements():
+            if self.compose(a, b) == self.identity:
+                return b
+        raise RuntimeError(f"{self.name}: no inverse for {a}")  # unreachable for a valid table
+
+    def sample(self, generator: torch.Generator | None = None, exclude_identity: bool = True) -> int:
+        """A uniformly random element (never the identity unless ``exclude_identity=False``)."""
+        low = 1 if exclude_identity else 0
+        return int(torch.randint(low, self.order, (1,), generator=generator))
+
+    def describe(self, element: int) -> str:
+        """Human-readable name, e.g. ``"rot 90°"``."""
+        return f"rot {self.angle_deg(element):g}°"
+
+    def angle_deg(self, element: int) -> float:
+        """Rotation angle of the element in degrees (counter-clockwise)."""
+        raise NotImplementedError
+
+    def is_reflection(self, element: int) -> bool:
+        return False
+
+    def needs_square(self, element: int) -> bool:
+        """Whether acting with ``element`` changes the shape of a non-square map."""
+        return round(self.angle_deg(element) / 90) % 2 == 1 or not self.exact
+
+    # -- actions -----------------------------------------------------------------------------------
+    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
+        """Spatial action only.
+
+        Args:
+            x: ``(..., H, W)`` tensor, e.g. an image batch ``(B, C, H, W)``.
+            element: group element.
+
+        Returns:
+            ``(..., H', W')`` with ``(H', W') = (W, H)`` for quarter turns.
+        """
+        raise NotImplementedError
+
+    def mask(self, height: int, width: int, device=None) -> torch.Tensor | None:
+        """Where the action is exact: ``None`` for exact groups (everywhere)."""
+        return None
+
+    def act(self, y: torch.Tensor, element: int, rep: "Representation", channel_dim: int = 1) -> torch.Tensor:
+        """Spatial action plus the channel permutation of ``rep``: ``P_g rot_g(y)``.
+
+        Args:
+            y: feature map ``(B, C, H, W)`` (or channels at ``channel_dim``).
+            element: group element.
+            rep: the layer's representation.
+            channel_dim: where the channels are (``-1`` for a channels-last ``(B, H, W, C)``).
+
+        Returns:
+            the transformed map, same layout as ``y``.
+        """
+        _check_map(y, "y")
+        channels = y.shape[channel_dim]
+        index = rep.permutation(self, element, channels, device=y.device)
+        if channel_dim in (-1, y.dim() - 1):
+            y = y.movedim(-1, 1)
+            return self.rotate(y, element).index_select(1, index).movedim(1, -1)
+        return self.rotate(y, element).index_select(channel_dim, index)
+
+    def __repr__(self) -> str:
+        return f"{self.name}()"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Group) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+class _Cyclic(Group):
+    """Rotations by multiples of ``360 / order`` degrees."""
+
+    def compose(self, a: int, b: int) -> int:
+        return (_check_element(self, a) + _check_element(self, b)) % self.order
+
+    def inverse(self, a: int) -> int:
+        return (-_check_element(self, a)) % self.order
+
+    def angle_deg(self, element: int) -> float:
+        return 360.0 * _check_element(self, element) / self.order
+
+
+class C2(_Cyclic):
+    """Rotations by 0 and 180 degrees. Exact; works on non-square maps."""
+
+    name, order = "C2", 2
+
+    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
+        _check_map(x)
+        return torch.rot90(x, 2 * _check_element(self, element), dims=(-2, -1))
+
+
+class C4(_Cyclic):
+    """Rotations by multiples of 90 degrees. Exact: ``rotate(x, k) == torch.rot90(x, k)``.
+
+    Example:
+        >>> g = C4()
+        >>> x = torch.arange(4.0).reshape(1, 1, 2, 2)
+        >>> g.rotate(x, 1)[0, 0]
+        tensor([[1., 3.],
+                [0., 2.]])
+    """
+
+    name, order = "C4", 4
+
+    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
+        _check_map(x)
+        return torch.rot90(x, _check_element(self, element), dims=(-2, -1))
+
+
+class D4(Group):
+    """The 8 symmetries of the square: 4 rotations, and 4 reflections ``e = k + 4`` (mirror, then rotate)."""
+
+    name, order = "D4", 8
+
+    @staticmethod
+    def _split(e: int) -> tuple[int, int]:
+        return e % 4, e // 4
+
+    def compose(self, a: int, b: int) -> int:
+        # rot^k1 s^m1 rot^k2 s^m2 = rot^(k1 + (-1)^m1 k2) s^(m1 + m2), since s rot^k = rot^-k s.
+        k1, m1 = self._split(_check_element(self, a))
+        k2, m2 = self._split(_check_element(self, b))
+        k = (k1 + (-k2 if m1 else k2)) % 4
+        return k + 4 * ((m1 + m2) % 2)
+
+    def angle_deg(self, element: int) -> float:
+        return 90.0 * self._split(_check_element(self, element))[0]
+
+    def is_reflection(self, element: int) -> bool:
+        return self._split(_check_element(self, element))[1] == 1
+
+    def describe(self, element: int) -> str:
+        k, m = self._split(_check_element(self, element))
+        return f"{'flip, ' if m else ''}rot {90 * k}°"
+
+    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
+        _check_map(x)
+        k, m = self._split(_check_element(self, element))
+        if m:
+            x = torch.flip(x, dims=(-1,))
+        return torch.rot90(x, k, dims=(-2, -1))
+
+
+@lru_cache(maxsize=64)
+def _disk(height: int, width: int) -> torch.Tensor:
+    rows = torch.arange(height, dtype=torch.float32) - (height - 1) / 2
+    cols = torch.arange(width, dtype=torch.float32) - (width - 1) / 2
+    radius = (min(height, width) - 1) / 2 - 1.0  # one pixel of margin for the bilinear footprint
+    return (rows[:, None] ** 2 + cols[None, :] ** 2) <= radius**2
+
+
+class C8(_Cyclic):
+    """Rotations by multiples of 45 degrees. Not exact: odd elements interpolate.
+
+    Even elements use ``torch.rot90`` (exact). Odd elements resample bilinearly about the centre
+    with zero padding; compare maps only inside :meth:`mask`, a disk one pixel inside the
+    inscribed circle. Even there, bilinear resampling low-passes the map, so an error between a
+    rotated map and a map of the rotated input never reaches zero: that is the interpolation
+    floor that ``eqlab.metrics`` reports.
+    """
+
+    name, order, exact = "C8", 8, False
+
+    def needs_square(self, element: int) -> bool:
+        return _check_element(self, element) not in (0, 4)
+
+    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
+        _check_map(x)
+        element = _check_element(self, element)
+        quarter, odd = divmod(element, 2)
+        x = torch.rot90(x, quarter, dims=(-2, -1))
+        if odd:
+            x = rotate_by_angle(x, 45.0)
+        return x
+
+    def mask(self, height: int, width: int, device=None) -> torch.Tensor:
+        return _disk(height, width).to(device)
+
+
+def rotate_by_angle(x: torch.Tensor, angle_deg: float) -> torch.Tensor:
+    """Rotate by any angle with bilinear interpolation, zero padding, about the centre.
+
+    Convention: counter-clockwise as displayed; ``angle_deg=90`` matches ``torch.rot90(x, 1)``
+    up to interpolation round-off on square maps.
+
+    Args:
+        x: ``(..., H, W)`` map.
+        angle_deg: angle in degrees.
+
+    Returns:
+        ``(..., H, W)`` rotated map; corners that come from outside are zero.
+    """
+    _check_map(x)
+    shape = x.shape
+    flat = x.reshape(-1, 1, shape[-2], shape[-1])
+    theta = math.radians(angle_deg)
+    cos, sin = math.cos(theta), math.sin(theta)
+    # affine_grid maps output coords to input coords in normalised (x right, y down) space; a
+    # counter-clockwise display rotation samples the input at the clockwise-rotated location.
+    aspect = shape[-2] / shape[-1]
+    matrix = torch.tensor([[cos, -sin * aspect, 0.0], [sin / aspect, cos, 0.0]], dtype=flat.dtype, device=flat.device)
+    grid = F.affine_grid(matrix.expand(flat.shape[0], 2, 3), list(flat.shape), align_corners=False)
+    out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.reshape(shape)
+
+
+_GROUPS = {"C2": C2, "C4": C4, "D4": D4, "C8": C8}
+
+
+def get_group(name: str | Group) -> Group:
+    """``"C4"`` -> ``C4()``; a ``Group`` passes through."""
+    if isinstance(name, Group):
+        return name
+    if not isinstance(name, str) or name.upper() not in _GROUPS:
+        raise ValueError(f"unknown group {name!r}; expected one of {sorted(_GROUPS)}")
+    return _GROUPS[name.upper()]()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Representations: how an element permutes the channels of a layer.
+# ``permutation(group, element, channels)`` returns ``index`` with ``(P_g y)[:, c] = y[:, index[c]]``.
+# ---------------------------------------------------------------------------------------------------
+
+
+class Representation:
+    """How a group element permutes a layer's channels (the ``P_g`` in ``f(g x) = P_g g f(x)``)."""
+
+    name = "rep"
+
+    def check(self, group: Group, channels: int) -> None:
+        """Raise ``ValueError`` when ``channels`` cannot carry this representation."""
+
+    def fits(self, group: Group, channels: int) -> bool:
+        try:
+            self.check(group, channels)
+        except ValueError:
+            return False
+        return True
+
+    def table(self, group: Group, element: int, channels: int) -> list[int]:
+        raise NotImplementedError
+
+    def permutation(self, group: Group, element: int, channels: int, device=None) -> torch.Tensor:
+        self.check(group, channels)
+        return _index(self, group, _check_element(group, element), channels, str(device or "cpu"))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@lru_cache(maxsize=1024)
+def _index(rep: Representation, group: Group, element: int, channels: int, device: str) -> torch.Tensor:
+    return torch.tensor(rep.table(group, element, channels), dtype=torch.long, device=device)
+
+
+@dataclass(frozen=True)
+class Regular(Representation):
+    """The paper's layout: ``C / |G|`` fields of ``|G|`` consecutive channels, one per element.
+
+    .. math:: (P_g y)_{c, h} = y_{c, g^{-1} h}
+
+    For C4 this is a cyclic shift by ``k`` inside each group of 4 channels:
+    ``rearrange(y, "b (c g) h w -> b c g h w", g=4).roll(k, dims=2)``.
+    """
+
+    @property
+    def name(self) -> str:
+        return "regular"
+
+    def check(self, group: Group, channels: int) -> None:
+        if channels % group.order:
+            raise ValueError(
+                f"regular representation of {group.name} needs channels divisible by {group.order}, got {channels}"
+            )
+
+    def table(self, group: Group, element: int, channels: int) -> list[int]:
+        inv = group.inverse(element)
+        within = [group.compose(inv, h) for h in group.elements()]
+        return [c + within[h] for c in range(0, channels, group.order) for h in range(group.order)]
+
+
+@dataclass(frozen=True)
+class Trivial(Representation):
+    """No channel permutation: image-valued layers (the last conv of a restoration net)."""
+
+    @property
+    def name(self) -> str:
+        return "trivial"
+
+    def table(self, group: Group, element: int, channels: int) -> list[int]:
+        return list(range(channels))
+
+
+@dataclass(frozen=True)
+class PixelShuffle(Representation):
+    """The conv before ``nn.PixelShuffle(factor)``: blocks of ``factor**2`` sub-pixel channels.
+
+    Rotating the upsampled image moves sub-pixels inside each ``factor x factor`` block (for a
+    quarter turn with factor 2: 0->1->3->2, not a cyclic shift) and permutes the blocks by
+    ``base`` (the representation of the upsampled feature map, ``Trivial`` for an image).
+    The table is derived by pushing channel ids through ``pixel_shuffle``, the spatial action
+    and ``pixel_unshuffle``, so it is right for every element, reflections included.
+    """
+
+    factor: int = 2
+    base: Representation = Trivial()
+
+    @property
+    def name(self) -> str:
+        return f"pixel_shuffle({self.factor}, {self.base.name})"
+
+    def check(self, group: Group, channels: int) -> None:
+        if not group.exact:
+            raise ValueError(f"pixel_shuffle representation needs an exact group, got {group.name}")
+        if channels % self.factor**2:
+            raise ValueError(f"pixel_shuffle({self.factor}) needs channels divisible by {self.factor ** 2}, got {channels}")
+        self.base.check(group, channels // self.factor**2)
+
+    def table(self, group: Group, element: int, channels: int) -> list[int]:
+        r2 = self.factor**2
+        ids = torch.arange(r2, dtype=torch.float32).reshape(1, r2, 1, 1)
+        block = F.pixel_shuffle(ids, self.factor)  # (1, 1, r, r)
+        sub = F.pixel_unshuffle(group.rotate(block, element), self.factor).flatten().long().tolist()
+        outer = self.base.table(group, element, channels // r2)
+        return [outer[c] * r2 + s for c in range(channels // r2) for s in sub]
+
+
+@dataclass(frozen=True)
+class Permutation(Representation):
+    """A custom representation: ``tables[element]`` is the index for one block of channels.
+
+    Args:
+        tables: one permutation of ``range(block)`` per group element, identity first; the
+            layer's channels are read as consecutive blocks of that size.
+    """
+
+    tables: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return "permutation"
+
+    def check(self, group: Group, channels: int) -> None:
+        if len(self.tables) != group.order:
+            raise ValueError(f"permutation needs {group.order} tables for {group.name}, got {len(self.tables)}")
+        block = len(self.tables[0])
+        if any(sorted(t) != list(range(block)) for t in self.tables):
+            raise ValueError(f"permutation tables must each be a permutation of range({block}), got {self.tables}")
+        if channels % block:
+            raise ValueError(f"permutation blocks of {block} do not divide {channels} channels")
+
+    def table(self, group: Group, element: int, channels: int) -> list[int]:
+        block = len(self.tables[0])
+        return [c + i for c in range(0, channels, block) for i in self.tables[element]]
+
+
+def regular() -> Regular:
+    return Regular()
+
+
+def trivial() -> Trivial:
+    return Trivial()
+
+
+def pixel_shuffle(factor: int = 2, base: Representation | None = None) -> PixelShuffle:
+    if not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"pixel_shuffle factor must be a positive int, got {factor!r}")
+    return PixelShuffle(factor, base if base is not None else Trivial())
+
+
+def permutation(tables) -> Permutation:
+    return Permutation(tuple(tuple(int(i) for i in t) for t in tables))
