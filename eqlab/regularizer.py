@@ -93,7 +93,7 @@ def select_layers(model: nn.Module, group: Group | str = "C4", layers="auto", re
         if hasattr(model, "equivariance_reps"):
             chosen = dict(model.equivariance_reps(group))
         else:
-            convs = [n for n, m in modules.items() if isinstance(m, _HOOKABLE) and n]
+            convs = [n for n, m in modules.items() if isinstance(m, _HOOKABLE)]
             chosen = {}
             for i, name in enumerate(convs):
                 channels = _out_channels(modules[name])
@@ -104,9 +104,9 @@ def select_layers(model: nn.Module, group: Group | str = "C4", layers="auto", re
         if default is not None:
             chosen = {n: default for n in chosen}
     elif isinstance(layers, type) or (isinstance(layers, tuple) and all(isinstance(t, type) for t in layers)):
-        chosen = {n: default or Regular() for n, m in modules.items() if n and isinstance(m, layers)}
+        chosen = {n: default or Regular() for n, m in modules.items() if isinstance(m, layers)}
     elif isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers):
-        unknown = [n for n in layers if n not in modules or not n]
+        unknown = [n for n in layers if n not in modules]
         if unknown:
             raise ValueError(f"unknown layer name(s) {unknown}; the model has {[n for n in modules if n][:20]}...")
         chosen = {n: default or Regular() for n in layers}

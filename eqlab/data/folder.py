@@ -1,0 +1,140 @@
+"""Load a folder of images (BSD68, Set5, DIV2K, your own photos) as eqlab tensors.
+
+What is here:
+    - ``read_image(path, mode, max_side)``: one file to a ``(C, H, W)`` tensor.
+    - ``load_folder(path, mode, max_side, recursive)``: every image file of a folder, sorted by
+      name; unreadable files are skipped and reported instead of stopping the run.
+    - ``IMAGE_EXTENSIONS``: the file types read.
+
+What is not here: the bundled default set (``eqlab.data.images``) and patch sampling
+(``eqlab.data.patches``).
+
+Formats: PNG, JPEG, BMP are read with Pillow (EXIF orientation applied); TIFF is read with
+``tifffile`` (a dependency of scikit-image) so that 16-bit colour TIFFs keep their precision.
+8-bit and 16-bit files, gray, gray + alpha, palette, RGB, RGBA and CMYK are supported. Alpha is
+composited over white (see ``eqlab.data.convert``). Limitation: Pillow reads 16-bit *colour*
+PNGs at 8-bit precision (16-bit gray PNGs keep their 16 bits).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from eqlab.data.convert import check_mode, limit_side, to_mode, to_tensor
+
+__all__ = ["IMAGE_EXTENSIONS", "FolderImages", "read_image", "load_folder"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+class FolderImages(NamedTuple):
+    """What ``load_folder`` returns; unpacks as ``images, names, skipped = load_folder(...)``."""
+
+    images: list[torch.Tensor]  # (C, H, W) float32 tensors in [0, 1]
+    names: list[str]  # file names relative to the folder, same order as images
+    skipped: list[tuple[str, str]]  # (file name, reason) for every file that could not be read
+
+
+def _read_array(path: Path) -> np.ndarray:
+    """Decode a file to an array whose dtype still tells its bit depth."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        array = tifffile.imread(path, key=0)  # first page of a multi-page file
+        if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (1, 2, 3, 4):
+            array = np.moveaxis(array, 0, -1)  # planar (C, H, W) storage
+        return array
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("P", "PA"):
+            im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+        elif im.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F") and not im.mode.startswith("I;16"):
+            im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, ...
+        return np.array(im)  # uint8, uint16 for I;16*, int32 for I, float32 for F, bool for 1
+
+
+def read_image(path: str | Path, mode: str = "rgb", max_side: int | None = None) -> torch.Tensor:
+    """Read one image file.
+
+    Args:
+        path: an image file (see ``IMAGE_EXTENSIONS``).
+        mode: ``"gray"`` (BT.601 luma) or ``"rgb"`` (gray files are replicated).
+        max_side: long-side limit in pixels, applied by area down-scaling; ``None`` keeps the
+            original size.
+
+    Returns:
+        ``(C, H, W)`` float32 tensor in ``[0, 1]``, ``C = 1`` or ``3``.
+
+    Raises:
+        OSError, ValueError, ...: whatever the decoder raises for an unreadable file.
+
+    Example:
+        >>> x = read_image("photo.png", mode="gray")  # doctest: +SKIP
+    """
+    check_mode(mode)
+    x = to_tensor(_read_array(Path(path)))
+    if x.shape[0] not in (1, 3):
+        raise ValueError(f"{path}: expected 1 or 3 colour channels after alpha, got {x.shape[0]}")
+    return to_mode(limit_side(x, max_side), mode).contiguous()
+
+
+def load_folder(
+    path: str | Path, mode: str = "rgb", max_side: int | None = None, recursive: bool = False
+) -> FolderImages:
+    """Load every image of a folder, sorted by file name.
+
+    Files whose extension is not in ``IMAGE_EXTENSIONS`` are ignored. Files that have an image
+    extension but cannot be decoded are skipped: each is listed in ``skipped`` with the reason,
+    one ``UserWarning`` names them all, and loading goes on.
+
+    Args:
+        path: the folder.
+        mode: ``"gray"`` or ``"rgb"``.
+        max_side: long-side limit in pixels (area down-scaling), ``None`` for no limit.
+        recursive: also read sub-folders (names then contain the relative path).
+
+    Returns:
+        ``FolderImages(images, names, skipped)``: ``images`` is a list of ``(C, H, W)`` float32
+        tensors in ``[0, 1]``, ``names`` the matching relative file names, ``skipped`` a list of
+        ``(name, reason)``.
+
+    Raises:
+        ValueError: the folder does not exist, is not a folder, holds no image file, or none of
+            its image files could be read.
+
+    Example:
+        >>> images, names, skipped = load_folder("data/BSD68", mode="gray")  # doctest: +SKIP
+    """
+    check_mode(mode)
+    root = Path(path)
+    if not root.exists():
+        raise ValueError(f"image folder {str(root)!r} does not exist")
+    if not root.is_dir():
+        raise ValueError(f"{str(root)!r} is not a folder")
+    files = sorted(
+        p for p in (root.rglob("*") if recursive else root.iterdir())
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    )
+    if not files:
+        raise ValueError(f"image folder {str(root)!r} holds no image file {IMAGE_EXTENSIONS}")
+    images, names, skipped = [], [], []
+    for file in files:
+        name = file.relative_to(root).as_posix()
+        try:
+            images.append(read_image(file, mode=mode, max_side=max_side))
+            names.append(name)
+        except Exception as err:  # noqa: BLE001 - a user file may fail in many ways; report, go on
+            skipped.append((name, f"{type(err).__name__}: {err}"))
+    if skipped:
+        listing = "; ".join(f"{n} ({reason})" for n, reason in skipped)
+        warnings.warn(f"skipped {len(skipped)} unreadable file(s) in {str(root)!r}: {listing}", stacklevel=2)
+    if not images:
+        raise ValueError(f"no image in {str(root)!r} could be read; skipped: {skipped}")
+    return FolderImages(images, names, skipped)

@@ -1,0 +1,33 @@
+"""Small restoration nets for EQ-Reg experiments, and a registry to build them by name.
+
+One file per net (each with its strict C4 twin where there is one):
+
+    dncnn.py      ``DnCNN`` / ``DnCNNP4``           denoising
+    srnet.py      ``SRNet`` / ``SRNetP4``           super-resolution (PixelShuffle, bicubic skip)
+    unet.py       ``UNet`` / ``UNetP4``             deblurring
+    winattn.py    ``WindowAttentionNet``             window attention (EQ-Reg on ``nn.Linear``)
+    upsample.py   ``bicubic_upsample``               rot90-exact bicubic skip
+    base.py       ``RestorationNet`` and checks shared by all
+    registry.py   ``build``, ``names``, ``register``, ``TASK_MODELS``
+
+Every model has ``model.name``, ``model.config`` (``build(model.name, **model.config)``
+rebuilds it) and ``model.equivariance_reps(group)`` (which layers EQ-Reg hooks, and how).
+
+Example:
+    >>> from eqlab.models import build, TASK_MODELS
+    >>> plain, strict = (build(name, depth=5) for name in TASK_MODELS["denoise"])
+"""
+
+from .base import RestorationNet
+from .dncnn import DnCNN, DnCNNP4
+from .registry import TASK_MODELS, build, names, register
+from .srnet import SRNet, SRNetP4
+from .unet import UNet, UNetP4
+from .upsample import BicubicUpsample, bicubic_upsample
+from .winattn import WindowAttentionNet, WindowBlock
+
+__all__ = [
+    "build", "names", "register", "TASK_MODELS", "RestorationNet",
+    "DnCNN", "DnCNNP4", "SRNet", "SRNetP4", "UNet", "UNetP4", "WindowAttentionNet", "WindowBlock",
+    "bicubic_upsample", "BicubicUpsample",
+]

@@ -1,0 +1,68 @@
+"""A name -> class registry for the restoration nets, and which nets belong to which task.
+
+What is here: ``register`` (a class decorator), ``build``, ``names`` and ``TASK_MODELS``.
+What is not here: the models (they register themselves when ``eqlab.models`` is imported).
+
+Example:
+    >>> from eqlab.models import build
+    >>> model = build("dncnn", depth=5, features=16)
+    >>> twin = build(model.name, **model.config)   # same architecture, fresh weights
+"""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+__all__ = ["register", "build", "names", "TASK_MODELS"]
+
+_MODELS: dict[str, type[nn.Module]] = {}
+
+# task -> (plain net, its strict C4 twin). EQ-Reg is applied to the plain one; the twin is the
+# "EQ-CNN" baseline of the paper, with about the same number of parameters.
+TASK_MODELS: dict[str, tuple[str, str]] = {
+    "denoise": ("dncnn", "dncnn_p4"),
+    "sr": ("srnet", "srnet_p4"),
+    "deblur": ("unet", "unet_p4"),
+}
+
+
+def register(name: str):
+    """Class decorator: make ``build(name)`` construct the class, and set ``cls.name = name``.
+
+    Raises:
+        ValueError: if ``name`` is already taken by another class.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"model name must be a non-empty str, got {name!r}")
+
+    def decorator(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in _MODELS and _MODELS[name] is not cls:
+            raise ValueError(f"model name {name!r} is already registered to {_MODELS[name].__name__}")
+        cls.name = name
+        _MODELS[name] = cls
+        return cls
+
+    return decorator
+
+
+def names() -> list[str]:
+    """The registered model names, sorted."""
+    return sorted(_MODELS)
+
+
+def build(name: str, **kwargs) -> nn.Module:
+    """Construct a registered model.
+
+    Args:
+        name: one of ``names()``.
+        **kwargs: constructor arguments, e.g. ``scale=3`` for SR nets.
+
+    Returns:
+        the model, with ``model.name == name`` and ``model.config`` holding its kwargs.
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {names()}")
+    return _MODELS[name](**kwargs)

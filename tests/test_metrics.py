@@ -1,0 +1,103 @@
+"""PSNR / SSIM against scikit-image; equivariance errors: ~0 for a strict net, order 1 for a plain CNN."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from eqlab.groups import C4, C8, Regular, Trivial
+from eqlab.layers import GroupBatchNorm2d, GroupConv2d, GroupToImageConv2d, LiftingConv2d
+from eqlab.metrics import (equivariance_error, equivariance_error_map, error_vs_angle, mean_layer_error,
+                           output_equivariance_error, psnr, rgb_to_y, ssim)
+
+
+class StrictNet(nn.Sequential):
+    def __init__(self):
+        torch.manual_seed(0)
+        super().__init__(LiftingConv2d(1, 4), GroupBatchNorm2d(4), nn.ReLU(inplace=True),
+                         GroupConv2d(4, 4), nn.ReLU(inplace=True), GroupToImageConv2d(4, 1))
+
+    def equivariance_reps(self, group):
+        return {"0": Regular(), "3": Regular(), "5": Trivial()}
+
+
+def plain_cnn():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(16, 16, 3, padding=1),
+                         nn.ReLU(inplace=True), nn.Conv2d(16, 1, 3, padding=1))
+
+
+X = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+
+
+def test_psnr_matches_skimage():
+    y = torch.rand(2, 1, 16, 16)
+    x = (y + 0.05 * torch.randn(y.shape)).clamp(0, 1)
+    expected = np.mean([peak_signal_noise_ratio(b[0].numpy(), a[0].numpy(), data_range=1.0) for a, b in zip(x, y)])
+    assert psnr(x, y) == pytest.approx(expected, rel=1e-5)
+    assert psnr(x, y, reduction="none").shape == (2,)
+
+
+def test_ssim_matches_skimage_on_the_y_channel():
+    y = torch.rand(1, 3, 32, 32)
+    x = (y + 0.05 * torch.randn(y.shape)).clamp(0, 1)
+    ya, xa = rgb_to_y(y)[0, 0].numpy(), rgb_to_y(x)[0, 0].numpy()
+    expected = structural_similarity(xa, ya, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False)
+    assert ssim(x, y) == pytest.approx(expected, rel=1e-6)
+    assert ssim(y, y) == pytest.approx(1.0)
+    assert psnr(x, y, crop_border=4) != psnr(x, y)
+
+
+def test_strict_net_has_zero_error_plain_cnn_order_one():
+    rows = equivariance_error(StrictNet(), X, C4())
+    assert {r["kind"] for r in rows} == {"shift", "none", "best"}
+    assert len(rows) == 3 * 3 * 3  # layers x elements x kinds
+    assert mean_layer_error(rows, "shift") < 1e-5
+    assert mean_layer_error(rows, "none") > 0.1  # the channel shift is needed
+    assert max(output_equivariance_error(StrictNet(), X, C4()).values()) < 1e-5
+    plain = equivariance_error(plain_cnn(), X, C4())
+    assert 0.3 < mean_layer_error(plain, "shift") < 2.0
+    assert max(output_equivariance_error(plain_cnn(), X, C4()).values()) > 0.1
+    for shift, best in zip([r for r in plain if r["kind"] == "shift"], [r for r in plain if r["kind"] == "best"]):
+        assert best["value"] <= shift["value"] + 1e-7
+
+
+def test_c8_floor_is_not_hidden():
+    errors = output_equivariance_error(StrictNet(), X, C8())
+    assert errors[2] < 1e-5 and errors[4] < 1e-5  # multiples of 90 degrees: exact
+    assert errors[1] > 1e-3  # 45 degrees: interpolation, even for a strictly C4-equivariant net
+
+
+def test_error_vs_angle():
+    rows = error_vs_angle(StrictNet(), X, [0, 30, 90, 180, 225])
+    by_angle = {r["angle_deg"]: r for r in rows}
+    assert by_angle[90]["value"] < 1e-5 and by_angle[180]["floor"] == 0
+    assert by_angle[30]["value"] > 1e-3 and by_angle[30]["floor"] > 0
+
+
+def test_error_map():
+    m = equivariance_error_map(StrictNet(), X, C4(), 1, layer="3")
+    assert m.shape == (2, 1, 16, 16) and m.max() < 1e-5
+    m = equivariance_error_map(plain_cnn(), X, C4(), 1)
+    assert m.shape == (2, 1, 16, 16) and m.min() >= 0 and m.max() > 0
+
+
+def test_training_flag_is_restored():
+    net = StrictNet().train()
+    equivariance_error(net, X, C4(), elements=[1])
+    assert net.training
+
+
+def test_exception():
+    with pytest.raises(ValueError, match="unknown layer name"):
+        equivariance_error(StrictNet(), X, C4(), layers=["nope"])
+    with pytest.raises(ValueError, match="unknown layer name"):
+        equivariance_error_map(StrictNet(), X, C4(), 1, layer="nope")
+    with pytest.raises(ValueError, match=r"needs a square x, got shape \(2, 1, 16, 12\)"):
+        output_equivariance_error(StrictNet(), X[..., :12], C4())
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(X, X[..., :8])
+    with pytest.raises(ValueError, match="unknown kind"):
+        equivariance_error(StrictNet(), X, kinds=("bogus",))
