@@ -214,3 +214,17 @@ def test_default_weight_training_does_not_collapse():
     assert gain > 4.0, f"only {gain:.2f} dB over the noisy input: collapse?"
     assert reg.raw_loss().item() < 0.5  # and the penalty did act
     assert not math.isnan(reg.raw_loss().item())
+
+
+@pytest.mark.parametrize("relative", [True, False])
+@pytest.mark.parametrize("group,element,rep", [(C4(), 1, Regular()), (D4(), 6, Regular()), (C4(), 3, Trivial())])
+def test_fused_term_matches_reference(relative, group, element, rep):
+    from eqlab.regularizer import _ExactTerm, _reference_term
+
+    out = torch.randn(4, 8, 6, 6, dtype=torch.double, requires_grad=True)
+    fused = _ExactTerm.apply(out, group, element, rep, relative)
+    (g_fused,) = torch.autograd.grad(fused, out)
+    reference = _reference_term(out[:2], out[2:], group, element, rep, relative)
+    (g_reference,) = torch.autograd.grad(reference, out)
+    assert torch.allclose(fused.double(), reference.double(), rtol=1e-5)
+    assert torch.allclose(g_fused.double(), g_reference.double(), rtol=1e-4, atol=1e-7)
