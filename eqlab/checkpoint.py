@@ -1,0 +1,246 @@
+"""Checkpoints: one safetensors file holding the weights, the optimizer state and a JSON card.
+
+What is here:
+    - ``save_checkpoint``: write a checkpoint atomically (temporary file in the same folder, then
+      ``os.replace``), so a crash mid-write never leaves a half-written checkpoint behind.
+    - ``load_checkpoint``: rebuild the model with ``eqlab.models.build`` and load its weights,
+      checking everything that can go wrong; every problem is a ``ValueError`` naming the file.
+    - ``read_meta``: the JSON card alone, without reading any tensor.
+
+What is not here: when to save or how to resume a run (``eqlab.train``), shipped checkpoints
+(``eqlab.zoo``).
+
+File format (``FORMAT_VERSION = 1``), a single ``.safetensors`` file:
+    - tensors ``model.<name>``: the model's ``state_dict()``, stored on the CPU, dtype kept.
+    - tensors ``optimizer.<param index>.<key>``: the tensors of ``optimizer.state_dict()["state"]``
+      (e.g. Adam's ``exp_avg``, ``exp_avg_sq``, ``step``), so a resumed run is bit-exact.
+    - tensors ``rng.<name>``: ``torch.Generator.get_state()`` byte tensors (data, noise, ...).
+    - header metadata ``{"eqlab": <JSON>}`` with keys ``format`` (1), ``model`` (registry name),
+      ``model_config`` (``model.config``), ``config`` (the ``TrainConfig`` as a dict), ``step``,
+      ``history``, ``extra``, ``optimizer`` (non-tensor optimizer state: ``param_groups`` and
+      scalars) and ``checksum`` (SHA-256 of the model tensors, in name order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+__all__ = ["save_checkpoint", "load_checkpoint", "read_meta", "weights_checksum", "unwrap", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+_META_KEY = "eqlab"
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare model inside a ``DistributedDataParallel`` / ``DataParallel`` / compiled wrapper."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def weights_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 hex digest of the names, dtypes, shapes and raw bytes of ``tensors``, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _json_default(value):
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"cannot store a {type(value).__name__} in a checkpoint's JSON card: {value!r}")
+
+
+def _split_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """``optimizer.state_dict()`` -> (tensors, JSON-able rest)."""
+    tensors, scalars = {}, {}
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _join_optimizer(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    for index, entry in rest.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(entry)
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict | None = None, optimizer=None,
+                    step: int = 0, history: list | None = None, rng_state: dict[str, torch.Tensor] | None = None,
+                    extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically.
+
+    Args:
+        path: the ``.safetensors`` file to write; its folder is created.
+        model: a model built by ``eqlab.models.build`` (it has ``name`` and ``config``), or a
+            DDP / compiled wrapper around one. Weights may live on any device.
+        config: the run's configuration as a JSON-able dict (``dataclasses.asdict(TrainConfig)``).
+        optimizer: a ``torch.optim.Optimizer`` whose state is stored for an exact resume.
+        step: optimizer steps taken so far.
+        history: JSON-able list of logged records.
+        rng_state: ``{name: generator.get_state()}`` to resume the random streams.
+        extra: any other JSON-able metadata (e.g. wall time).
+
+    Returns:
+        the path written.
+
+    Raises:
+        TypeError: ``model`` has no registry ``name`` / ``config``.
+        ValueError: metadata that is not JSON-able.
+    """
+    path = Path(path)
+    model = unwrap(model)
+    name, model_config = getattr(model, "name", ""), getattr(model, "config", None)
+    if not name or not isinstance(model_config, dict):
+        raise TypeError(f"model must come from eqlab.models.build (with .name and .config), got {type(model).__name__}")
+    weights = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = dict(weights)
+    optimizer_rest = None
+    if optimizer is not None:
+        optimizer_tensors, optimizer_rest = _split_optimizer(optimizer.state_dict())
+        tensors.update(optimizer_tensors)
+    for key, state in (rng_state or {}).items():
+        tensors[f"rng.{key}"] = state.detach().cpu().contiguous()
+    meta = dict(format=FORMAT_VERSION, model=name, model_config=model_config, config=config or {}, step=int(step),
+                history=history or [], extra=extra or {}, optimizer=optimizer_rest,
+                checksum=weights_checksum({k[len("model."):]: v for k, v in weights.items()}))
+    try:
+        header = json.dumps(meta, default=_json_default)
+    except TypeError as err:
+        raise ValueError(f"checkpoint {str(path)!r}: {err}") from None
+
+    from safetensors.torch import save_file  # imported here: only checkpoint users need it
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        save_file(tensors, tmp, metadata={_META_KEY: header})
+        os.replace(tmp, path)  # atomic on POSIX and Windows when both live on the same volume
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist")
+    if not path.is_file():
+        raise ValueError(f"checkpoint {str(path)!r} is not a file")
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """The JSON card of a checkpoint (no tensors are read).
+
+    Raises:
+        ValueError: missing file, not a safetensors file, no eqlab card, or a newer format.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = (handle.metadata() or {}).get(_META_KEY)
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt or not a safetensors file: {err}") from None
+    if header is None:
+        raise ValueError(f"checkpoint {str(path)!r} has no eqlab metadata (was it written by save_checkpoint?)")
+    try:
+        meta = json.loads(header)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"checkpoint {str(path)!r}: its metadata is not valid JSON ({err})") from None
+    if not isinstance(meta.get("format"), int) or meta["format"] > FORMAT_VERSION:
+        raise ValueError(f"checkpoint {str(path)!r} has format {meta.get('format')!r}; "
+                         f"this eqlab reads formats up to {FORMAT_VERSION}")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild a model from a checkpoint.
+
+    Args:
+        path: a file written by :func:`save_checkpoint`.
+        map_location: device for the model and the returned tensors (a GPU checkpoint loads on
+            the CPU: tensors are stored device-free).
+
+    Returns:
+        ``(model, meta)``: the model in eval mode with the stored weights, and the JSON card plus
+        ``meta["optimizer_state"]`` (a ``state_dict`` for ``optimizer.load_state_dict``, or
+        ``None``) and ``meta["rng_state"]`` (``{name: byte tensor}``).
+
+    Raises:
+        ValueError: missing or truncated file, checksum mismatch, unknown model name, or
+            weights that do not fit the architecture (missing / unexpected keys, wrong shapes).
+
+    Example:
+        >>> model, meta = load_checkpoint("runs/denoise-eqreg/final.safetensors")  # doctest: +SKIP
+    """
+    from safetensors.torch import load_file
+
+    from eqlab import models  # imported here: models import more than a checkpoint reader needs
+
+    path = Path(path)
+    meta = read_meta(path)
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt (truncated or damaged): {err}") from None
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    if weights_checksum(weights) != meta.get("checksum"):
+        raise ValueError(f"checkpoint {str(path)!r}: the weights do not match their checksum (the file is damaged)")
+
+    name, model_config = meta.get("model"), meta.get("model_config") or {}
+    if name not in models.names():
+        raise ValueError(f"checkpoint {str(path)!r} holds unknown model {name!r}; known models: {models.names()}")
+    try:
+        model = models.build(name, **model_config)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {str(path)!r}: cannot build {name!r} with {model_config}: {err}") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [f"{k}: file {tuple(weights[k].shape)} vs model {tuple(v.shape)}"
+             for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    problems = [f"{what} {items[:5]}" + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+                for what, items in (("missing", missing), ("unexpected", unexpected), ("wrong shapes", wrong)) if items]
+    if problems:
+        raise ValueError(f"checkpoint {str(path)!r} does not fit the architecture {name}({model_config}): "
+                         + "; ".join(problems))
+    model.load_state_dict(weights, strict=True)
+    model.to(map_location).eval()
+
+    optimizer_tensors = {k: v.to(map_location) for k, v in tensors.items() if k.startswith("optimizer.")}
+    rest = meta.pop("optimizer", None)
+    meta["optimizer_state"] = _join_optimizer(optimizer_tensors, rest) if rest is not None else None
+    meta["rng_state"] = {k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")}
+    return model, meta

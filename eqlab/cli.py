@@ -1,0 +1,253 @@
+"""The ``eqlab`` command line: ``train``, ``eval``, ``compare``, ``demo``, ``bench``.
+
+    eqlab train --task denoise --arm eqreg --steps 200 --out-dir runs/dn-eqreg
+    eqlab eval runs/dn-eqreg/checkpoint.safetensors --rotate
+    eqlab compare --task denoise --steps 200 --seeds 0 1 2
+
+``train`` has one flag per field of ``eqlab.train.TrainConfig`` (``batch_size`` -> ``--batch-size``;
+booleans as ``--amp`` / ``--no-amp``; ``none`` for an optional value); the help text of each flag
+is the comment of its field. ``compare`` takes the same flags except ``--arm`` and ``--seed``.
+Errors in the input (a bad value, a missing folder, a corrupt checkpoint) print one line and
+exit with status 2. Until the console script is installed, run ``python -m eqlab``.
+
+What is not here: the training loop (``eqlab.train``), the app (``eqlab.app``), benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import inspect
+import json
+import re
+import sys
+import typing
+
+import numpy as np
+import torch
+
+__all__ = ["main", "build_parser", "config_from_args"]
+
+_COMPARE_EXCLUDED = ("arm", "seed")
+
+
+def _field_comments(cls) -> dict[str, str]:
+    """``{field: its trailing comment}`` read from the class source (the comment is the help text)."""
+    pattern = re.compile(r"^\s+(\w+):[^#=]*=.*?#\s*(.+)$")
+    return {m.group(1): m.group(2).strip() for m in map(pattern.match, inspect.getsource(cls).splitlines()) if m}
+
+
+def _optional(kind):
+    def convert(text: str):
+        return None if text.lower() == "none" else kind(text)
+    convert.__name__ = kind.__name__  # argparse names the type in its error message
+    return convert
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls, exclude=()) -> None:
+    """One flag per dataclass field: ``--field-name``, typed, default and help from the class."""
+    from eqlab.train import ARMS, TASKS
+
+    hints, comments = typing.get_type_hints(cls), _field_comments(cls)
+    choices = {"task": sorted(TASKS), "arm": ARMS, "norm": ("relative", "paper")}
+    for f in dataclasses.fields(cls):
+        if f.name in exclude:
+            continue
+        flag, kind = "--" + f.name.replace("_", "-"), hints[f.name]
+        help_text = f"{comments.get(f.name, '')} (default: {f.default})".replace("%", "%%")
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                                help=help_text)
+            continue
+        args = typing.get_args(kind)
+        base = next((a for a in args if a is not type(None)), kind)
+        convert = _optional(base) if type(None) in args else base
+        parser.add_argument(flag, dest=f.name, type=convert, default=f.default, choices=choices.get(f.name),
+                            metavar=f.name.upper(), help=help_text)
+
+
+def config_from_args(args: argparse.Namespace, cls, **overrides):
+    """The dataclass built from the parsed flags (fields only), with ``overrides`` applied."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    values.update(overrides)
+    return cls(**values)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``eqlab`` argument parser with its five sub-commands."""
+    from eqlab.train import ARMS, TrainConfig
+
+    parser = argparse.ArgumentParser(prog="eqlab", description="Explore EQ-Reg, rotation-equivariance "
+                                     "regularization for image restoration (CVPR 2025, arXiv 2505.19799).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train one arm (plain, augment, eqreg, strict)",
+                           description="Train one arm; every flag is a field of eqlab.train.TrainConfig.")
+    add_config_flags(train, TrainConfig)
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    train.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    ev = sub.add_parser("eval", help="evaluate a checkpoint", description="PSNR / SSIM against the degraded "
+                        "baseline, PSNR on rotated inputs, output and per-layer equivariance errors.")
+    ev.add_argument("checkpoint", help="a .safetensors file written by eqlab train")
+    ev.add_argument("--data", default=None, help="folder of clean test images (default: the bundled test split)")
+    ev.add_argument("--rotate", action="store_true", help="also report PSNR for every group element")
+    ev.add_argument("--crop", type=int, default=None, help="evaluate centre crops of at most this side")
+    ev.add_argument("--group", default=None, help="group of the equivariance errors (default: the run's)")
+    ev.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    cmp = sub.add_parser("compare", help="train the arms on equal budgets and tabulate them",
+                         description="Train every arm for every seed on equal budgets (same steps, same "
+                         "source patches) and print one row per arm (mean, and std over seeds).")
+    add_config_flags(cmp, TrainConfig, exclude=_COMPARE_EXCLUDED)
+    cmp.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to average over (default: 0)")
+    cmp.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms to run (default: all)")
+    cmp.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars")
+    cmp.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    for name, module, what in (("demo", "eqlab.app", "the Gradio app"), ("bench", "eqlab.bench", "benchmarks")):
+        p = sub.add_parser(name, help=f"launch {what} ({module}.main; further arguments are passed on)",
+                           add_help=False)
+        p.set_defaults(module=module)
+    return parser
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+def _train(args) -> dict:
+    from eqlab.train import TrainConfig, fit
+
+    result = fit(config_from_args(args, TrainConfig), progress=args.progress)
+    m = result.metrics
+    first, end = _loss_ends(result.history)
+    summary = dict(step=result.step, wall_time_s=result.wall_time_s, paths=result.paths, metrics=m,
+                   loss_first=first, loss_end=end)
+    if not args.json:
+        print(f"{args.task}/{args.arm}: {result.step} steps in {result.wall_time_s:.1f} s; task loss "
+              f"{first:.3e} at step 1 -> {end:.3e} (mean over the last fifth)")
+        print(f"test PSNR {m['psnr']:.2f} dB (baseline {m['baseline_psnr']:.2f}), SSIM {m['ssim']:.4f} "
+              f"(baseline {m['baseline_ssim']:.4f}), rotated PSNR {m['psnr_rot90']:.2f}, "
+              f"output error {m['output_error']:.4f}, layer error {m['layer_error']:.4f}")
+        if result.paths:
+            print(f"checkpoint: {result.paths['checkpoint']}")
+    return summary
+
+
+def _eval(args) -> dict:
+    from eqlab.checkpoint import load_checkpoint
+    from eqlab.data.folder import load_folder
+    from eqlab.data.images import load_default
+    from eqlab.train import TrainConfig, evaluate, task_for
+
+    model, meta = load_checkpoint(args.checkpoint, map_location=args.device)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in meta.get("config", {}).items() if k in known})
+    task = task_for(config)
+    images = load_folder(args.data, mode=task.mode).images if args.data else load_default("test", mode=task.mode)
+    if args.crop:
+        images = [task.crop(y, 1, args.crop) for y in images]
+    result = evaluate(model, task, images, group=args.group or config.group, rotations=args.rotate)
+    result.update(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm)
+    if not args.json:
+        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps), "
+              f"{result['images']} images")
+        print(f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}; {task.baseline_name}: "
+              f"PSNR {result['baseline_psnr']:.2f} dB, SSIM {result['baseline_ssim']:.4f}")
+        print(f"PSNR on inputs rotated 90 degrees (output rotated back): {result['psnr_rot90']:.2f} dB")
+        for element, value in result.get("psnr_rot", {}).items():
+            print(f"  element {element}: PSNR {value:.2f} dB")
+        print(f"output equivariance error {result['output_error']:.4f}, mean layer error {result['layer_error']:.4f}")
+    return result
+
+
+_COLUMNS = (("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"), ("psnr_rot90", "PSNR rot90", ".2f"),
+            ("output_error", "out err", ".4f"), ("layer_error", "layer err", ".4f"),
+            ("loss_first", "loss 1st", ".2e"), ("loss_end", "loss end", ".2e"), ("train_s", "train s", ".1f"),
+            ("wall_time_s", "wall s", ".1f"))
+
+
+def _loss_ends(history: list[dict]) -> tuple[float, float]:
+    """Task loss of step 1, and the mean over the logged records of the last fifth of the run."""
+    losses = [(r["step"], r["task_loss"]) for r in history if "task_loss" in r]
+    last = losses[-1][0]
+    tail = [loss for step, loss in losses if step >= 0.8 * last]
+    return losses[0][1], float(np.mean(tail))
+
+
+def _preload(args) -> None:
+    from eqlab.data.images import load_default
+    from eqlab.train import TrainConfig, task_for
+
+    mode = task_for(config_from_args(args, TrainConfig)).mode
+    for folder, split in ((args.data, "train"), (args.test_data, "test")):
+        if folder is None:
+            load_default(split, mode=mode)
+
+
+def _compare(args) -> dict:
+    from eqlab.train import TrainConfig, fit, task_for
+
+    runs = {arm: [] for arm in args.arms}
+    _preload(args)  # decode the images once, so the first arm's wall time does not include it
+    for seed in args.seeds:
+        for arm in args.arms:
+            out_dir = f"{args.out_dir}/{arm}-seed{seed}" if args.out_dir else None
+            config = config_from_args(args, TrainConfig, arm=arm, seed=seed, out_dir=out_dir)
+            result = fit(config, progress=args.progress)
+            first, end = _loss_ends(result.history)
+            runs[arm].append(dict(result.metrics, wall_time_s=result.wall_time_s, seed=seed, loss_first=first,
+                                  loss_end=end, train_s=result.history[-1]["train_s"]))
+    first = next(iter(runs.values()))[0]
+    table = {arm: {key: (float(np.mean([r[key] for r in rows])), float(np.std([r[key] for r in rows])))
+                   for key, _, _ in _COLUMNS} for arm, rows in runs.items()}
+    baseline = dict(psnr=first["baseline_psnr"], ssim=first["baseline_ssim"])
+    task_name = task_for(config).baseline_name
+    if not args.json:
+        seeds = " ".join(map(str, args.seeds))
+        print(f"{args.task}: {args.steps} steps, batch {args.batch_size} x patch {args.patch_size}, seeds {seeds}")
+        width = 20 if len(args.seeds) > 1 else 11
+        print(f"{'arm':<9}" + "".join(f"{title:>{width}}" for _, title, _ in _COLUMNS))
+        for arm, row in table.items():
+            cells = [f"{mean:{spec}}" + (f" ± {std:{spec}}" if len(args.seeds) > 1 else "")
+                     for (key, _, spec), (mean, std) in zip(_COLUMNS, row.values())]
+            print(f"{arm:<9}" + "".join(f"{c:>{width}}" for c in cells))
+        print(f"{'baseline':<9}{baseline['psnr']:>{width}.2f}{baseline['ssim']:>{width}.4f}  ({task_name})")
+    return dict(table={arm: {k: v[0] for k, v in row.items()} for arm, row in table.items()},
+                std={arm: {k: v[1] for k, v in row.items()} for arm, row in table.items()},
+                baseline=baseline, runs=runs)
+
+
+def _delegate(args) -> int:
+    try:
+        module = importlib.import_module(args.module)
+    except ModuleNotFoundError as err:
+        if err.name != args.module:
+            raise
+        print(f"eqlab {args.command}: {args.module} is not available in this installation", file=sys.stderr)
+        return 2
+    return module.main(args.args) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command in ("demo", "bench"):
+        args.args = rest  # everything after the sub-command belongs to the delegate
+        return _delegate(args)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        result = {"train": _train, "eval": _eval, "compare": _compare}[args.command](args)
+    except ValueError as err:
+        print(f"eqlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=1, default=lambda v: v.item() if isinstance(v, torch.Tensor) else str(v)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

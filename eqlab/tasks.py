@@ -1,0 +1,316 @@
+"""The three restoration tasks of eqlab: what degrades the images, which nets restore them.
+
+What is here: ``Task`` (a small frozen dataclass), ``get_task(name, **overrides)``, and
+``evaluate(model, task, images)``, which scores a net on a task (quality against the degraded
+baseline, rotated inputs, equivariance errors).
+
+=========  ===========================================  ================  ======================
+task       degradation ``x = D(y)`` (defaults)           nets (plain, P4)  degraded baseline
+=========  ===========================================  ================  ======================
+denoise    Gaussian noise, sigma = 25 (0-255 scale)      dncnn, dncnn_p4   the noisy input
+sr         bicubic x2 down-scaling (anti-aliased)        srnet, srnet_p4   bicubic up-scaling
+deblur     motion blur, 9 px at 30 degrees, noise 2.55   unet, unet_p4     the blurred input
+=========  ===========================================  ================  ======================
+
+Every task is "motion blur (if ``blur_length > 0``), bicubic down-scaling (if ``scale > 1``), then
+Gaussian noise of ``sigma``" (``sigma`` on the 0-255 scale), so ``sr`` with ``sigma > 0`` is noisy
+super-resolution and ``sr`` with ``blur_length > 0`` the classical blur-down (BD) model. All images are gray
+(``mode="gray"``, 1 channel), which keeps CPU training fast.
+
+Symmetry of the tasks (why it matters for EQ-Reg): noise and bicubic down-scaling commute with
+quarter turns, so the ideal denoiser and SR net are rotation-equivariant. A *fixed* oblique
+motion blur does not: rotating a photo blurred at 30 degrees gives a photo blurred at 120
+degrees, so the ideal deblurrer for the 30-degree kernel is not equivariant, and rotated
+training pairs (the ``augment``, ``eqreg`` and ``strict`` arms) teach blur directions that never
+occur at test time. That is the default on purpose: it is the case where a hard equivariance
+constraint is expected to hurt. ``blur_random=True`` draws a new direction for every image
+instead (uniform in [0, 180) degrees), which makes the task symmetric in distribution.
+
+What is not here: the operators themselves (``eqlab.data.degrade``), the nets (``eqlab.models``),
+the metrics (``eqlab.metrics``), training (``eqlab.train``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from eqlab import metrics
+from eqlab.groups import get_group
+
+from eqlab.data.degrade import BicubicDown, GaussianNoise, MotionBlur, bicubic_up
+from eqlab.data.kernels import filter2d, motion_kernel
+from eqlab.data.patches import center_crop, crop_to_multiple
+from eqlab.models import TASK_MODELS, build
+
+__all__ = ["Task", "get_task", "task_from_config", "evaluate", "TASKS", "input_multiple", "EVAL_SEED"]
+
+EVAL_SEED = 0  # noise of the test images: the same for every run, so runs compare on equal inputs
+
+
+@dataclass(frozen=True)
+class Task:
+    """A restoration task: its degradation, its two nets and its baseline.
+
+    Example:
+        >>> task = get_task("sr")
+        >>> y = torch.rand(2, 1, 32, 32)
+        >>> x = task.degrade(y, generator=torch.Generator().manual_seed(0))
+        >>> x.shape, task.baseline(x).shape
+        (torch.Size([2, 1, 16, 16]), torch.Size([2, 1, 32, 32]))
+    """
+
+    name: str  # "denoise", "sr" or "deblur"
+    plain_model: str  # registry name of the ordinary net (the one EQ-Reg regularizes)
+    strict_model: str  # registry name of its exactly C4-equivariant twin
+    baseline_name: str  # what the degraded baseline is, in words
+    sigma: float = 0.0  # Gaussian noise std on the 0-255 scale, added last
+    scale: int = 1  # super-resolution factor (1: output size = input size)
+    blur_length: float = 0.0  # motion-blur length in pixels (0: no blur)
+    blur_angle_deg: float = 30.0  # motion-blur direction in degrees, counter-clockwise as displayed
+    blur_random: bool = False  # draw a blur direction per image, uniform in [0, 180), instead
+    mode: str = "gray"  # colour mode of the images ("gray": 1 channel)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float)) or not 0 <= self.sigma <= 255:
+            raise ValueError(f"{self.name}: sigma must be a number in [0, 255] (0-255 scale), got {self.sigma!r}")
+        if self.scale != 1:
+            BicubicDown(self.scale)  # raises ValueError for a scale other than 2, 3, 4
+        if self.blur_length:
+            motion_kernel(self.blur_length, self.blur_angle_deg)  # validates both
+
+    @property
+    def channels(self) -> int:
+        """Image channels: 1 for gray, 3 for RGB."""
+        return 1 if self.mode == "gray" else 3
+
+    # -- degradation -------------------------------------------------------------------------------
+    def degrade(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Network input from clean images.
+
+        Args:
+            y: ``(B, C, H, W)`` clean images in [0, 1]; ``scale`` must divide ``H`` and ``W``.
+            generator: draws the noise (and random blur directions). Same state, same ``x``.
+
+        Returns:
+            ``x``: ``(B, C, H / scale, W / scale)``, not clipped (noise stays unbiased).
+        """
+        if not isinstance(y, torch.Tensor) or y.dim() != 4:
+            raise ValueError(f"{self.name}: y must be (B, C, H, W), got {getattr(y, 'shape', type(y).__name__)}")
+        x = y
+        if self.blur_length and not self.blur_random:
+            x = MotionBlur(self.blur_length, self.blur_angle_deg)(x)
+        elif self.blur_length:
+            angles = torch.rand(x.shape[0], generator=generator, dtype=torch.float64) * 180.0
+            x = torch.cat([filter2d(xi[None], motion_kernel(self.blur_length, float(a))) for xi, a in zip(x, angles)])
+        if self.scale != 1:
+            x = BicubicDown(self.scale)(x)
+        return GaussianNoise(self.sigma)(x, generator=generator)
+
+    def baseline(self, x: torch.Tensor) -> torch.Tensor:
+        """The classical answer without a net: ``x`` itself, or bicubic up-scaling for SR.
+
+        Args:
+            x: ``(B, C, h, w)`` degraded images.
+
+        Returns:
+            ``(B, C, h * scale, w * scale)`` clipped to [0, 1].
+        """
+        if self.scale != 1:
+            x = bicubic_up(x, self.scale)  # eqlab.data's classical baseline (clipped)
+        return x.clamp(0.0, 1.0)
+
+    # -- models ------------------------------------------------------------------------------------
+    def model_name(self, arm: str, override: str | None = None) -> str:
+        """The registry name trained by ``arm``: the strict twin for ``"strict"``, else the plain net."""
+        if override:
+            return override
+        return self.strict_model if arm == "strict" else self.plain_model
+
+    def model_kwargs(self, name: str, features: int, depth: int, levels: int) -> dict:
+        """Constructor arguments for net ``name`` at a given size.
+
+        Only the arguments the net takes are passed (read from its default ``config``). A P4 twin
+        gets ``fields = features // 2``, which matches the parameter count of the plain net (see
+        ``eqlab.models.dncnn``). ``scale`` is passed to SR nets.
+
+        Raises:
+            ValueError: unknown model name.
+        """
+        with torch.random.fork_rng(devices=[]):  # building a default net must not move the global RNG
+            accepted = set(build(name).config)
+        wanted = dict(channels=self.channels, features=features, fields=max(1, features // 2), depth=depth,
+                      levels=levels, scale=self.scale)
+        return {k: v for k, v in wanted.items() if k in accepted}
+
+    def crop_multiple(self, model_config: dict) -> int:
+        """What the side of a clean image must be divisible by: ``scale`` times the net's input multiple."""
+        return self.scale * input_multiple(model_config)
+
+    def crop(self, y: torch.Tensor, multiple: int, size: int | None = None) -> torch.Tensor:
+        """Crop a clean image so that both sides are divisible by ``multiple``.
+
+        The centre ``min(H, size) x min(W, size)`` window first (when ``size`` is given), then
+        the bottom and right edges as the SR "modcrop" (``eqlab.data.patches.crop_to_multiple``).
+
+        Args:
+            y: ``(C, H, W)`` or ``(B, C, H, W)`` clean image.
+            multiple: divisor of the output sides (see :meth:`crop_multiple`).
+            size: optional largest side of the crop.
+
+        Returns:
+            a view of ``y``, ``(..., H', W')``.
+
+        Raises:
+            ValueError: the image is smaller than ``multiple``.
+        """
+        h, w = y.shape[-2:]
+        if size:
+            y = center_crop(y, (min(h, size), min(w, size)))
+        try:
+            return crop_to_multiple(y, multiple)
+        except ValueError:
+            raise ValueError(f"{self.name}: an image of size {h}x{w} is smaller than the required "
+                             f"multiple {multiple}") from None
+
+
+def input_multiple(model_config: dict) -> int:
+    """What a net needs its input sides divisible by: ``2**levels`` (U-Nets), ``window`` (attention), else 1."""
+    multiple = 1
+    if "levels" in model_config:
+        multiple = math.lcm(multiple, 2 ** int(model_config["levels"]))
+    if "window" in model_config:
+        multiple = math.lcm(multiple, int(model_config["window"]))
+    return multiple
+
+
+TASKS: dict[str, Task] = {
+    "denoise": Task("denoise", *TASK_MODELS["denoise"], baseline_name="noisy input", sigma=25.0),
+    "sr": Task("sr", *TASK_MODELS["sr"], baseline_name="bicubic", scale=2),
+    "deblur": Task("deblur", *TASK_MODELS["deblur"], baseline_name="blurred input", sigma=2.55,
+                   blur_length=9.0, blur_angle_deg=30.0),
+}
+
+_OVERRIDABLE = ("sigma", "scale", "blur_length", "blur_angle_deg", "blur_random", "mode")
+
+
+def task_from_config(config) -> Task:
+    """The task of a config object (e.g. ``eqlab.train.TrainConfig``): ``config.task`` plus the overrides
+    among its attributes ``sigma``, ``scale``, ``blur_length``, ``blur_angle_deg``, ``blur_random``."""
+    overrides = {k: getattr(config, k, None) for k in _OVERRIDABLE if k != "mode"}
+    overrides["blur_random"] = overrides["blur_random"] or None  # False keeps the task's default
+    return get_task(config.task, **overrides)
+
+
+def get_task(name: str | Task, **overrides) -> Task:
+    """A task by name, with optional overrides of its degradation.
+
+    Args:
+        name: ``"denoise"``, ``"sr"`` or ``"deblur"`` (a ``Task`` passes through).
+        **overrides: any of ``sigma``, ``scale``, ``blur_length``, ``blur_angle_deg``,
+            ``blur_random``, ``mode``; ``None`` keeps the task's default.
+
+    Returns:
+        the ``Task``.
+
+    Raises:
+        ValueError: unknown task name, or an override out of range (e.g. ``scale=5``).
+        TypeError: an unknown override.
+
+    Example:
+        >>> get_task("denoise", sigma=50).sigma
+        50
+    """
+    task = name if isinstance(name, Task) else TASKS.get(name) if isinstance(name, str) else None
+    if task is None:
+        raise ValueError(f"unknown task {name!r}; expected one of {sorted(TASKS)}")
+    unknown = set(overrides) - set(_OVERRIDABLE)
+    if unknown:
+        raise TypeError(f"get_task: unknown override(s) {sorted(unknown)}; expected some of {_OVERRIDABLE}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(task, **changes)
+
+
+# -- scoring a net on a task ------------------------------------------------------------------------
+
+def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor],
+             group="C4", rotations: bool = False, layer_crop: int = 48) -> dict:
+    """Score a net on clean test images: quality, baseline, rotated inputs, equivariance.
+
+    Each image is cropped so its sides divide ``scale`` and the net's input multiple, degraded
+    with noise seeded by ``EVAL_SEED + index`` (the same inputs for every run), restored in eval
+    mode without gradients, and clipped to [0, 1]. SR scores drop ``scale`` border pixels.
+
+    Args:
+        model: the net (any device; inputs follow it).
+        task_or_config: a ``Task``, a task name or a ``TrainConfig`` (see :func:`task_from_config`).
+        images: list of ``(C, H, W)`` clean images in [0, 1].
+        group: the group of the equivariance errors.
+        rotations: also report ``psnr_rot`` for every group element that maps the pixel grid
+            onto itself (input transformed by ``g``, output transformed back by ``g^{-1}``).
+        layer_crop: side of the centre crop of each input used for the per-layer error.
+
+    Returns:
+        a dict of floats averaged over images: ``psnr``, ``ssim``, ``baseline_psnr``,
+        ``baseline_ssim`` (the degraded input, or bicubic for SR), ``psnr_rot90`` (input
+        rotated a quarter turn, output rotated back), ``output_error`` (mean of
+        ``metrics.output_equivariance_error`` over the non-identity elements, on the largest
+        centred square), ``layer_error`` (``metrics.mean_layer_error``, kind ``"shift"``),
+        ``images``; with ``rotations``, also ``psnr_rot``: ``{element: psnr}``.
+    """
+    task = get_task(task_or_config) if isinstance(task_or_config, (str, Task)) else task_from_config(task_or_config)
+    group = get_group(group)
+    model = getattr(model, "module", model)  # a DistributedDataParallel wrapper: score the net inside
+    device = next(model.parameters()).device
+    multiple = task.crop_multiple(getattr(model, "config", {}))
+    in_multiple = multiple // task.scale
+    was_training = model.training
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for index, y in enumerate(images):
+            y = task.crop(y, multiple)[None]  # (1, C, H, W)
+            x = task.degrade(y, generator=torch.Generator().manual_seed(EVAL_SEED + index)).to(device)
+            y = y.to(device)
+            rows.append(_score_image(model, task, group, x, y, in_multiple, rotations, layer_crop))
+    model.train(was_training)
+    if not rows:
+        raise ValueError("evaluate: images is empty")
+    result = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "psnr_rot"}
+    if rotations:
+        result["psnr_rot"] = {e: float(np.mean([r["psnr_rot"][e] for r in rows if e in r["psnr_rot"]]))
+                              for e in rows[0]["psnr_rot"]}
+    result["images"] = len(rows)
+    return result
+
+
+def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bool, layer_crop: int) -> dict:
+    """The per-image numbers of :func:`evaluate`; ``x``: ``(1, C, h, w)`` input, ``y``: ``(1, C, H, W)``."""
+    border = task.scale if task.scale > 1 else 0
+
+    def restore(t):
+        return model(t).clamp(0.0, 1.0)
+
+    def score(out):
+        return metrics.psnr(out, y, crop_border=border), metrics.ssim(out, y, crop_border=border)
+
+    row = dict(zip(("psnr", "ssim"), score(restore(x))))
+    row.update(zip(("baseline_psnr", "baseline_ssim"), score(task.baseline(x))))
+    back = torch.rot90(restore(torch.rot90(x, 1, (-2, -1))), -1, (-2, -1))  # quarter turn in, back out
+    row["psnr_rot90"] = metrics.psnr(back, y, crop_border=border)
+    if rotations:
+        row["psnr_rot"] = {e: metrics.psnr(group.rotate(restore(group.rotate(x, e)), group.inverse(e)), y,
+                                           crop_border=border)
+                           for e in group.elements() if group.exact or group.angle_deg(e) % 90 == 0}
+    side = min(x.shape[-2:]) // in_multiple * in_multiple
+    row["output_error"] = float(np.mean(list(
+        metrics.output_equivariance_error(model, task.crop(x, in_multiple, side), group).values())))
+    side = min(side, max(layer_crop // in_multiple, 1) * in_multiple)
+    rows = metrics.equivariance_error(model, task.crop(x, in_multiple, side), group, kinds=("shift",))
+    row["layer_error"] = metrics.mean_layer_error(rows)
+    return row

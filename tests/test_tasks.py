@@ -1,0 +1,102 @@
+"""Tests for eqlab.tasks: defaults, degradations, baselines, model sizes, crops."""
+
+import pytest
+import torch
+
+from eqlab.data.degrade import bicubic_up
+from eqlab.models import TASK_MODELS, build
+from eqlab.tasks import TASKS, get_task, input_multiple
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_smoke_defaults():
+    assert get_task("denoise").sigma == 25
+    sr = get_task("sr")
+    assert (sr.scale, sr.sigma, sr.baseline_name) == (2, 0, "bicubic")
+    deblur = get_task("deblur")
+    assert (deblur.blur_length, deblur.blur_angle_deg, deblur.sigma) == (9, 30, 2.55)
+    for name, task in TASKS.items():
+        assert (task.plain_model, task.strict_model) == TASK_MODELS[name]
+        assert task.channels == 1
+
+
+def test_exception():
+    with pytest.raises(ValueError, match="unknown task 'inpaint'"):
+        get_task("inpaint")
+    with pytest.raises(ValueError, match="scale"):
+        get_task("sr", scale=5)
+    with pytest.raises(ValueError, match="sigma"):
+        get_task("denoise", sigma=-1.0)
+    with pytest.raises(ValueError, match="length"):
+        get_task("deblur", blur_length=0.5)
+    with pytest.raises(TypeError, match="colour"):
+        get_task("denoise", colour="rgb")
+    with pytest.raises(ValueError, match="scale 2 must divide"):
+        get_task("sr").degrade(torch.rand(1, 1, 15, 16))
+
+
+def test_overrides_and_none_keeps_default():
+    assert get_task("denoise", sigma=None).sigma == 25
+    assert get_task("denoise", sigma=50).sigma == 50
+    assert get_task("sr", scale=4).scale == 4
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_degrade_is_reproducible_and_shaped(name):
+    task = get_task(name)
+    y = torch.rand(3, 1, 24, 24)
+    x = task.degrade(y, generator=gen(1))
+    assert torch.equal(x, task.degrade(y, generator=gen(1)))
+    assert x.shape == (3, 1, 24 // task.scale, 24 // task.scale)
+    assert task.baseline(x).shape == y.shape
+    if task.sigma:
+        assert not torch.equal(x, task.degrade(y, generator=gen(2)))
+
+
+def test_noise_level():
+    y = torch.full((4, 1, 64, 64), 0.5)
+    noise = get_task("denoise").degrade(y, generator=gen()) - y
+    assert abs(float(noise.std()) - 25 / 255) < 0.003
+
+
+def test_sr_baseline_is_bicubic():
+    task = get_task("sr")
+    x = task.degrade(torch.rand(2, 1, 32, 32))
+    assert torch.equal(task.baseline(x), bicubic_up(x, 2))
+
+
+def test_fixed_blur_is_not_rotation_symmetric_random_blur_is_drawn_per_image():
+    fixed = get_task("deblur", sigma=0)
+    y = torch.rand(1, 1, 32, 32)
+    rotated_then_blurred = fixed.degrade(torch.rot90(y, 1, (2, 3)))
+    blurred_then_rotated = torch.rot90(fixed.degrade(y), 1, (2, 3))
+    assert (rotated_then_blurred - blurred_then_rotated).abs().max() > 1e-2  # 30 degrees becomes 120
+    rand = get_task("deblur", sigma=0, blur_random=True)
+    x = rand.degrade(y.expand(2, 1, 32, 32), generator=gen())
+    assert not torch.allclose(x[0], x[1])  # two directions
+
+
+def test_model_kwargs_match_parameters():
+    for name in sorted(TASKS):
+        task = get_task(name)
+        plain = build(task.plain_model, **task.model_kwargs(task.plain_model, features=16, depth=4, levels=2))
+        strict = build(task.strict_model, **task.model_kwargs(task.strict_model, features=16, depth=4, levels=2))
+        assert strict.config.get("fields") == 8
+        n_plain = sum(p.numel() for p in plain.parameters())
+        n_strict = sum(p.numel() for p in strict.parameters())
+        assert abs(n_plain - n_strict) / n_plain < 0.15  # matched up to the small nets' biases
+    assert get_task("sr", scale=3).model_kwargs("srnet", 16, 4, 2)["scale"] == 3
+
+
+def test_crop():
+    task = get_task("sr")
+    unet = build("unet", features=8, levels=2)
+    assert input_multiple(unet.config) == 4 and task.crop_multiple(unet.config) == 8
+    y = torch.rand(1, 101, 77)
+    assert task.crop(y, 8).shape == (1, 96, 72)
+    assert task.crop(y, 8, size=64).shape == (1, 64, 64)
+    with pytest.raises(ValueError, match="smaller than the required multiple"):
+        task.crop(torch.rand(1, 5, 5), 8)

@@ -1,0 +1,109 @@
+"""Tests for eqlab.zoo: every shipped checkpoint loads offline, fits in 2 MB, carries a complete
+card, and re-evaluating it on the fixed test crops reproduces the card's numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+
+import pytest
+import torch
+
+from eqlab import zoo
+from eqlab.cli import build_parser, config_from_args
+from eqlab.train import ARMS, TrainConfig
+
+NAMES = zoo.available()
+EXPECTED = [f"{task}/{arm}" for task in zoo.TASKS for arm in ARMS]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Two shared cores: one intra-op thread is faster and steadier than two fighting other processes.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_smoke_every_task_and_arm_is_shipped():
+    assert sorted(EXPECTED) == NAMES
+
+
+def test_exception_unknown_name_lists_the_available_ones():
+    with pytest.raises(ValueError, match="denoise/eqreg"):
+        zoo.load("denoise/nope")
+    with pytest.raises(ValueError, match="available"):
+        zoo.card("resnet")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_files_are_small_and_cards_complete(name):
+    weights = zoo.path(name)
+    assert weights.stat().st_size <= zoo.MAX_BYTES
+    card = zoo.card(name)
+    missing = [f for f in zoo.CARD_FIELDS if f not in card]
+    assert not missing, missing
+    task, arm = name.split("/")
+    assert (card["name"], card["task"], card["arm"]) == (name, task, arm)
+    assert card["seed"] == card["train_config"]["seed"] and card["steps"] == card["train_config"]["steps"]
+    for key in ("psnr", "ssim", "baseline_psnr", "output_error", "layer_error"):
+        assert isinstance(card["metrics"][key], float), key
+    for key in ("platform", "cpu", "python", "torch", "device"):
+        assert card["machine"][key], key
+    assert card["data"]["test_images"] and card["evaluation"]["size"] == zoo.EVAL_SIZE
+    assert card["file_bytes"] == weights.stat().st_size
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_card_command_rebuilds_its_config(name):
+    """The card's command, parsed by the real CLI, gives exactly the stored TrainConfig."""
+    card = zoo.card(name)
+    words = shlex.split(card["command"])
+    assert words[:4] == ["python", "-m", "eqlab", "train"]
+    config = config_from_args(build_parser().parse_args(words[3:]), TrainConfig)
+    assert dataclasses.asdict(config) == card["train_config"]
+
+
+def test_module_every_model_reproduces_its_card():
+    """Each checkpoint, reloaded and re-scored on the card's fixed crops, gives its PSNR within 0.05 dB."""
+    for name in NAMES:
+        model, card = zoo.load(name)
+        assert not model.training
+        got = zoo.quality(model, card["task"], size=card["evaluation"]["size"])
+        assert abs(got["psnr"] - card["metrics"]["psnr"]) < 0.05, (name, got["psnr"], card["metrics"]["psnr"])
+        assert abs(got["ssim"] - card["metrics"]["ssim"]) < 1e-3, (name, got["ssim"], card["metrics"]["ssim"])
+        assert abs(got["baseline_psnr"] - card["metrics"]["baseline_psnr"]) < 1e-3, name
+
+
+@pytest.mark.parametrize("name", ["denoise/eqreg", "sr/strict"])
+def test_module_equivariance_numbers_reproduce(name):
+    """The full evaluation (equivariance errors too) reproduces the card; strict twins are exact."""
+    model, card = zoo.load(name)
+    got = zoo.evaluate(model, card["task"], size=card["evaluation"]["size"])
+    for key in ("psnr", "ssim", "output_error", "layer_error", "psnr_rot90"):
+        assert abs(got[key] - card["metrics"][key]) < 1e-3, (name, key, got[key], card["metrics"][key])
+    if card["arm"] == "strict":
+        assert got["output_error"] < 1e-4 and got["layer_error"] < 1e-4, got
+
+
+# An exactly C4-equivariant net cannot tell the fixed 30-degree blur from its 120-degree turn, so in the
+# zoo's 200 steps it learns nothing better than the blurred input: a finding (docs/results.md), not a bug.
+NOT_LEARNING = {"deblur/strict"}
+
+
+def test_trained_models_beat_their_input():
+    """The zoo is useful: every net restores better than the degraded input (bicubic for SR)."""
+    for name in NAMES:
+        m = zoo.card(name)["metrics"]
+        if name in NOT_LEARNING:
+            assert m["psnr"] > m["baseline_psnr"] - 0.5, (name, m)  # at least it does no harm
+        else:
+            assert m["psnr"] > m["baseline_psnr"] + 0.1, (name, m)
+
+
+def test_recipe_is_the_cards_config():
+    for name in NAMES:
+        card = zoo.card(name)
+        config = zoo.recipe(card["task"], card["arm"], seed=card["seed"], steps=card["steps"])
+        assert dataclasses.asdict(config) == card["train_config"], name
