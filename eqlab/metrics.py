@@ -22,6 +22,7 @@ Models are evaluated in eval mode under ``torch.no_grad``; their training flag i
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -33,7 +34,7 @@ from eqlab.regularizer import select_layers
 
 __all__ = [
     "psnr", "ssim", "rgb_to_y", "equivariance_error", "mean_layer_error", "output_equivariance_error",
-    "equivariance_error_map", "error_vs_angle", "relative_error", "KINDS",
+    "equivariance_error_map", "error_vs_angle", "relative_error", "layer_features", "KINDS",
 ]
 
 KINDS = ("shift", "none", "best")
@@ -140,27 +141,50 @@ def relative_error(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None =
 @contextmanager
 def _evaluating(model: nn.Module):
     was_training = model.training
-    model.eval()
+    if was_training:  # an eval-mode model shared by threads is never switched
+        model.eval()
     try:
         with torch.no_grad():
             yield
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
 
 
-def _capture(model: nn.Module, x: torch.Tensor, names: list[str]) -> tuple[dict, torch.Tensor]:
-    """Run ``model(x)`` and keep a copy of the output of each named module."""
-    features, handles = {}, []
-    for name in names:
+def layer_features(model: nn.Module, x: torch.Tensor, layers: list[str]) -> tuple[dict, torch.Tensor]:
+    """Run ``model(x)`` once and keep a copy of the output of each named module.
+
+    Only this thread's forward pass is recorded, so several threads may share one model (in eval
+    mode) as the Gradio app does. Runs as the model is: wrap in ``torch.no_grad()`` / eval mode
+    yourself, or use the error functions below, which do.
+
+    Args:
+        model: any model.
+        x: its input, e.g. ``(B, C, H, W)``.
+        layers: module names as in ``model.named_modules()``.
+
+    Returns:
+        ``({name: detached output}, model output)``.
+    """
+    modules = dict(model.named_modules())
+    unknown = [name for name in layers if name not in modules]
+    if unknown:
+        raise ValueError(f"unknown layer name(s) {unknown}; the model has {[n for n in modules if n][:20]}...")
+    features, handles, thread = {}, [], threading.get_ident()
+    for name in layers:
         def hook(module, inputs, out, name=name):
-            features[name] = out.detach().clone()
-        handles.append(model.get_submodule(name).register_forward_hook(hook))
+            if threading.get_ident() == thread:
+                features[name] = out.detach().clone()
+        handles.append(modules[name].register_forward_hook(hook))
     try:
         out = model(x)
     finally:
         for handle in handles:
             handle.remove()
     return features, out
+
+
+_capture = layer_features
 
 
 def _check_input(x: torch.Tensor, group: Group, elements) -> list[int]:

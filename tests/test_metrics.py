@@ -101,3 +101,29 @@ def test_exception():
         psnr(X, X[..., :8])
     with pytest.raises(ValueError, match="unknown kind"):
         equivariance_error(StrictNet(), X, kinds=("bogus",))
+
+
+def test_layer_features_records_only_its_own_thread():
+    import threading
+
+    from eqlab.metrics import layer_features
+
+    net = plain_cnn().eval()
+    inputs = [torch.rand(1, 1, 16, 16) for _ in range(4)]
+    with torch.no_grad():
+        expected = [layer_features(net, x, ["2"])[0]["2"] for x in inputs]
+    results = [None] * 4
+
+    def work(i):
+        with torch.no_grad():
+            for _ in range(5):
+                results[i] = layer_features(net, inputs[i], ["2"])[0]["2"]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(torch.equal(r, e) for r, e in zip(results, expected))
+    with pytest.raises(ValueError, match="unknown layer name"):
+        layer_features(net, inputs[0], ["nope"])
