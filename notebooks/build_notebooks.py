@@ -795,6 +795,7 @@ NB06 = [
     code(SETUP),
     code("""
     import dataclasses
+    import shutil
     import tempfile
     from pathlib import Path
 
@@ -876,6 +877,7 @@ NB06 = [
         psnr = {arm: knob[bias, arm]["psnr"] for arm in knob_arms}
         print(f"{bias:5.1f} {knob[bias, 'plain']['baseline_psnr']:7.2f}" + "".join(f"{psnr[a]:9.2f}" for a in knob_arms)
               + f"{psnr['strict'] - psnr['plain']:+16.2f}")
+    shutil.rmtree(root)  # fit has read the images; leave no files behind
     """),
     md("""
     Judge the gap, not the absolute numbers. The strict net brings a built-in prior and four times the

@@ -198,12 +198,17 @@ def test_viz_does_not_import_pyplot():
     assert out.stdout.strip() == "False"
 
 
-def test_figures_from_threads(nets, x):
-    def draw(arm):
+def test_figures_from_threads(nets):
+    model = nets["strict"].eval()  # one shared model, as in the app: threads must not see each other's features
+    inputs = [torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(i)) for i in range(4)]
+
+    def draw(x):
+        fig = viz.rotation_panel(model, x, "C4", 1, "body.0.conv")
         buffer = io.BytesIO()
-        viz.rotation_panel(nets[arm], x, "C4", 1, "head").savefig(buffer, format="png")
-        return len(buffer.getvalue())
+        fig.savefig(buffer, format="png")
+        return float(re.search(r"with \$P_g\$ ([0-9.e+-]+)", suptitle(fig)).group(1)), len(buffer.getvalue())
 
     with ThreadPoolExecutor(2) as pool:
-        sizes = list(pool.map(draw, ["plain", "strict", "plain", "strict"]))
-    assert all(size > 1000 for size in sizes)
+        results = list(pool.map(draw, inputs))
+    assert all(error < 1e-5 and size > 1000 for error, size in results)
+    assert not model.training
