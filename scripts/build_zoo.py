@@ -10,7 +10,7 @@ thread per process is faster and steadier than intra-op threads fighting). With 
 after the other on the GPU (``--device auto``).
 
 Usage:
-    python scripts/build_zoo.py                      # the whole zoo, about 10-15 min on 2 CPU cores
+    python scripts/build_zoo.py                      # the whole zoo: 14 min on 2 heavily shared CPU cores
     python scripts/build_zoo.py --tasks denoise --arms plain eqreg --steps 20 --out /tmp/zoo   # a quick try
 """
 
@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                                           psnr=c["metrics"]["psnr"], ssim=c["metrics"]["ssim"],
                                           layer_error=c["metrics"]["layer_error"],
                                           output_error=c["metrics"]["output_error"],
-                                          train_s=c["train"]["train_s"]) for c in sorted(cards, key=lambda c: c["name"])})
+                                          train_s=c["train"]["train_s"])
+                          for c in sorted(cards, key=lambda c: c["name"])})
     Path(args.out, "build.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"done: {len(cards)} checkpoints in {total / 60:.1f} min", flush=True)
     return 0
