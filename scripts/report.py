@@ -391,6 +391,8 @@ def tuned_weight(records: dict, seeds) -> float:
     Falls back to the smallest weight of the sweep when none qualifies.
     """
     augment = _runs(records, sweep_key(0), seeds)
+    if not augment:  # no denoising runs (e.g. --tasks sr): nothing to tune on
+        return DEFAULT_WEIGHT
     ok = [w for w in sweep_weights()
           if w > 0 and paired(augment, _runs(records, sweep_key(w), seeds), "psnr")[0] >= -GOAL_DB]
     return max(ok) if ok else min(w for w in sweep_weights() if w > 0)
