@@ -9,3 +9,27 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import socket
+
+import pytest
+import torch
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for the app's test servers)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Two shared cores: several processes' intra-op threads thrash; one thread is faster and steadier.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

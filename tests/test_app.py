@@ -5,7 +5,6 @@ no training on first use). Every API endpoint is called; every bad input of the 
 leave the server answering the next call, with a readable message.
 """
 
-import socket
 import threading
 import time
 
@@ -20,12 +19,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import eqlab.app as app  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +27,7 @@ def server():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as `eqlab demo` does on a 2-core machine: concurrent requests, one core each
     demo = app.build_app(models="random")
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **app.launch_kwargs())
     yield f"http://127.0.0.1:{port}/"

@@ -8,20 +8,15 @@ playwright is missing.
 
 import os
 import shutil
-import socket
 
 import pytest
 import torch
 
+from conftest import free_port  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +36,7 @@ def url(sync_api):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     demo = app.build_app(models="random")
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **app.launch_kwargs())
     yield f"http://127.0.0.1:{port}/"

@@ -10,7 +10,7 @@ from einops import rearrange
 
 from eqlab.groups import C4, C8, D4, Regular, Trivial
 from eqlab.metrics import psnr
-from eqlab.regularizer import DEFAULT_WEIGHT, EQReg, select_layers
+from eqlab.regularizer import DEFAULT_WEIGHT, EQReg
 
 
 def small_cnn(width=8, depth=3, channels=1):

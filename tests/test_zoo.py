@@ -7,7 +7,6 @@ import dataclasses
 import shlex
 
 import pytest
-import torch
 
 from eqlab import zoo
 from eqlab.cli import build_parser, config_from_args
@@ -17,13 +16,7 @@ NAMES = zoo.available()
 EXPECTED = [f"{task}/{arm}" for task in zoo.TASKS for arm in ARMS]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two shared cores: one intra-op thread is faster and steadier than two fighting other processes.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_smoke_every_task_and_arm_is_shipped():
