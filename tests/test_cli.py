@@ -8,7 +8,6 @@ import types
 from pathlib import Path
 
 import pytest
-import torch
 
 from eqlab.cli import _field_comments, build_parser, config_from_args, main
 from eqlab.train import ARMS, CHECKPOINT_NAME, TrainConfig
@@ -18,13 +17,7 @@ SMALL = ["--features", "16", "--depth", "4", "--patch-size", "32", "--val-size",
          "--share-every", "0", "--no-progress"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two shared cores: several processes' intra-op threads thrash; one thread is faster and steadier.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_help(capsys):

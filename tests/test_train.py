@@ -21,13 +21,7 @@ from eqlab.train import ARMS, CHECKPOINT_NAME, TrainConfig, evaluate, fit
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two shared cores: several processes' intra-op threads thrash; one thread is faster and steadier.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small(**changes) -> TrainConfig:

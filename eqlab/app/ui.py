@@ -183,7 +183,7 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         with gr.Row():
                             tr_go = gr.Button("Train", variant="primary")
                             tr_cancel = gr.Button("Cancel", variant="stop")
-                        gr.Markdown(f"**Nets** (as in the other tabs): "
+                        gr.Markdown("**Nets** (as in the other tabs): "
                                     + "; ".join(f"{t}: {net_summary(t)}" for t in TASKS)
                                     + ". The paired arms also see the rotated copies. "
                                     f"**Caps**: {STEPS_MIN} … {STEPS_CAP} steps, "
