@@ -10,6 +10,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import contextlib
 import socket
 
 import pytest
@@ -33,3 +34,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def running_app():
+    """The Gradio app with untrained nets on a free 127.0.0.1 port; yields its URL.
+
+    One torch thread, as ``eqlab demo`` uses on a 2-core machine (concurrent requests, one core each).
+    """
+    import eqlab.app as app
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    demo = app.build_app(models="random")
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **app.launch_kwargs())
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+        torch.set_num_threads(threads)

@@ -19,20 +19,13 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import eqlab.app as app  # noqa: E402
-from conftest import free_port  # noqa: E402
+from conftest import running_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as `eqlab demo` does on a 2-core machine: concurrent requests, one core each
-    demo = app.build_app(models="random")
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **app.launch_kwargs())
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
-    torch.set_num_threads(threads)
+    with running_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import os
 import shutil
 
 import pytest
-import torch
 
-from conftest import free_port  # noqa: E402
+from conftest import running_app  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -31,17 +30,8 @@ def sync_api():
 @pytest.fixture(scope="module")
 def url(sync_api):
     pytest.importorskip("gradio")
-    import eqlab.app as app
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    demo = app.build_app(models="random")
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **app.launch_kwargs())
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
-    torch.set_num_threads(threads)
+    with running_app() as url:
+        yield url
 
 
 def test_every_tab_in_chromium(sync_api, url, tmp_path):
