@@ -26,6 +26,7 @@ tensors, so callers may modify them in place.
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,15 +65,27 @@ def image_names(split: str = "train") -> tuple[str, ...]:
     return _SPLITS[split]
 
 
+def _matplotlib_sample(filename: str) -> Path:
+    """Path of a file in matplotlib's ``mpl-data/sample_data``, found without importing matplotlib.
+
+    The core never imports UI libraries; only the installed file is read.
+    """
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"{filename!r} ships with matplotlib, which is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "sample_data" / filename
+    if not path.is_file():
+        raise ValueError(f"matplotlib's sample file {path} is missing")
+    return path
+
+
 @lru_cache(maxsize=None)
 def _decode(name: str) -> np.ndarray:
     """Decode one bundled image to its stored array (uint8, ``(H, W)`` or ``(H, W, 3)``)."""
     if name == "grace_hopper":
-        # Imported lazily and only here: matplotlib itself (not pyplot) locates its data folder.
-        import matplotlib
         from PIL import Image
 
-        path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+        path = _matplotlib_sample("grace_hopper.jpg")
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     from skimage import data  # lazy: importing scikit-image takes a moment
