@@ -159,8 +159,22 @@ def bicubic_up(x: torch.Tensor, scale: int, clip: bool = True) -> torch.Tensor:
     return up[0] if squeeze else up
 
 
+class _KernelBlur:
+    """What every blur shares: filter with ``self.kernel`` (reflect padding), then add noise."""
+
+    def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``y: (B, C, H, W)`` or ``(C, H, W)`` -> blurred, noisy ``x`` of the same shape."""
+        batch, squeeze = _as_batch(y)
+        x = _add_noise(filter2d(batch, self.kernel), self.noise_sigma, generator, self.clip)
+        return x[0] if squeeze else x
+
+    def deterministic(self):
+        """The same blur without noise."""
+        return dataclasses.replace(self, noise_sigma=0.0)
+
+
 @dataclass(frozen=True)
-class GaussianBlur:
+class GaussianBlur(_KernelBlur):
     """Isotropic Gaussian blur (reflect padding, same size), then optional Gaussian noise.
 
     The kernel is ``eqlab.data.kernels.gaussian_kernel(sigma_px)``; it is symmetric under the
@@ -185,19 +199,10 @@ class GaussianBlur:
         """``(K, K)`` blur kernel, sum 1."""
         return gaussian_kernel(self.sigma_px)
 
-    def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``y: (B, C, H, W)`` or ``(C, H, W)`` -> blurred, noisy ``x`` of the same shape."""
-        batch, squeeze = _as_batch(y)
-        x = _add_noise(filter2d(batch, self.kernel), self.noise_sigma, generator, self.clip)
-        return x[0] if squeeze else x
-
-    def deterministic(self) -> "GaussianBlur":
-        """The same blur without noise."""
-        return dataclasses.replace(self, noise_sigma=0.0)
 
 
 @dataclass(frozen=True)
-class MotionBlur:
+class MotionBlur(_KernelBlur):
     """Linear motion blur along ``angle_deg`` (reflect padding, same size), then optional noise.
 
     The kernel is ``eqlab.data.kernels.motion_kernel(length, angle_deg)``: a 1-pixel-wide bar,
@@ -226,15 +231,6 @@ class MotionBlur:
         """``(K, K)`` blur kernel, sum 1."""
         return motion_kernel(self.length, self.angle_deg)
 
-    def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``y: (B, C, H, W)`` or ``(C, H, W)`` -> blurred, noisy ``x`` of the same shape."""
-        batch, squeeze = _as_batch(y)
-        x = _add_noise(filter2d(batch, self.kernel), self.noise_sigma, generator, self.clip)
-        return x[0] if squeeze else x
-
-    def deterministic(self) -> "MotionBlur":
-        """The same blur without noise."""
-        return dataclasses.replace(self, noise_sigma=0.0)
 
 
 DEGRADATIONS = {
