@@ -106,7 +106,7 @@ def main(argv=None):
     gen = torch.Generator().manual_seed(0)
     y = torch.rand(args.batch, 1, args.patch, args.patch, generator=gen).to(device)
     x = y + 0.1 * torch.randn(y.shape, generator=gen).to(device)
-    xb, yb, element = reg.pair(x, y, element=1)
+    xb, yb, element = reg.group.pair(x, y, element=1)
 
     model.train()
     steps = {"paired": step_fn(model, None, opt, xb, yb, element, device),

@@ -5,8 +5,10 @@
     eqlab compare --task denoise --steps 200 --seeds 0 1 2
 
 ``train`` has one flag per field of ``eqlab.train.TrainConfig`` (``batch_size`` -> ``--batch-size``;
-booleans as ``--amp`` / ``--no-amp``; ``none`` for an optional value); the help text of each flag
-is the comment of its field. ``compare`` takes the same flags except ``--arm`` and ``--seed``.
+booleans as ``--amp`` / ``--no-amp``; ``none`` for an optional value), generated from the fields'
+metadata (``eqlab.train.option``: help text, choices), one argument group per config group.
+``compare`` takes the same flags except ``--arm`` and ``--seed``. ``command_for(config)`` is the
+inverse: the command line that rebuilds a config (the zoo cards carry it).
 Errors in the input (a bad value, a missing folder, a corrupt checkpoint) print one line and
 exit with status 2. Until the console script is installed, run ``python -m eqlab``.
 
@@ -18,24 +20,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-import inspect
 import json
-import re
 import sys
 import typing
 
 import numpy as np
 import torch
 
-__all__ = ["main", "build_parser", "config_from_args"]
+__all__ = ["main", "build_parser", "config_from_args", "add_config_flags", "command_for"]
 
 _COMPARE_EXCLUDED = ("arm", "seed")
-
-
-def _field_comments(cls) -> dict[str, str]:
-    """``{field: its trailing comment}`` read from the class source (the comment is the help text)."""
-    pattern = re.compile(r"^\s+(\w+):[^#=]*=.*?#\s*(.+)$")
-    return {m.group(1): m.group(2).strip() for m in map(pattern.match, inspect.getsource(cls).splitlines()) if m}
 
 
 def _optional(kind):
@@ -45,38 +39,74 @@ def _optional(kind):
     return convert
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls, exclude=()) -> None:
-    """One flag per dataclass field: ``--field-name``, typed, default and help from the class."""
-    from eqlab.train import ARMS, TASKS
+def add_config_flags(parser: argparse.ArgumentParser, exclude=()) -> None:
+    """One flag per field of ``TrainConfig``, in an argument group per config group.
 
-    hints, comments = typing.get_type_hints(cls), _field_comments(cls)
-    choices = {"task": sorted(TASKS), "arm": ARMS, "norm": ("relative", "paper")}
-    for f in dataclasses.fields(cls):
-        if f.name in exclude:
+    ``--field-name``, typed by the field's annotation (``none`` for an optional value, booleans as
+    ``--flag`` / ``--no-flag``), with the help text and choices of the field's metadata
+    (``eqlab.train.option``).
+    """
+    from eqlab.train import GROUPS
+
+    for group_name, cls in GROUPS.items():
+        section = parser.add_argument_group(f"{group_name} ({cls.__name__})", cls.__doc__.splitlines()[0])
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name in exclude:
+                continue
+            flag, kind = "--" + f.name.replace("_", "-"), hints[f.name]
+            help_text = f"{f.metadata['help']} (default: {f.default})".replace("%", "%%")
+            if kind is bool:
+                section.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                                     help=help_text)
+                continue
+            args = typing.get_args(kind)
+            base = next((a for a in args if a is not type(None)), kind)
+            convert = _optional(base) if type(None) in args else base
+            section.add_argument(flag, dest=f.name, type=convert, default=f.default, choices=f.metadata["choices"],
+                                 metavar=f.name.upper(), help=help_text)
+
+
+def config_from_args(args: argparse.Namespace, **overrides):
+    """The ``TrainConfig`` of the parsed flags, with ``overrides`` (flat field names) applied."""
+    from eqlab.train import TrainConfig
+
+    fields = TrainConfig().flat()
+    values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
+    return TrainConfig.of(**{**values, **overrides})
+
+
+# Fields a command always spells out, so it stays exact when a default of TrainConfig changes.
+_ALWAYS = ("task", "arm", "seed", "steps", "features", "depth", "levels", "batch_size", "patch_size", "lr", "group",
+           "warmup", "schedule", "clip")
+_ALWAYS_EQREG = ("weight", "target_share", "norm", "share_every")
+
+
+def command_for(config) -> str:
+    """The ``eqlab train`` command line that runs ``config`` (the inverse of the parser).
+
+    It writes the fields that decide the weights plus every other field that differs from its
+    default, so the command rebuilds exactly this config.
+    """
+    from eqlab.train import TrainConfig
+
+    defaults = TrainConfig().flat()
+    always = _ALWAYS + (_ALWAYS_EQREG if config.method.arm == "eqreg" else ())
+    words = ["python", "-m", "eqlab", "train"]
+    for name, value in config.flat().items():
+        if value == defaults[name] and name not in always:
             continue
-        flag, kind = "--" + f.name.replace("_", "-"), hints[f.name]
-        help_text = f"{comments.get(f.name, '')} (default: {f.default})".replace("%", "%%")
-        if kind is bool:
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
-                                help=help_text)
-            continue
-        args = typing.get_args(kind)
-        base = next((a for a in args if a is not type(None)), kind)
-        convert = _optional(base) if type(None) in args else base
-        parser.add_argument(flag, dest=f.name, type=convert, default=f.default, choices=choices.get(f.name),
-                            metavar=f.name.upper(), help=help_text)
-
-
-def config_from_args(args: argparse.Namespace, cls, **overrides):
-    """The dataclass built from the parsed flags (fields only), with ``overrides`` applied."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
-    values.update(overrides)
-    return cls(**values)
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + name.replace("_", "-"))
+        else:
+            words += [flag, "none" if value is None else format(value, "g") if isinstance(value, float) else str(value)]
+    return " ".join(words)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``eqlab`` argument parser with its five sub-commands."""
-    from eqlab.train import ARMS, TrainConfig
+    from eqlab.train import ARMS
 
     parser = argparse.ArgumentParser(prog="eqlab", description="Explore EQ-Reg, rotation-equivariance "
                                      "regularization for image restoration (CVPR 2025, arXiv 2505.19799).")
@@ -84,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train one arm (plain, augment, eqreg, strict)",
                            description="Train one arm; every flag is a field of eqlab.train.TrainConfig.")
-    add_config_flags(train, TrainConfig)
+    add_config_flags(train)
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -104,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "PSNR on inputs rotated 90 degrees, output and mean layer equivariance errors, test PSNR "
                          "before training (PSNR@0), mean task loss over the first and the last tenth of the steps, "
                          "training seconds (without validation) and wall seconds.")
-    add_config_flags(cmp, TrainConfig, exclude=_COMPARE_EXCLUDED)
+    add_config_flags(cmp, exclude=_COMPARE_EXCLUDED)
     cmp.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to average over (default: 0)")
     cmp.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms to run (default: all)")
     cmp.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars")
@@ -120,20 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands ----------------------------------------------------------------------------------------
 
 def _train(args) -> dict:
-    from eqlab.train import TrainConfig, fit
+    from eqlab.train import fit
 
-    records = []
-    result = fit(config_from_args(args, TrainConfig), progress=args.progress, callback=records.append)
+    config = config_from_args(args)
+    result = fit(config, progress=args.progress)
     m = result.metrics
-    first, end = _loss_ends(records or result.history)
+    first, end = _loss_ends(result.history)
     summary = dict(step=result.step, wall_time_s=result.wall_time_s, paths=result.paths, metrics=m,
-                   loss_first=first, loss_end=end)
+                   loss_first=first, loss_end=end, stalled=result.stalled)
     if not args.json:
         print(f"{args.task}/{args.arm}: {result.step} steps in {result.wall_time_s:.1f} s; mean task loss "
-              f"{first:.3e} over the first tenth of the steps -> {end:.3e} over the last tenth")
-        print(f"test PSNR {m['psnr']:.2f} dB (baseline {m['baseline_psnr']:.2f}), SSIM {m['ssim']:.4f} "
-              f"(baseline {m['baseline_ssim']:.4f}), rotated PSNR {m['psnr_rot90']:.2f}, "
+              f"{first:.3e} over the first tenth of the logged steps -> {end:.3e} over the last tenth")
+        print(f"validation (centre {config.run.val_size}-px crops of the test images; `eqlab eval` scores whole "
+              f"images): PSNR {m['psnr']:.2f} dB (degraded {m['baseline_psnr']:.2f}), SSIM {m['ssim']:.4f} "
+              f"(degraded {m['baseline_ssim']:.4f}), rotated PSNR {m['psnr_rot90']:.2f}, "
               f"output error {m['output_error']:.4f}, layer error {m['layer_error']:.4f}")
+        if result.stalled:
+            print("warning: the net did not beat its degraded input (a stalled run; see docs/results.md)")
         if result.paths:
             print(f"checkpoint: {result.paths['checkpoint']}")
     return summary
@@ -143,20 +176,20 @@ def _eval(args) -> dict:
     from eqlab.checkpoint import load_checkpoint
     from eqlab.data.folder import load_folder
     from eqlab.data.images import load_default
-    from eqlab.train import TrainConfig, evaluate, task_for
+    from eqlab.train import TrainConfig, evaluate
 
     model, meta = load_checkpoint(args.checkpoint, map_location=args.device)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in meta.get("config", {}).items() if k in known})
-    task = task_for(config)
+    config = TrainConfig.from_dict(meta.get("config", {}))
+    task = config.task_spec()
     images = load_folder(args.data, mode=task.mode).images if args.data else load_default("test", mode=task.mode)
     if args.crop:
         images = [task.crop(y, 1, args.crop) for y in images]
     result = evaluate(model, task, images, group=args.group or config.group, rotations=args.rotate)
     result.update(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm)
     if not args.json:
+        crops = f"centre crops of at most {args.crop} px" if args.crop else "whole images"
         print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps), "
-              f"{result['images']} images")
+              f"{result['images']} images ({crops})")
         print(f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}; {task.baseline_name}: "
               f"PSNR {result['baseline_psnr']:.2f} dB, SSIM {result['baseline_ssim']:.4f}")
         print(f"PSNR on inputs rotated 90 degrees (output rotated back): {result['psnr_rot90']:.2f} dB")
@@ -173,52 +206,52 @@ _COLUMNS = (("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"), ("psnr_rot90", "PS
 
 
 def _loss_ends(records: list[dict]) -> tuple[float, float]:
-    """Mean task loss over the first and over the last tenth of the steps (one batch is too noisy)."""
+    """Mean task loss over the first and over the last tenth of the records (one batch is too noisy)."""
     losses = [r["task_loss"] for r in records if "task_loss" in r]
     k = max(1, len(losses) // 10)
     return float(np.mean(losses[:k])), float(np.mean(losses[-k:]))
 
 
-def _preload(args) -> None:
+def _preload(config) -> None:
     from eqlab.data.images import load_default
-    from eqlab.train import TrainConfig, task_for
 
-    mode = task_for(config_from_args(args, TrainConfig)).mode
-    for folder, split in ((args.data, "train"), (args.test_data, "test")):
+    mode = config.task_spec().mode
+    for folder, split in ((config.data, "train"), (config.test_data, "test")):
         if folder is None:
             load_default(split, mode=mode)
 
 
 def _compare(args) -> dict:
-    from eqlab.train import TrainConfig, fit, task_for
+    from eqlab.train import fit
 
     runs = {arm: [] for arm in args.arms}
-    _preload(args)  # decode the images once, so the first arm's wall time does not include it
+    base = config_from_args(args)
+    _preload(base)  # decode the images once, so the first arm's wall time does not include it
     for seed in args.seeds:
         for arm in args.arms:
             out_dir = f"{args.out_dir}/{arm}-seed{seed}" if args.out_dir else None
-            config = config_from_args(args, TrainConfig, arm=arm, seed=seed, out_dir=out_dir)
-            records = []
-            result = fit(config, progress=args.progress, callback=records.append)
-            first, end = _loss_ends(records)
+            result = fit(base.replace(arm=arm, seed=seed, out_dir=out_dir), progress=args.progress)
+            first, end = _loss_ends(result.history)
             runs[arm].append(dict(result.metrics, wall_time_s=result.wall_time_s, seed=seed, loss_first=first,
-                                  loss_end=end, train_s=result.history[-1]["train_s"],
+                                  loss_end=end, train_s=result.history[-1]["train_s"], stalled=result.stalled,
                                   psnr_step0=result.history[0].get("val_psnr", float("nan"))))
     first = next(iter(runs.values()))[0]
     table = {arm: {key: (float(np.mean([r[key] for r in rows])), float(np.std([r[key] for r in rows])))
                    for key, _, _ in _COLUMNS} for arm, rows in runs.items()}
     baseline = dict(psnr=first["baseline_psnr"], ssim=first["baseline_ssim"])
-    task_name = task_for(config).baseline_name
     if not args.json:
         seeds = " ".join(map(str, args.seeds))
-        print(f"{args.task}: {args.steps} steps, batch {args.batch_size} x patch {args.patch_size}, seeds {seeds}")
+        print(f"{args.task}: {args.steps} steps, batch {args.batch_size} x patch {args.patch_size}, seeds {seeds}; "
+              f"validation on centre {base.run.val_size}-px crops")
         width = 20 if len(args.seeds) > 1 else 11
         print(f"{'arm':<9}" + "".join(f"{title:>{width}}" for _, title, _ in _COLUMNS))
         for arm, row in table.items():
             cells = [f"{mean:{spec}}" + (f" ± {std:{spec}}" if len(args.seeds) > 1 else "")
                      for (key, _, spec), (mean, std) in zip(_COLUMNS, row.values())]
-            print(f"{arm:<9}" + "".join(f"{c:>{width}}" for c in cells))
-        print(f"{'baseline':<9}{baseline['psnr']:>{width}.2f}{baseline['ssim']:>{width}.4f}  ({task_name})")
+            stalled = sum(r["stalled"] for r in runs[arm])
+            print(f"{arm:<9}" + "".join(f"{c:>{width}}" for c in cells) + (f"  ({stalled} stalled)" if stalled else ""))
+        print(f"{'baseline':<9}{baseline['psnr']:>{width}.2f}{baseline['ssim']:>{width}.4f}  "
+              f"({base.task_spec().baseline_name})")
     return dict(table={arm: {k: v[0] for k, v in row.items()} for arm, row in table.items()},
                 std={arm: {k: v[1] for k, v in row.items()} for arm, row in table.items()},
                 baseline=baseline, runs=runs)
@@ -227,12 +260,20 @@ def _compare(args) -> dict:
 def _delegate(args) -> int:
     try:
         module = importlib.import_module(args.module)
+        return module.main(args.args) or 0
     except ModuleNotFoundError as err:
-        if err.name != args.module:
-            raise
-        print(f"eqlab {args.command}: {args.module} is not available in this installation", file=sys.stderr)
-        return 2
-    return module.main(args.args) or 0
+        if err.name == args.module:
+            print(f"eqlab {args.command}: {args.module} is not available in this installation", file=sys.stderr)
+            return 2
+        if err.name in _EXTRAS:
+            print(f"eqlab {args.command}: needs the package {err.name!r}, which is not installed; install it with "
+                  f"`python -m pip install -e \".[{_EXTRAS[err.name]}]\"` (or `pip install {err.name}`)",
+                  file=sys.stderr)
+            return 2
+        raise
+
+
+_EXTRAS = {"gradio": "app", "gradio_client": "dev", "pandas": "app"}  # optional packages -> the extra holding them
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,9 @@ What is here:
       ``Regular`` (the paper's layout), ``Trivial`` (image-valued layers), ``PixelShuffle``
       (the conv before ``nn.PixelShuffle``) and ``Permutation`` (any custom table).
 
+    - ``Group.pair``: a batch stacked with its transformed copy, the batch of every rotation arm.
+    - ``rotate_by_angle``: any angle (exact at multiples of 90 degrees, else bilinear).
+
 What is not here: anything learnable (see ``eqlab.layers``) or any loss (see ``eqlab.regularizer``).
 
 Convention:
@@ -35,11 +38,11 @@ import torch.nn.functional as F
 __all__ = [
     "Group", "C2", "C4", "D4", "C8", "get_group",
     "Representation", "Regular", "Trivial", "PixelShuffle", "Permutation",
-    "regular", "trivial", "pixel_shuffle", "permutation",
+    "regular", "trivial", "pixel_shuffle", "permutation", "rotate_by_angle",
 ]
 
 
-def _check_element(group: "Group", element: int) -> int:
+def _check_element(group: Group, element: int) -> int:
     if isinstance(element, torch.Tensor):
         element = int(element)
     if not isinstance(element, int) or not 0 <= element < group.order:
@@ -125,7 +128,7 @@ class Group:
         """Where the action is exact: ``None`` for exact groups (everywhere)."""
         return None
 
-    def act(self, y: torch.Tensor, element: int, rep: "Representation", channel_dim: int = 1) -> torch.Tensor:
+    def act(self, y: torch.Tensor, element: int, rep: Representation, channel_dim: int = 1) -> torch.Tensor:
         """Spatial action plus the channel permutation of ``rep``: ``P_g rot_g(y)``.
 
         Args:
@@ -144,6 +147,44 @@ class Group:
             y = y.movedim(-1, 1)
             return self.rotate(y, element).index_select(1, index).movedim(1, -1)
         return self.rotate(y, element).index_select(channel_dim, index)
+
+    # -- pairing ----------------------------------------------------------------------------------
+    def pair(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
+             element: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+        """Stack a batch with its transformed copy: the training batch of every rotation arm.
+
+        Sampling is separate from acting: ``element`` is drawn first (uniformly among the
+        non-identity elements, from ``generator``) unless it is given, then applied to ``x``
+        and ``y`` alike.
+
+        Args:
+            x: ``(B, C, H, W)`` input batch (square when the element is a quarter turn).
+            y: optional ``(B, C, H', W')`` targets (e.g. high-resolution for SR), transformed alike.
+            generator: draws the element when ``element`` is ``None``.
+            element: the element to use.
+
+        Returns:
+            ``(cat([x, g x]), cat([y, g y]) or None, element)``: batches of ``2B``.
+
+        Example:
+            >>> xb, _, element = C4().pair(torch.rand(2, 1, 8, 8), element=1)
+            >>> xb.shape, element
+            (torch.Size([4, 1, 8, 8]), 1)
+        """
+        element = self.sample(generator=generator) if element is None else _check_element(self, element)
+        for what, t in (("x", x), ("y", y)):
+            if t is None:
+                continue
+            if not isinstance(t, torch.Tensor):
+                raise TypeError(f"pair: {what} must be a torch.Tensor, got {type(t).__name__}")
+            if t.dim() != 4:
+                raise ValueError(f"pair: {what} must be (B, C, H, W), got shape {tuple(t.shape)}")
+            if self.needs_square(element) and t.shape[-2] != t.shape[-1]:
+                raise ValueError(f"pair: {self.describe(element)} of {self.name} needs square maps, "
+                                 f"got {what} of shape {tuple(t.shape)}")
+        xb = torch.cat([x, self.rotate(x, element)])  # (2B, C, H, W)
+        yb = None if y is None else torch.cat([y, self.rotate(y, element)])  # (2B, C, H', W')
+        return xb, yb, element
 
     def __repr__(self) -> str:
         return f"{self.name}()"
@@ -267,19 +308,26 @@ class C8(_Cyclic):
 
 
 def rotate_by_angle(x: torch.Tensor, angle_deg: float) -> torch.Tensor:
-    """Rotate by any angle with bilinear interpolation, zero padding, about the centre.
+    """Rotate by any angle: exactly for multiples of 90 degrees, else bilinear with zero padding.
 
-    Convention: counter-clockwise as displayed; ``angle_deg=90`` matches ``torch.rot90(x, 1)``
-    up to interpolation round-off on square maps.
+    The one place in eqlab that turns an image by an arbitrary angle (metrics, app, report).
+
+    Convention: counter-clockwise as displayed, about the centre. Multiples of 90 degrees are
+    ``torch.rot90`` (exact, a permutation of the pixels; ``H`` and ``W`` swap for odd quarter
+    turns); any other angle resamples bilinearly on the same ``H x W`` grid, and the corners
+    that come from outside the image are zero (compare inside ``C8().mask``).
 
     Args:
         x: ``(..., H, W)`` map.
         angle_deg: angle in degrees.
 
     Returns:
-        ``(..., H, W)`` rotated map; corners that come from outside are zero.
+        the rotated map, ``(..., H, W)`` (``(..., W, H)`` for odd quarter turns).
     """
     _check_map(x)
+    angle_deg = float(angle_deg)
+    if angle_deg % 90 == 0:
+        return torch.rot90(x, int(angle_deg // 90) % 4, dims=(-2, -1))
     shape = x.shape
     flat = x.reshape(-1, 1, shape[-2], shape[-1])
     theta = math.radians(angle_deg)
@@ -402,7 +450,8 @@ class PixelShuffle(Representation):
         if not group.exact:
             raise ValueError(f"pixel_shuffle representation needs an exact group, got {group.name}")
         if channels % self.factor**2:
-            raise ValueError(f"pixel_shuffle({self.factor}) needs channels divisible by {self.factor ** 2}, got {channels}")
+            raise ValueError(f"pixel_shuffle({self.factor}) needs channels divisible by {self.factor ** 2}, "
+                             f"got {channels}")
         self.base.check(group, channels // self.factor**2)
 
     def table(self, group: Group, element: int, channels: int) -> list[int]:

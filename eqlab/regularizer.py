@@ -14,9 +14,11 @@ Two norms:
 - ``norm="relative"`` (default): :math:`R = \\frac{1}{L} \\sum_l \\frac{\\|d_l\\|^2}{\\|P_g \\mathrm{rot}_g y_0\\|^2 + \\|y_1\\|^2}`.
   Each term lies in [0, 2], does not change when a layer's features are rescaled, and the
   denominator is *not* detached: shrinking features towards zero cannot lower it, so training
-  cannot satisfy the penalty by collapsing (a detached norm did collapse, see DESIGN.md).
+  cannot satisfy the penalty by collapsing (a detached norm did collapse: notebook 3 shows it).
 
-What is here: ``EQReg`` (pairing, hooks, loss, per-layer stats, gradient share) and
+Pairing a batch with its rotated copy is the group's job (``eqlab.groups.Group.pair``).
+
+What is here: ``EQReg`` (hooks, loss, per-layer stats, gradient share) and
 ``select_layers`` (which layers, with which representation). No training loop (``eqlab.train``)
 and no evaluation metric (``eqlab.metrics``).
 
@@ -28,6 +30,7 @@ overwrite the output, and only fresh tensors are saved for backward.
 
 from __future__ import annotations
 
+import difflib
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -113,7 +116,12 @@ def select_layers(model: nn.Module, group: Group | str = "C4", layers="auto", re
     else:
         raise TypeError(f"layers must be 'auto', a list of names or module type(s), got {layers!r}")
 
-    chosen.update({n: r for n, r in overrides.items() if n in chosen or n in modules})
+    unknown = [n for n in overrides if n not in modules]
+    if unknown:
+        hints = {n: difflib.get_close_matches(n, [m for m in modules if m], n=3) for n in unknown}
+        raise ValueError("reps names unknown layer(s): " + "; ".join(
+            f"{n!r}" + (f" (close: {', '.join(map(repr, close))})" if close else "") for n, close in hints.items()))
+    chosen.update(overrides)
     result = []
     for name, module in modules.items():
         if name not in chosen:
@@ -217,7 +225,7 @@ class EQReg:
         ...                             torch.nn.Conv2d(8, 1, 3, padding=1))
         >>> reg = EQReg(model, weight=1e-3)
         >>> x = torch.rand(4, 1, 16, 16)
-        >>> xb, yb, element = reg.pair(x, x, generator=torch.Generator().manual_seed(0))
+        >>> xb, yb, element = reg.group.pair(x, x, generator=torch.Generator().manual_seed(0))
         >>> with reg.active(element):
         ...     out = model(xb)
         >>> loss = torch.nn.functional.mse_loss(out, yb) + reg.loss()
@@ -240,38 +248,6 @@ class EQReg:
         self._terms: dict[str, torch.Tensor] = {}
         self._element: int | None = None
         self._removed = False
-
-    # -- pairing -----------------------------------------------------------------------------------
-    def pair(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
-             element: int | None = None):
-        """Stack a batch with its rotated copy.
-
-        Args:
-            x: ``(B, C, H, W)`` input batch.
-            y: optional ``(B, C, H', W')`` targets (e.g. high-resolution for SR), rotated alike.
-            generator: draws a random non-identity element when ``element`` is ``None``.
-            element: the group element to use.
-
-        Returns:
-            ``(cat([x, g x]), cat([y, g y]) or None, element)``, batches of ``2B``.
-        """
-        if element is None:
-            element = self.group.sample(generator=generator)
-        for what, t in (("x", x), ("y", y)):
-            if t is None:
-                continue
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"pair: {what} must be a torch.Tensor, got {type(t).__name__}")
-            if t.dim() != 4:
-                raise ValueError(f"pair: {what} must be (B, C, H, W), got shape {tuple(t.shape)}")
-            if self.group.needs_square(element) and t.shape[-2] != t.shape[-1]:
-                raise ValueError(
-                    f"pair: {self.group.describe(element)} of {self.group.name} needs square maps, "
-                    f"got {what} of shape {tuple(t.shape)}"
-                )
-        xb = torch.cat([x, self.group.rotate(x, element)])
-        yb = None if y is None else torch.cat([y, self.group.rotate(y, element)])
-        return xb, yb, element
 
     # -- hooks ---------------------------------------------------------------------------------------
     @contextmanager
@@ -313,7 +289,7 @@ class EQReg:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(f"layer {layer.name!r}: expected a 4-d feature map, got {shape}")
         if out.shape[0] % 2:
-            raise ValueError(f"layer {layer.name!r}: batch of {out.shape[0]} cannot be paired; build it with reg.pair()")
+            raise ValueError(f"layer {layer.name!r}: batch of {out.shape[0]} cannot be paired; build it with group.pair()")
         if layer.channel_dim == -1:
             out = out.movedim(-1, 1)  # (2B, H, W, C) -> (2B, C, H, W), a view
         half = out.shape[0] // 2
@@ -338,8 +314,12 @@ class EQReg:
         return self.weight * self.raw_loss()
 
     def stats(self) -> dict[str, float]:
-        """Per-layer terms of the last paired forward pass, ``{layer name: value}``."""
+        """Per-layer terms of the last paired forward pass, ``{layer name: value}`` (floats)."""
         return {name: float(t.detach()) for name, t in self._terms.items()}
+
+    def terms(self) -> dict[str, torch.Tensor]:
+        """Per-layer terms of the last paired forward pass, as tensors in the graph."""
+        return dict(self._terms)
 
     def gradient_share(self, task_loss: torch.Tensor, params=None) -> float:
         """``||grad(weight * R)|| / ||grad(task_loss)||`` over ``params`` (default: all trainable).

@@ -41,12 +41,11 @@ import torch
 import torch.nn as nn
 
 from eqlab import metrics
-from eqlab.groups import get_group
-
 from eqlab.data.degrade import BicubicDown, GaussianNoise, MotionBlur, bicubic_up
 from eqlab.data.kernels import filter2d, motion_kernel
 from eqlab.data.patches import center_crop, crop_to_multiple
-from eqlab.models import TASK_MODELS, build
+from eqlab.groups import get_group
+from eqlab.models import TASK_MODELS, arguments
 
 __all__ = ["Task", "get_task", "task_from_config", "evaluate", "TASKS", "input_multiple", "EVAL_SEED"]
 
@@ -126,26 +125,26 @@ class Task:
         return x.clamp(0.0, 1.0)
 
     # -- models ------------------------------------------------------------------------------------
-    def model_name(self, arm: str, override: str | None = None) -> str:
-        """The registry name trained by ``arm``: the strict twin for ``"strict"``, else the plain net."""
+    def model_name(self, strict: bool = False, override: str | None = None) -> str:
+        """The registry name of the net to train: ``override``, else the strict twin or the plain net."""
         if override:
             return override
-        return self.strict_model if arm == "strict" else self.plain_model
+        return self.strict_model if strict else self.plain_model
 
     def model_kwargs(self, name: str, features: int, depth: int, levels: int) -> dict:
         """Constructor arguments for net ``name`` at a given size.
 
-        Only the arguments the net takes are passed (read from its default ``config``). A P4 twin
-        gets ``fields = features // 2``, which matches the parameter count of the plain net (see
-        ``eqlab.models.dncnn``). ``scale`` is passed to SR nets.
+        Only the arguments the net's constructor takes are passed (``eqlab.models.arguments``;
+        nothing is built). ``features`` is the hidden width (``dim`` for attention nets); a P4
+        twin gets ``fields = features // 2``, which matches the parameter count of the plain net
+        (see ``eqlab.models.dncnn``). ``scale`` is passed to SR nets.
 
         Raises:
             ValueError: unknown model name.
         """
-        with torch.random.fork_rng(devices=[]):  # building a default net must not move the global RNG
-            accepted = set(build(name).config)
-        wanted = dict(channels=self.channels, features=features, fields=max(1, features // 2), depth=depth,
-                      levels=levels, scale=self.scale)
+        accepted = set(arguments(name))
+        wanted = dict(channels=self.channels, features=features, dim=features, fields=max(1, features // 2),
+                      depth=depth, levels=levels, scale=self.scale)
         return {k: v for k, v in wanted.items() if k in accepted}
 
     def crop_multiple(self, model_config: dict) -> int:
@@ -238,37 +237,43 @@ def get_task(name: str | Task, **overrides) -> Task:
 
 # -- scoring a net on a task ------------------------------------------------------------------------
 
-def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor],
-             group="C4", rotations: bool = False, layer_crop: int = 48) -> dict:
+def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor], group="C4", rotations: bool = False,
+             equivariance: bool = True, layer_crop: int = 48) -> dict:
     """Score a net on clean test images: quality, baseline, rotated inputs, equivariance.
 
+    The one scoring function of eqlab (training validation, the zoo cards, the report, the CLI).
     Each image is cropped so its sides divide ``scale`` and the net's input multiple, degraded
     with noise seeded by ``EVAL_SEED + index`` (the same inputs for every run), restored in eval
     mode without gradients, and clipped to [0, 1]. SR scores drop ``scale`` border pixels.
 
     Args:
-        model: the net (any device; inputs follow it).
-        task_or_config: a ``Task``, a task name or a ``TrainConfig`` (see :func:`task_from_config`).
+        model: the net (any device; inputs follow it). A DDP wrapper is unwrapped.
+        task_or_config: a ``Task``, a task name or a config with the task's fields (see
+            :func:`task_from_config`).
         images: list of ``(C, H, W)`` clean images in [0, 1].
         group: the group of the equivariance errors.
         rotations: also report ``psnr_rot`` for every group element that maps the pixel grid
             onto itself (input transformed by ``g``, output transformed back by ``g^{-1}``).
+        equivariance: also measure ``output_error`` and ``layer_error`` (most of the cost).
         layer_crop: side of the centre crop of each input used for the per-layer error.
 
     Returns:
         a dict of floats averaged over images: ``psnr``, ``ssim``, ``baseline_psnr``,
         ``baseline_ssim`` (the degraded input, or bicubic for SR), ``psnr_rot90`` (input
-        rotated a quarter turn, output rotated back), ``output_error`` (mean of
-        ``metrics.output_equivariance_error`` over the non-identity elements, on the largest
-        centred square), ``layer_error`` (``metrics.mean_layer_error``, kind ``"shift"``),
-        ``images``; with ``rotations``, also ``psnr_rot``: ``{element: psnr}``.
+        rotated a quarter turn, output rotated back) and ``images``; with ``equivariance``
+        also ``output_error`` (mean of ``metrics.output_equivariance_error`` over the
+        non-identity elements, on the largest centred square) and ``layer_error``
+        (``metrics.mean_layer_error``, kind ``"shift"``; NaN when the net's layers carry no
+        representation of ``group``, e.g. 12 channels and D4); with ``rotations`` also
+        ``psnr_rot``: ``{element: psnr}``.
     """
     task = get_task(task_or_config) if isinstance(task_or_config, (str, Task)) else task_from_config(task_or_config)
     group = get_group(group)
     model = getattr(model, "module", model)  # a DistributedDataParallel wrapper: score the net inside
+    if not images:
+        raise ValueError("evaluate: images is empty")
     device = next(model.parameters()).device
     multiple = task.crop_multiple(getattr(model, "config", {}))
-    in_multiple = multiple // task.scale
     was_training = model.training
     model.eval()
     rows = []
@@ -276,11 +281,9 @@ def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor],
         for index, y in enumerate(images):
             y = task.crop(y, multiple)[None]  # (1, C, H, W)
             x = task.degrade(y, generator=torch.Generator().manual_seed(EVAL_SEED + index)).to(device)
-            y = y.to(device)
-            rows.append(_score_image(model, task, group, x, y, in_multiple, rotations, layer_crop))
+            rows.append(_score_image(model, task, group, x, y.to(device), multiple // task.scale, rotations,
+                                     equivariance, layer_crop))
     model.train(was_training)
-    if not rows:
-        raise ValueError("evaluate: images is empty")
     result = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "psnr_rot"}
     if rotations:
         result["psnr_rot"] = {e: float(np.mean([r["psnr_rot"][e] for r in rows if e in r["psnr_rot"]]))
@@ -289,7 +292,8 @@ def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor],
     return result
 
 
-def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bool, layer_crop: int) -> dict:
+def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bool, equivariance: bool,
+                 layer_crop: int) -> dict:
     """The per-image numbers of :func:`evaluate`; ``x``: ``(1, C, h, w)`` input, ``y``: ``(1, C, H, W)``."""
     border = task.scale if task.scale > 1 else 0
 
@@ -301,16 +305,20 @@ def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bo
 
     row = dict(zip(("psnr", "ssim"), score(restore(x))))
     row.update(zip(("baseline_psnr", "baseline_ssim"), score(task.baseline(x))))
-    back = torch.rot90(restore(torch.rot90(x, 1, (-2, -1))), -1, (-2, -1))  # quarter turn in, back out
-    row["psnr_rot90"] = metrics.psnr(back, y, crop_border=border)
+    quarter = get_group("C4")
+    row["psnr_rot90"] = metrics.psnr(quarter.rotate(restore(quarter.rotate(x, 1)), 3), y, crop_border=border)
     if rotations:
         row["psnr_rot"] = {e: metrics.psnr(group.rotate(restore(group.rotate(x, e)), group.inverse(e)), y,
                                            crop_border=border)
                            for e in group.elements() if group.exact or group.angle_deg(e) % 90 == 0}
-    side = min(x.shape[-2:]) // in_multiple * in_multiple
-    row["output_error"] = float(np.mean(list(
-        metrics.output_equivariance_error(model, task.crop(x, in_multiple, side), group).values())))
-    side = min(side, max(layer_crop // in_multiple, 1) * in_multiple)
-    rows = metrics.equivariance_error(model, task.crop(x, in_multiple, side), group, kinds=("shift",))
-    row["layer_error"] = metrics.mean_layer_error(rows)
+    if equivariance:
+        side = min(x.shape[-2:]) // in_multiple * in_multiple
+        row["output_error"] = float(np.mean(list(
+            metrics.output_equivariance_error(model, task.crop(x, in_multiple, side), group).values())))
+        side = min(side, max(layer_crop // in_multiple, 1) * in_multiple)
+        try:
+            rows = metrics.equivariance_error(model, task.crop(x, in_multiple, side), group, kinds=("shift",))
+            row["layer_error"] = metrics.mean_layer_error(rows)
+        except ValueError:  # the layers carry no representation of the group (e.g. 12 channels and D4)
+            row["layer_error"] = float("nan")
     return row

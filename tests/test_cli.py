@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eqlab.cli import _field_comments, build_parser, config_from_args, main
-from eqlab.train import ARMS, CHECKPOINT_NAME, TrainConfig
+from eqlab.cli import build_parser, command_for, config_from_args, main
+from eqlab.train import ARMS, CHECKPOINT_NAME, GROUPS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--features", "16", "--depth", "4", "--patch-size", "32", "--val-size", "48", "--val-every", "0",
@@ -30,10 +30,11 @@ def test_help(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
-    comments = _field_comments(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        assert "--" + f.name.replace("_", "-") in out, f.name
-        assert comments[f.name] in out, f.name  # the field's comment is its help text
+    for group in GROUPS.values():
+        assert group.__doc__.splitlines()[0] in out  # one argument group per config group
+        for f in dataclasses.fields(group):
+            assert "--" + f.name.replace("_", "-") in out, f.name
+            assert " ".join(f.metadata["help"].split()) in out, f.name  # the field's metadata is its help text
     with pytest.raises(SystemExit) as exit_:
         main(["eval", "--help"])
     assert exit_.value.code == 0 and "--rotate" in capsys.readouterr().out
@@ -41,14 +42,22 @@ def test_help(capsys):
 
 def test_flags_map_one_to_one_onto_train_config():
     parser = build_parser()
-    assert config_from_args(parser.parse_args(["train"]), TrainConfig) == TrainConfig()
+    assert config_from_args(parser.parse_args(["train"])) == TrainConfig()
     args = parser.parse_args(["train", "--task", "sr", "--arm", "strict", "--batch-size", "4", "--sigma", "none",
-                              "--blur-angle-deg", "45", "--no-amp", "--resume", "--out-dir", "x", "--weight", "1e-3"])
-    config = config_from_args(args, TrainConfig)
-    assert config == TrainConfig(task="sr", arm="strict", batch_size=4, sigma=None, blur_angle_deg=45.0, amp=False,
-                                 resume=True, out_dir="x", weight=1e-3)
+                              "--blur-angle-deg", "45", "--no-amp", "--resume", "--out-dir", "x", "--weight", "1e-3",
+                              "--target-share", "0.1", "--clip", "none"])
+    config = config_from_args(args)
+    assert config == TrainConfig.of(task="sr", arm="strict", batch_size=4, sigma=None, blur_angle_deg=45.0, amp=False,
+                                    resume=True, out_dir="x", weight=1e-3, target_share=0.1, clip=None)
     compare = parser.parse_args(["compare", "--seeds", "0", "1", "--arms", "plain", "eqreg"])
     assert compare.seeds == [0, 1] and compare.arms == ["plain", "eqreg"] and not hasattr(compare, "arm")
+
+
+def test_command_for_is_the_inverse_of_the_parser():
+    config = TrainConfig.of(task="deblur", arm="eqreg", target_share=0.05, blur_random=True, clip=None, steps=7)
+    words = command_for(config).split()
+    assert words[:4] == ["python", "-m", "eqlab", "train"]
+    assert config_from_args(build_parser().parse_args(words[3:])) == config
 
 
 def test_train_then_eval(tmp_path, capsys):

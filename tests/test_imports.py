@@ -1,10 +1,11 @@
-"""The layering of DESIGN.md: core modules never import matplotlib, ipywidgets or gradio."""
+"""The layering of docs/architecture.md: core modules never import matplotlib, ipywidgets or gradio."""
 
 import subprocess
 import sys
 
-CORE = ["eqlab", "eqlab.groups", "eqlab.layers", "eqlab.regularizer", "eqlab.metrics", "eqlab.data",
-        "eqlab.models", "eqlab.tasks", "eqlab.train", "eqlab.checkpoint", "eqlab.zoo"]
+CORE = ["eqlab", "eqlab.machine", "eqlab.groups", "eqlab.layers", "eqlab.regularizer", "eqlab.metrics", "eqlab.data",
+        "eqlab.models", "eqlab.tasks", "eqlab.arms", "eqlab.train", "eqlab.checkpoint", "eqlab.zoo",
+        "eqlab.experiments", "eqlab.cli"]
 FORBIDDEN = ["matplotlib", "ipywidgets", "gradio"]
 
 

@@ -38,7 +38,7 @@ class Nested(nn.Module):
 
 
 def run(reg, model, x, element=1):
-    xb, _, element = reg.pair(x, element=element)
+    xb, _, element = reg.group.pair(x, element=element)
     with reg.active(element):
         return model(xb)
 
@@ -59,7 +59,7 @@ def test_paper_norm_equals_hand_computation():
     reg = EQReg(conv, norm="paper", weight=0.5)
     x = torch.randn(3, 4, 6, 6)
     run(reg, conv, x, element=1)
-    xb, _, _ = reg.pair(x, element=1)
+    xb, _, _ = reg.group.pair(x, element=1)
     y0, y1 = xb[:3], xb[3:]
     rotated = torch.rot90(y0, 1, dims=(-2, -1))
     shifted = rearrange(rotated, "b (c g) h w -> b c g h w", g=4).roll(1, dims=2)
@@ -94,11 +94,11 @@ def test_gradients_only_while_active():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model[0].parameters())
     model.zero_grad()
     reg2 = EQReg(model, weight=1.0)
-    model(reg2.pair(x, element=1)[0])  # outside the context: nothing recorded
+    model(reg2.group.pair(x, element=1)[0])  # outside the context: nothing recorded
     assert reg2.stats() == {} and reg2.loss().requires_grad is False
     model.eval()
     with reg2.active(1):
-        model(reg2.pair(x, element=1)[0])
+        model(reg2.group.pair(x, element=1)[0])
     assert reg2.stats() == {}  # eval mode: inactive
 
 
@@ -149,7 +149,7 @@ def test_gradient_share_scales_with_weight():
     for weight in (1e-3, 1e-2):
         reg = EQReg(model, weight=weight)
         out = run(reg, model, x)
-        shares.append(reg.gradient_share(F.mse_loss(out, reg.pair(x, element=1)[0])))
+        shares.append(reg.gradient_share(F.mse_loss(out, reg.group.pair(x, element=1)[0])))
     assert shares[0] > 0 and shares[1] == pytest.approx(10 * shares[0], rel=1e-3)
 
 
@@ -161,14 +161,18 @@ def test_exception():
         EQReg(model, layers=["nope"])
     with pytest.raises(ValueError, match="norm"):
         EQReg(small_cnn(), norm="l1")
+    with pytest.raises(ValueError, match=r"reps names unknown layer\(s\): 'tpyo'"):
+        EQReg(small_cnn(), reps={"tpyo": Trivial()})
+    with pytest.raises(ValueError, match=r"'hed' \(close: 'head'"):
+        EQReg(Nested(), reps={"hed": Trivial()})
     reg = EQReg(small_cnn())
     with pytest.raises(ValueError, match=r"needs square maps, got x of shape \(2, 1, 8, 6\)"):
-        reg.pair(torch.rand(2, 1, 8, 6), element=1)
-    assert reg.pair(torch.rand(2, 1, 8, 6), element=2)[0].shape == (4, 1, 8, 6)  # 180 degrees is fine
+        reg.group.pair(torch.rand(2, 1, 8, 6), element=1)
+    assert reg.group.pair(torch.rand(2, 1, 8, 6), element=2)[0].shape == (4, 1, 8, 6)  # 180 degrees is fine
     with pytest.raises(ValueError, match=r"must be \(B, C, H, W\), got shape \(1, 8, 8\)"):
-        reg.pair(torch.rand(1, 8, 8))
+        reg.group.pair(torch.rand(1, 8, 8))
     with pytest.raises(TypeError, match="ndarray"):
-        reg.pair(torch.rand(1, 1, 8, 8).numpy())
+        reg.group.pair(torch.rand(1, 1, 8, 8).numpy())
     with pytest.raises(ValueError, match=r"layer '0': batch of 3 cannot be paired"):
         with reg.active(1):
             reg.model(torch.rand(3, 1, 8, 8))
@@ -198,7 +202,7 @@ def test_default_weight_training_does_not_collapse():
     for _ in range(300):
         y = smooth_images(8, 24, gen)
         x = y + sigma * torch.randn(y.shape, generator=gen)
-        xb, yb, element = reg.pair(x, y, generator=gen)
+        xb, yb, element = reg.group.pair(x, y, generator=gen)
         with reg.active(element):
             out = xb - model(xb)  # residual learning: the net predicts the noise
         loss = F.mse_loss(out, yb) + reg.loss()

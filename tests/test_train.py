@@ -1,6 +1,5 @@
-"""Tests for eqlab.train: learning, equal budgets, exact resume, early errors, evaluate, DDP, CUDA."""
+"""Tests for eqlab.train: learning, equal budgets, exact resume, early errors, callbacks, DDP, CUDA."""
 
-import dataclasses
 import json
 import os
 import socket
@@ -13,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from eqlab.checkpoint import read_meta, load_checkpoint
+from eqlab.arms import EQRegArm
+from eqlab.checkpoint import load_checkpoint, read_meta
 from eqlab.data.images import load_default
 from eqlab.models import build
-from eqlab.train import ARMS, CHECKPOINT_NAME, TrainConfig, evaluate, fit
+from eqlab.regularizer import EQReg
+from eqlab.train import ARMS, CHECKPOINT_NAME, Callback, TrainConfig, evaluate, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +29,7 @@ def small(**changes) -> TrainConfig:
     """A config that trains in seconds on a CPU."""
     base = dict(features=16, depth=4, patch_size=32, batch_size=8, val_size=64, log_every=1, val_every=0,
                 share_every=0)
-    return TrainConfig(**{**base, **changes})
+    return TrainConfig.of(**{**base, **changes})
 
 
 def test_smoke_and_learning():
@@ -40,7 +41,7 @@ def test_smoke_and_learning():
     assert m["psnr"] > m["baseline_psnr"] + 1.0, m  # no collapse to the identity
     assert result.step == 80 and not result.stopped and result.model.training is False
     shares = [r["grad_share"] for r in result.history if "grad_share" in r]
-    assert len(shares) == 4 and all(s > 0 for s in shares)
+    assert len(shares) == 5 and all(s > 0 for s in shares)  # step 1, then every 20 steps
     assert [r["step"] for r in result.history if "val_psnr" in r] == [0, 40, 80]
     assert any(k.startswith("reg/") for k in result.history[-1])
 
@@ -49,7 +50,7 @@ def test_arms_see_the_same_images(tmp_path):
     seen, streams = {}, {}
     for arm in ARMS:
         records = []
-        fit(small(arm=arm, steps=3, out_dir=str(tmp_path / arm)), progress=False, callback=records.append)
+        fit(small(arm=arm, steps=3, out_dir=str(tmp_path / arm)), progress=False, callbacks=[records.append])
         seen[arm] = (records[-1]["images_seen"], records[-1]["samples_seen"])
         _, meta = load_checkpoint(tmp_path / arm / CHECKPOINT_NAME)
         streams[arm] = meta["rng_state"]
@@ -60,13 +61,24 @@ def test_arms_see_the_same_images(tmp_path):
             assert torch.equal(streams[arm][stream], streams["plain"][stream]), (arm, stream)
 
 
+class StopAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step(self, trainer, record):
+        if trainer.step == self.step:
+            trainer.request_stop()
+
+
 def test_resume_is_bit_exact(tmp_path):
-    config = small(arm="eqreg", steps=24, val_every=8, share_every=7, checkpoint_every=8, log_every=5)
-    whole = fit(dataclasses.replace(config, out_dir=str(tmp_path / "whole")), progress=False)
-    first = fit(dataclasses.replace(config, steps=12, out_dir=str(tmp_path / "split")), progress=False)
-    assert first.step == 12
-    resumed = fit(dataclasses.replace(config, out_dir=str(tmp_path / "split"), resume=True), progress=False)
-    assert resumed.step == 24
+    """Interrupted at step 12 and resumed: the same weights, adaptive weight and numbers as one whole run."""
+    config = small(arm="eqreg", steps=24, val_every=8, share_every=7, target_share=0.1, checkpoint_every=8,
+                   log_every=5)
+    whole = fit(config.replace(out_dir=str(tmp_path / "whole")), progress=False)
+    first = fit(config.replace(out_dir=str(tmp_path / "split")), progress=False, callbacks=[StopAt(12)])
+    assert first.step == 12 and first.stopped
+    resumed = fit(config.replace(out_dir=str(tmp_path / "split"), resume=True), progress=False)
+    assert resumed.step == 24 and not resumed.stopped
     for key, value in whole.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
 
@@ -87,11 +99,19 @@ def test_resume_refuses_another_run(tmp_path):
         fit(small(steps=4, lr=1e-2, out_dir=str(tmp_path), resume=True), progress=False)
 
 
-def test_should_stop_saves_and_returns(tmp_path):
+def test_a_requested_stop_saves_and_returns(tmp_path):
     records = []
-    result = fit(small(steps=50, out_dir=str(tmp_path)), progress=False, callback=records.append,
-                 should_stop=lambda: len(records) >= 3)
+
+    class Enough(Callback):
+        def on_step(self, trainer, record):
+            records.append(record)
+            if len(records) >= 3:
+                trainer.request_stop()
+
+    result = fit(small(steps=50, out_dir=str(tmp_path), log_every=10), progress=False, callbacks=[Enough()])
     assert result.stopped and result.step == 3 and len(records) == 3
+    assert "task_loss" not in records[-1] and result.history[-1]["step"] == 3  # the last record, made after the fact
+    assert "task_loss" in result.history[-1]
     assert read_meta(tmp_path / CHECKPOINT_NAME)["step"] == 3
     assert read_meta(tmp_path / CHECKPOINT_NAME)["extra"]["final"] is False
 
@@ -103,7 +123,7 @@ def test_history_files(tmp_path):
     assert [r["step"] for r in history] == [0, 1, 2, 4]
     header = Path(result.paths["history_csv"]).read_text().splitlines()[0].split(",")
     assert {"step", "task_loss", "reg_raw", "val_psnr", "reg/head"} <= set(header)
-    assert json.loads(Path(result.paths["config"]).read_text())["steps"] == 4
+    assert json.loads(Path(result.paths["config"]).read_text())["optim"]["steps"] == 4
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -117,6 +137,9 @@ def test_history_files(tmp_path):
     (dict(norm="l1"), "norm"),
     (dict(device="tpu"), "device"),
     (dict(resume=True), "out_dir"),
+    (dict(target_share=-1.0), "target_share"),
+    (dict(schedule="linear"), "schedule"),
+    (dict(warmup=2.0), "warmup"),
     (dict(task="sr", patch_size=33), "divisible by the scale 2"),
     (dict(task="sr", scale=5), "scale"),
 ])
@@ -148,8 +171,67 @@ def test_exception_data_before_any_step(tmp_path):
     for config, message in cases:
         records = []
         with pytest.raises(ValueError, match=message):
-            fit(config, progress=False, callback=records.append)
+            fit(config, progress=False, callbacks=[records.append])
         assert records == []
+
+
+def test_augment_needs_no_representation():
+    """Augmentation with D4 trains a 12-wide net (12 is not divisible by |D4| = 8: EQ-Reg could not)."""
+    result = fit(small(arm="augment", group="D4", features=12, steps=2), progress=False)
+    assert result.step == 2
+    with pytest.raises(ValueError, match="divisible by 8"):
+        fit(small(arm="eqreg", group="D4", features=12, steps=2), progress=False)
+
+
+def test_config_groups_and_flat_access():
+    config = TrainConfig.of(task="sr", steps=7, target_share=0.2)
+    assert (config.problem.task, config.optim.steps, config.method.target_share) == ("sr", 7, 0.2)
+    assert config.steps == 7 and config.replace(steps=3).optim.steps == 3 and config.steps == 7
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert TrainConfig.from_dict(config.flat()) == config  # flat dicts (eqlab 0.1 checkpoints) read too
+    with pytest.raises(TypeError, match="did you mean 'steps'"):
+        TrainConfig.of(stpes=3)
+    assert set(config.fixed_part()) == {"problem", "net", "method", "optim"}  # run may change on resume
+
+
+def test_schedule_warms_up_then_decays():
+    optim = TrainConfig.of(steps=100, lr=1e-3, warmup=0.1).optim
+    lrs = [optim.lr_at(step) for step in range(1, 101)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(0.0)
+    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10])) and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def test_target_share_is_held():
+    """The adaptive weight brings the measured gradient share near its target (within a factor of 2)."""
+    result = fit(small(arm="eqreg", steps=60, target_share=0.1, share_every=5, log_every=5), progress=False)
+    shares = [r["grad_share"] for r in result.history if "grad_share" in r]
+    weights = {r["weight"] for r in result.history if "weight" in r}
+    assert len(shares) == 13 and len(weights) > 2  # measured at step 1 and every 5 steps; lambda moved
+    assert all(0.05 <= s <= 0.2 for s in shares[-5:]), shares
+
+
+class DetachedNorm(EQReg):
+    """A user's variant: the relative term with a detached denominator (the collapse of notebook 3)."""
+
+    def term(self, out, layer):
+        half = out.shape[0] // 2
+        a = self.group.act(out[:half], self._element, layer.rep)
+        d = a - out[half:]
+        return d.pow(2).sum() / (a.detach().pow(2).sum() + out[half:].detach().pow(2).sum() + 1e-12)
+
+
+def test_a_custom_regularizer_trains_through_fit():
+    arm = EQRegArm(weight=1e-2, regularizer=DetachedNorm)
+    result = fit(small(arm="eqreg", steps=4), arm=arm, progress=False)
+    assert isinstance(arm.reg, DetachedNorm) and result.step == 4
+    assert {"reg_raw", "reg/head"} <= set(result.history[-1])
+
+
+def test_stall_check_flags_a_net_that_learned_nothing():
+    """lr 1e-8: the net stays where it started, far below its noisy input; the run is flagged."""
+    result = fit(small(arm="plain", steps=8, lr=1e-8, val_every=4), progress=False)
+    assert result.stalled and result.history[-1]["stalled"] is True
+    assert not fit(small(arm="plain", steps=80, lr=2e-3), progress=False).stalled
 
 
 def test_evaluate_strict_twin_is_equivariant():
@@ -181,8 +263,8 @@ def free_port() -> int:
 CHILD = textwrap.dedent("""
     import sys, torch
     from eqlab.train import TrainConfig, fit
-    config = TrainConfig(task="denoise", arm="eqreg", features=16, depth=4, patch_size=32, batch_size=4,
-                         steps=4, val_size=32, val_every=0, share_every=2, log_every=1)
+    config = TrainConfig.of(task="denoise", arm="eqreg", features=16, depth=4, patch_size=32, batch_size=4,
+                            steps=4, val_size=32, val_every=0, share_every=2, target_share=0.1, log_every=1)
     result = fit(config, progress=False)
     torch.save({k: v.cpu() for k, v in result.model.state_dict().items()}, sys.argv[1])
 """)

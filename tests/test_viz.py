@@ -142,7 +142,7 @@ def test_error_vs_angle_plot(nets, x):
 def test_training_curves_from_fit():
     from eqlab.train import TrainConfig, fit
 
-    config = TrainConfig(task="denoise", arm="eqreg", features=8, depth=3, steps=3, batch_size=2, patch_size=16,
+    config = TrainConfig.of(task="denoise", arm="eqreg", features=8, depth=3, steps=3, batch_size=2, patch_size=16,
                          val_size=32, val_every=0, share_every=1, log_every=1, device="cpu")
     result = fit(config, progress=False)
     fig = viz.training_curves(result)

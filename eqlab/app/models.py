@@ -22,7 +22,8 @@ import torch.nn as nn
 
 from eqlab.app.settings import SIZES, STEPS_MIN, TASKS, YOURS, InputError
 from eqlab.tasks import get_task
-from eqlab.train import ARMS, TrainConfig, fit
+from eqlab.arms import ARMS
+from eqlab.train import TrainConfig, fit
 
 QUICK_STEPS = 200  # steps of the tiny models trained on first use when there is no zoo
 QUICK_WEIGHT = 1e-3  # EQ-Reg weight of those models (DESIGN.md: error 0.07 at a small PSNR cost)
@@ -126,7 +127,7 @@ class ModelBank:
         config = train_config(task, arm, steps=QUICK_STEPS, weight=QUICK_WEIGHT)
         if source == "random":
             t = get_task(task)
-            model_name = t.model_name(arm)
+            model_name = t.model_name(ARMS[arm].strict)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 from eqlab.models import build
@@ -155,11 +156,11 @@ class ModelBank:
 
         if progress is not None:
             progress(0.0, desc=f"first use: preparing to train the tiny {config.task}/{config.arm} net")
-        result = fit(config, progress=False, callback=callback)
+        result = fit(config, progress=False, callbacks=[callback])
         model = result.model.cpu()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(path, model, vars(config))
+            save_checkpoint(path, model, config.to_dict())
         except OSError:
             pass  # read-only home: keep it in memory only
         return model
@@ -184,13 +185,13 @@ def train_config(task: str, arm: str, steps: int, weight: float, seed: int = 0, 
     zoo = ModelBank.zoo()
     if zoo is not None and hasattr(zoo, "recipe"):
         try:
-            recipe = vars(zoo.recipe(task, arm, int(seed)))
+            recipe = zoo.recipe(task, arm, int(seed)).flat()
             fields = {k: recipe[k] for k in ("features", "depth", "levels", "batch_size", "patch_size", "lr")}
         except Exception:  # noqa: BLE001 - no recipe for this task: keep the app's tiny nets
             pass
     fields |= dict(val_size=48, log_every=1, val_every=0, share_every=0, device="auto") | extra
-    return TrainConfig(task=task, arm=arm, weight=float(weight) if arm == "eqreg" else 0.0, steps=int(steps),
-                       seed=int(seed), **fields)
+    return TrainConfig.of(task=task, arm=arm, weight=float(weight) if arm == "eqreg" else 0.0, steps=int(steps),
+                          seed=int(seed), **fields)
 
 
 def net_summary(task: str) -> str:

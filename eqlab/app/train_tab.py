@@ -15,7 +15,19 @@ import time
 
 from eqlab.app.models import for_inference, train_config
 from eqlab.app.settings import CUDA, STEPS_CAP, STEPS_MIN, TASKS, WEIGHT_MAX, InputError
-from eqlab.train import ARMS, fit
+from eqlab.train import ARMS, Callback, fit
+
+class _Live(Callback):
+    """Every step's record into a queue for the page; a set stop flag ends the run."""
+
+    def __init__(self, records: queue.Queue, stop: threading.Event):
+        self.records, self.stop = records, stop
+
+    def on_step(self, trainer, record):
+        self.records.put(record)
+        if self.stop.is_set():
+            trainer.request_stop()
+
 
 _STOP: dict[str, threading.Event] = {}  # session hash -> stop flag of that session's running training
 _STOP_GUARD = threading.Lock()
@@ -74,7 +86,7 @@ def train_run(task, arm, weight, steps, seed, session: dict | None = None, sessi
 
     def work():
         try:
-            result["value"] = fit(config, progress=False, callback=records.put, should_stop=stop.is_set)
+            result["value"] = fit(config, progress=False, callbacks=[_Live(records, stop)])
         except Exception as err:  # noqa: BLE001 - reported to the user below
             result["error"] = err
 

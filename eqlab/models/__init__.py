@@ -8,7 +8,7 @@ One file per net (each with its strict C4 twin where there is one):
     winattn.py    ``WindowAttentionNet``             window attention (EQ-Reg on ``nn.Linear``)
     upsample.py   ``bicubic_upsample``               rot90-exact bicubic skip
     base.py       ``RestorationNet`` and checks shared by all
-    registry.py   ``build``, ``names``, ``register``, ``TASK_MODELS``
+    registry.py   ``build``, ``names``, ``arguments``, ``register``, ``TASK_MODELS``
 
 Every model has ``model.name``, ``model.config`` (``build(model.name, **model.config)``
 rebuilds it) and ``model.equivariance_reps(group)`` (which layers EQ-Reg hooks, and how).
@@ -20,14 +20,14 @@ Example:
 
 from .base import RestorationNet
 from .dncnn import DnCNN, DnCNNP4
-from .registry import TASK_MODELS, build, names, register
+from .registry import TASK_MODELS, arguments, build, names, register
 from .srnet import SRNet, SRNetP4
 from .unet import UNet, UNetP4
 from .upsample import BicubicUpsample, bicubic_upsample
 from .winattn import WindowAttentionNet, WindowBlock
 
 __all__ = [
-    "build", "names", "register", "TASK_MODELS", "RestorationNet",
+    "build", "names", "arguments", "register", "TASK_MODELS", "RestorationNet",
     "DnCNN", "DnCNNP4", "SRNet", "SRNetP4", "UNet", "UNetP4", "WindowAttentionNet", "WindowBlock",
     "bicubic_upsample", "BicubicUpsample",
 ]

@@ -1,6 +1,6 @@
 """A name -> class registry for the restoration nets, and which nets belong to which task.
 
-What is here: ``register`` (a class decorator), ``build``, ``names`` and ``TASK_MODELS``.
+What is here: ``register`` (a class decorator), ``build``, ``names``, ``arguments`` and ``TASK_MODELS``.
 What is not here: the models (they register themselves when ``eqlab.models`` is imported).
 
 Example:
@@ -11,9 +11,11 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+
 import torch.nn as nn
 
-__all__ = ["register", "build", "names", "TASK_MODELS"]
+__all__ = ["register", "build", "names", "arguments", "TASK_MODELS"]
 
 _MODELS: dict[str, type[nn.Module]] = {}
 
@@ -50,6 +52,23 @@ def names() -> list[str]:
     return sorted(_MODELS)
 
 
+def _class(name: str) -> type[nn.Module]:
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {names()}")
+    return _MODELS[name]
+
+
+def arguments(name: str) -> tuple[str, ...]:
+    """The keyword arguments of net ``name``, read from its constructor's signature (nothing is built).
+
+    Example:
+        >>> arguments("srnet")
+        ('channels', 'features', 'depth', 'scale')
+    """
+    parameters = inspect.signature(_class(name).__init__).parameters
+    return tuple(p for p in parameters if p != "self")
+
+
 def build(name: str, **kwargs) -> nn.Module:
     """Construct a registered model.
 
@@ -63,6 +82,4 @@ def build(name: str, **kwargs) -> nn.Module:
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
-    if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; known models: {names()}")
-    return _MODELS[name](**kwargs)
+    return _class(name)(**kwargs)

@@ -12,11 +12,11 @@ What is here:
     - ``recipe(task, arm, seed)``: the ``TrainConfig`` that trained each checkpoint (the report
       in ``docs/results.md`` trains the same recipe with more seeds).
     - ``eval_images(task)`` / ``evaluate(model, task)``: the fixed, deterministic test
-      evaluation whose numbers are on every card; ``quality`` its PSNR / SSIM part alone.
-    - ``machine_info()``: where a run happened, as the cards record it.
+      evaluation whose numbers are on every card (``eqlab.tasks.evaluate`` on fixed crops).
 
-What is not here: training (``eqlab.train``), the file format (``eqlab.checkpoint``), building
-the zoo (``scripts/build_zoo.py``).
+What is not here: training (``eqlab.train``), the file format (``eqlab.checkpoint``), the command
+line of a config (``eqlab.cli.command_for``), the machine (``eqlab.machine``), building the zoo
+(``scripts/build_zoo.py`` with ``eqlab.experiments``).
 
 Files: ``eqlab/zoo/<task>/<arm>.safetensors`` holds the weights (``eqlab.checkpoint`` format,
 without optimizer state) and ``eqlab/zoo/<task>/<arm>.json`` the card: the exact command, data
@@ -30,25 +30,22 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-import platform
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from eqlab.arms import ARM_NAMES as ARMS
 from eqlab.checkpoint import load_checkpoint
 from eqlab.data.images import TEST_IMAGES, TRAIN_IMAGES, load_default
-from eqlab.regularizer import DEFAULT_WEIGHT
 from eqlab.tasks import EVAL_SEED, Task, get_task
-from eqlab.train import ARMS, TrainConfig, evaluate as evaluate_model, task_for
+from eqlab.tasks import evaluate as evaluate_model
+from eqlab.train import TrainConfig
 
 __all__ = [
-    "available", "load", "card", "path", "recipe", "command_for", "machine_info", "eval_images", "evaluate", "quality",
-    "evaluation_protocol", "data_split", "ROOT", "TASKS", "ARMS", "EVAL_SIZE", "MAX_BYTES", "CARD_FIELDS",
-    "RECIPE", "PATCH_SIZE",
+    "available", "load", "card", "path", "recipe", "eval_images", "evaluate", "evaluation_protocol", "data_split",
+    "ROOT", "TASKS", "ARMS", "EVAL_SIZE", "MAX_BYTES", "CARD_FIELDS", "RECIPE", "PATCH_SIZE",
 ]
 
 ROOT = Path(__file__).resolve().parent  # eqlab/zoo: <task>/<arm>.safetensors + .json
@@ -65,9 +62,7 @@ RECIPE = dict(
     depth=8,  # convs of dncnn / srnet
     levels=2,  # down/up steps of the unet
     batch_size=8,  # source patches per step (the paired arms forward 2 x 8)
-    lr=2e-3,  # Adam, constant; 2e-3 learns faster than the default 1e-3 in this short budget
     steps=200,  # optimizer steps
-    weight=DEFAULT_WEIGHT,  # EQ-Reg weight of the eqreg arm (relative norm)
     val_size=48,  # fit's own validations are small and cheap; the card uses evaluate() at EVAL_SIZE
     val_every=0,  # validate at the start and the end only
     log_every=10,
@@ -82,60 +77,17 @@ def recipe(task: str, arm: str, seed: int = 0, **changes) -> TrainConfig:
         task: ``"denoise"``, ``"sr"`` or ``"deblur"``.
         arm: ``"plain"``, ``"augment"``, ``"eqreg"`` or ``"strict"``.
         seed: the run's seed (the zoo uses 0).
-        **changes: any other ``TrainConfig`` field (e.g. ``weight``, ``data``, ``device``).
+        **changes: any other ``TrainConfig`` field, by name (e.g. ``weight``, ``data``, ``device``).
 
     Returns:
-        the validated config. The ``eqreg`` arm measures the gradient share once, at the last step.
+        the validated config.
     """
     if task not in TASKS:
         raise ValueError(f"unknown zoo task {task!r}; expected one of {TASKS}")
     if arm not in ARMS:
         raise ValueError(f"unknown arm {arm!r}; expected one of {ARMS}")
-    values = dict(RECIPE, task=task, arm=arm, seed=seed, patch_size=PATCH_SIZE[task], **changes)
-    values.setdefault("share_every", values["steps"] if arm == "eqreg" else 0)
-    return TrainConfig(**values).validate()
-
-
-# Fields a command always spells out, so it stays exact when a default of TrainConfig changes.
-_ALWAYS = ("task", "arm", "seed", "steps", "features", "depth", "levels", "batch_size", "patch_size", "lr", "group")
-
-
-def command_for(config: TrainConfig) -> str:
-    """The ``eqlab train`` command line that runs ``config``.
-
-    It writes the fields that decide the weights (and, for ``eqreg``, ``weight`` and ``norm``)
-    plus every other field that differs from its default; ``eqlab.cli`` maps each flag onto the
-    ``TrainConfig`` field of the same name, so the command rebuilds exactly this config.
-    """
-    defaults = TrainConfig()
-    always = _ALWAYS + (("weight", "norm") if config.arm == "eqreg" else ())
-    words = ["python", "-m", "eqlab", "train"]
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if value == getattr(defaults, f.name) and f.name not in always:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
-            words.append(flag if value else "--no-" + f.name.replace("_", "-"))
-        else:
-            words += [flag, "none" if value is None else format(value, "g") if isinstance(value, float) else str(value)]
-    return " ".join(words)
-
-
-def machine_info(device: str | torch.device = "cpu") -> dict:
-    """Where a run happens: OS, CPU, Python, torch, threads and the device (GPU name on CUDA)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:  # Linux: the model name is more telling than "x86_64"
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    device = torch.device(device)
-    info = dict(platform=platform.platform(), cpu=cpu, cpu_count=os.cpu_count(), python=platform.python_version(),
-                torch=torch.__version__, torch_threads=torch.get_num_threads(), device=str(device))
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
+    return TrainConfig.of(**{**RECIPE, "task": task, "arm": arm, "seed": seed, "patch_size": PATCH_SIZE[task],
+                             **changes}).validate()
 
 
 # -- the shipped files -----------------------------------------------------------------------------
@@ -191,6 +143,10 @@ def load(name: str, map_location: str | torch.device = "cpu") -> tuple[nn.Module
 
 # -- the evaluation on the cards -------------------------------------------------------------------
 
+def _task(task: Task | str | TrainConfig) -> Task:
+    return task.task_spec() if isinstance(task, TrainConfig) else get_task(task)
+
+
 def eval_images(task: Task | str | TrainConfig, model: nn.Module | None = None, images=None,
                 size: int = EVAL_SIZE) -> list[torch.Tensor]:
     """The fixed evaluation crops: the centre ``size x size`` of each test image.
@@ -204,56 +160,31 @@ def eval_images(task: Task | str | TrainConfig, model: nn.Module | None = None, 
     Returns:
         list of ``(C, h, w)`` crops, ``h, w <= size``.
     """
-    task = task_for(task) if isinstance(task, TrainConfig) else get_task(task)
+    task = _task(task)
     multiple = task.crop_multiple(getattr(model, "config", {})) if model is not None else task.scale
     images = load_default("test", mode=task.mode) if images is None else images
     return [task.crop(y, multiple, size) for y in images]
 
 
-def evaluate(model: nn.Module, task: Task | str | TrainConfig, images=None, size: int = EVAL_SIZE) -> dict:
+def evaluate(model: nn.Module, task: Task | str | TrainConfig, images=None, size: int = EVAL_SIZE,
+             equivariance: bool = True) -> dict:
     """The card's test metrics of a net: deterministic (fixed crops, noise seeded per image).
 
-    ``eqlab.train.evaluate`` on :func:`eval_images`: PSNR / SSIM and the degraded baseline's,
-    ``psnr_rot90`` (input turned a quarter, output turned back), the output equivariance error
-    and the mean layer error (kind ``"shift"``, centre 48 px), all for C4, averaged over images.
+    ``eqlab.tasks.evaluate`` on :func:`eval_images`: PSNR / SSIM and the degraded baseline's,
+    ``psnr_rot90`` (input turned a quarter, output turned back) and, with ``equivariance``, the
+    output equivariance error and the mean layer error (kind ``"shift"``, centre 48 px), all for
+    C4, averaged over images.
     """
-    result = evaluate_model(model, task, eval_images(task, model, images, size), group="C4")
+    task = _task(task)
+    result = evaluate_model(model, task, eval_images(task, model, images, size), group="C4",
+                            equivariance=equivariance)
     result["eval_size"] = size
     return result
 
 
-def quality(model: nn.Module, task: Task | str | TrainConfig, images=None, size: int = EVAL_SIZE) -> dict:
-    """PSNR / SSIM only, scored exactly as :func:`evaluate` scores them, at a fifth of its cost.
-
-    The same crops, the same seeded degradation, the same clipping and border; no equivariance
-    errors. ``tests/test_zoo.py`` uses it to re-check every card quickly.
-
-    Returns:
-        ``{"psnr", "ssim", "baseline_psnr"}``, floats averaged over images.
-    """
-    from eqlab import metrics
-
-    task = task_for(task) if isinstance(task, TrainConfig) else get_task(task)
-    device = next(model.parameters()).device
-    border = task.scale if task.scale > 1 else 0
-    rows = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for index, y in enumerate(eval_images(task, model, images, size)):
-            y = y[None]  # (1, C, H, W)
-            x = task.degrade(y, generator=torch.Generator().manual_seed(EVAL_SEED + index))
-            out = model(x.to(device)).clamp(0.0, 1.0).cpu()
-            rows.append((metrics.psnr(out, y, crop_border=border), metrics.ssim(out, y, crop_border=border),
-                         metrics.psnr(task.baseline(x), y, crop_border=border)))
-    model.train(was_training)
-    psnr, ssim, baseline = (float(sum(col) / len(rows)) for col in zip(*rows))
-    return dict(psnr=psnr, ssim=ssim, baseline_psnr=baseline)
-
-
 def evaluation_protocol(task: Task | str | TrainConfig, size: int = EVAL_SIZE) -> dict:
     """How :func:`evaluate` scores a net, in words and numbers (stored on every card)."""
-    task = task_for(task) if isinstance(task, TrainConfig) else get_task(task)
+    task = _task(task)
     return dict(
         images=list(TEST_IMAGES), crop=f"centre {size}x{size} (sides trimmed to the net's input multiple)",
         size=size, mode=task.mode, noise_seed=f"EVAL_SEED + image index (EVAL_SEED = {EVAL_SEED})",
@@ -267,7 +198,7 @@ def data_split(config: TrainConfig) -> dict:
     return dict(
         train=config.data or "bundled: eqlab.data.images TRAIN_IMAGES", test=config.test_data or
         "bundled: eqlab.data.images TEST_IMAGES", train_images=list(TRAIN_IMAGES) if config.data is None else None,
-        test_images=list(TEST_IMAGES) if config.test_data is None else None, mode=task_for(config).mode,
+        test_images=list(TEST_IMAGES) if config.test_data is None else None, mode=config.task_spec().mode,
         max_side=512, patches=f"{config.batch_size} random {config.patch_size}x{config.patch_size} clean patches "
         "per step from the 'data' stream of the seed (no flips)",
     )

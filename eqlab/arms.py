@@ -1,0 +1,289 @@
+"""The arms of an EQ-Reg experiment: how one training step forms its batch and its loss.
+
+Every comparison in eqlab runs the arms on equal budgets (the same optimizer steps and the same
+``B`` source patches per step, drawn from identically seeded streams):
+
+=========  ==============================================  ==========================  ============
+arm        batch of one step                               loss                        net
+=========  ==============================================  ==========================  ============
+plain      ``x``: ``B`` patches, no rotation               MSE                         plain
+augment    ``cat([x, g x])``: ``2B``, one random g != e    MSE                         plain
+eqreg      the same paired batch                           MSE + lambda R (``EQReg``)  plain
+strict     the same paired batch                           MSE                         its P4 twin
+=========  ==============================================  ==========================  ============
+
+``augment`` is there because EQ-Reg's rotated half is also training data: "eqreg vs plain" mixes
+augmentation with regularization, "eqreg vs augment" isolates the penalty. ``strict`` sees the
+paired batch too, so the images seen, the forward passes and the gradient averaging are the same
+in the three rotation arms (its twin is exactly equivariant, so ``g x`` teaches it nothing new).
+
+An arm is an object with four small duties, called by the training loop in this order:
+
+    x, y, element = arm.batch(x, y, generator)    # the arm's batch (pairing: Group.pair)
+    out = arm.forward(net, x, element)            # eqreg: inside reg.active(element)
+    losses = arm.loss(out, y)                     # a StepLoss: total, task, penalty
+    measured = arm.backward(losses, step)         # eqreg: gradient share, adaptive weight
+
+Write your own arm by subclassing ``Arm`` (or ``EQRegArm`` with your own ``EQReg`` subclass as
+``regularizer``) and pass it to ``eqlab.train.fit(config, arm=...)``.
+
+What is here: ``Arm``, ``Plain``, ``Augment``, ``EQRegArm``, ``Strict``, ``StepLoss``, the table
+``ARMS`` (name -> class, in the order figures list them) and ``make_arm``.
+What is not here: the penalty itself (``eqlab.regularizer``), the loop (``eqlab.train``).
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+from eqlab.groups import Group, get_group
+from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, EQReg
+
+__all__ = ["Arm", "Plain", "Augment", "EQRegArm", "Strict", "StepLoss", "ARMS", "ARM_NAMES", "make_arm"]
+
+_EPS = 1e-12
+WEIGHT_RANGE = (1e-8, 1e3)  # the adaptive weight stays inside this range (a safety net, rarely reached)
+
+
+@dataclass
+class StepLoss:
+    """The losses of one step, as tensors (no host synchronisation until a record asks for floats)."""
+
+    total: torch.Tensor  # what ``backward`` differentiates
+    task: torch.Tensor  # mean squared error on the arm's batch
+    penalty: torch.Tensor | None = None  # the unweighted EQ-Reg penalty R (eqreg only)
+    terms: dict[str, torch.Tensor] | None = None  # R's per-layer terms (eqreg only)
+    weight: float | None = None  # the lambda of ``total`` (eqreg only)
+
+
+class Arm:
+    """Base class: the ``plain`` arm. Subclasses override what differs."""
+
+    name: ClassVar[str] = "plain"
+    color: ClassVar[str] = "#7f7f7f"  # the same in every figure and in the app
+    help: ClassVar[str] = "ordinary net, no rotations in training"
+    paired: ClassVar[bool] = False  # the batch is cat([x, g x])
+    strict: ClassVar[bool] = False  # trains the task's strictly equivariant twin
+
+    group: Group
+
+    def attach(self, model: nn.Module, group: Group | str) -> None:
+        """Called once, before training, with the (unwrapped) net and the group.
+
+        Raises:
+            ValueError: the net cannot carry what the arm needs (e.g. EQ-Reg's representations).
+        """
+        self.group = get_group(group)
+
+    def batch(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+        """The arm's batch: ``(x, y, element)``; paired arms return ``2B`` images and the element used."""
+        if not self.paired:
+            return x, y, None
+        return self.group.pair(x, y, generator=generator)  # (2B, C, h, w), (2B, C, H, W), g
+
+    def forward(self, net: nn.Module, x: torch.Tensor, element: int | None) -> torch.Tensor:
+        """The net's output on the arm's batch."""
+        return net(x)
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> StepLoss:
+        """Mean squared error, in float32 even under autocast."""
+        task = F.mse_loss(out.float(), y.float())
+        return StepLoss(total=task, task=task)
+
+    def backward(self, losses: StepLoss, step: int) -> dict:
+        """Fill the gradients; returns what was measured on the way (``{}`` here)."""
+        losses.total.backward()
+        return {}
+
+    def record(self, losses: StepLoss) -> dict:
+        """The step's numbers as Python floats (called on logged steps only: it synchronises a GPU)."""
+        return dict(loss=float(losses.total.detach()), task_loss=float(losses.task.detach()))
+
+    @classmethod
+    def from_config(cls, method) -> Arm:
+        """The arm of a ``MethodConfig`` (``eqlab.train``); only ``EQRegArm`` reads its fields."""
+        return cls()
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to continue exactly (JSON-able)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Plain(Arm):
+    """``x`` alone, no rotation: the ordinary baseline (half the images of the paired arms per step)."""
+
+
+class Augment(Arm):
+    """The paired batch ``cat([x, g x])`` and plain MSE: rotation augmentation, no penalty."""
+
+    name = "augment"
+    color = "#1f77b4"
+    help = "same net, trained on x and a rotated copy (no penalty)"
+    paired = True
+
+
+class Strict(Augment):
+    """The paired batch on the task's strictly C4-equivariant twin (a P4 group CNN)."""
+
+    name = "strict"
+    color = "#2ca02c"
+    help = "group CNN (P4): C4-equivariant by construction"
+    strict = True
+
+    def attach(self, model: nn.Module, group: Group | str) -> None:
+        super().attach(model, group)
+        if hasattr(model, "equivariance_reps"):
+            model.equivariance_reps(self.group)  # raises for a group the twin is not equivariant to
+
+
+class EQRegArm(Augment):
+    """The paired batch, MSE plus the EQ-Reg penalty ``lambda R``.
+
+    The weight ``lambda`` is either fixed (``weight``) or held so that the penalty drives a given
+    share of the update (``target_share``): every ``share_every`` steps the arm measures
+
+    .. math:: \\rho = \\frac{\\|\\nabla_\\theta R\\|}{\\|\\nabla_\\theta L_{task}\\|}, \\qquad
+              s = \\lambda \\rho \\quad \\text{(the gradient share)}
+
+    and, with a target :math:`s^*`, moves :math:`\\log\\lambda` half-way towards
+    :math:`\\log(s^*/\\rho)` (the first measurement, at step 1, sets it). One measurement costs one
+    extra backward pass of ``R`` alone: the gradient of the whole loss comes from the usual
+    backward, and the task's part is their difference. Under DDP the penalty's gradient is
+    averaged over the ranks like the loss's, so every rank holds the same ``lambda``.
+
+    Args:
+        weight: ``lambda`` when ``target_share`` is ``None``; the starting value otherwise.
+        target_share: the gradient share to hold, e.g. ``0.1``; ``None``: a fixed ``weight``.
+        norm: ``"relative"`` (scale-free) or ``"paper"`` (see ``eqlab.regularizer``).
+        share_every: steps between measurements (step 1 always); 0: never (only with a fixed weight).
+        layers, reps: which layers, with which representations (see ``EQReg``).
+        regularizer: the class (or factory ``(model, group, **kwargs) -> EQReg``) of the penalty;
+            an ``EQReg`` subclass with another ``term`` trains through the same loop.
+        **options: more keyword arguments for ``regularizer``.
+    """
+
+    name = "eqreg"
+    color = "#d62728"
+    help = "same net and batches, plus the EQ-Reg penalty"
+
+    def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "relative",
+                 share_every: int = 10, layers="auto", reps=None, regularizer=EQReg, **options):
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"EQRegArm: weight must be a finite number >= 0, got {weight!r}")
+        if target_share is not None and (not isinstance(target_share, (int, float)) or not 0 < target_share < 10):
+            raise ValueError(f"EQRegArm: target_share must be None or a number in (0, 10), got {target_share!r}")
+        if target_share is not None and weight <= 0:
+            raise ValueError("EQRegArm: an adaptive weight needs a starting weight > 0")
+        if isinstance(share_every, bool) or not isinstance(share_every, int) or share_every < 0:
+            raise ValueError(f"EQRegArm: share_every must be an int >= 0, got {share_every!r}")
+        if target_share is not None and share_every == 0:
+            raise ValueError("EQRegArm: a target_share needs share_every >= 1 (the share must be measured)")
+        if norm not in NORMS:
+            raise ValueError(f"EQRegArm: norm must be one of {NORMS}, got {norm!r}")
+        self.weight, self.target_share, self.norm, self.share_every = float(weight), target_share, norm, share_every
+        self.layers, self.reps, self.regularizer, self.options = layers, reps, regularizer, options
+        self.reg: EQReg | None = None
+        self.measured_once = False
+
+    def attach(self, model: nn.Module, group: Group | str) -> None:
+        super().attach(model, group)
+        self.reg = self.regularizer(model, self.group, weight=self.weight, layers=self.layers, reps=self.reps,
+                                    norm=self.norm, **self.options)
+
+    def forward(self, net: nn.Module, x: torch.Tensor, element: int | None) -> torch.Tensor:
+        with self.reg.active(element) if element is not None else nullcontext():
+            return net(x)
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> StepLoss:
+        task = F.mse_loss(out.float(), y.float())
+        penalty = self.reg.raw_loss().to(task.device)
+        return StepLoss(total=task + self.weight * penalty, task=task, penalty=penalty, terms=self.reg.terms(),
+                        weight=self.weight)
+
+    def backward(self, losses: StepLoss, step: int) -> dict:
+        measuring = self.share_every and (step == 1 or step % self.share_every == 0) and losses.penalty.requires_grad
+        if not measuring:
+            losses.total.backward()
+            return {}
+        params = [p for p in self.reg.model.parameters() if p.requires_grad]
+        penalty_grads = torch.autograd.grad(losses.penalty, params, retain_graph=True, allow_unused=True)
+        losses.total.backward()  # p.grad = grad(task) + weight * grad(R), averaged over ranks under DDP
+        penalty_grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, penalty_grads)]
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            for g in penalty_grads:
+                dist.all_reduce(g)
+                g /= dist.get_world_size()
+        penalty_norm = torch.sqrt(sum(g.float().pow(2).sum() for g in penalty_grads))
+        task_norm = torch.sqrt(sum((p.grad.float() - losses.weight * g.float()).pow(2).sum()
+                                   for p, g in zip(params, penalty_grads) if p.grad is not None))
+        ratio = float(penalty_norm / (task_norm + _EPS))  # rho = |grad R| / |grad task|
+        share = losses.weight * ratio
+        if self.target_share is not None and ratio > 0:
+            ideal = self.target_share / ratio
+            if not self.measured_once:
+                self.weight = ideal
+            else:  # half-way in log space: one noisy measurement moves lambda by the square root of its error
+                self.weight = math.exp(0.5 * math.log(self.weight) + 0.5 * math.log(ideal))
+            self.weight = min(max(self.weight, WEIGHT_RANGE[0]), WEIGHT_RANGE[1])
+        self.measured_once = True
+        self.reg.weight = self.weight
+        return dict(grad_share=share)
+
+    def record(self, losses: StepLoss) -> dict:
+        record = super().record(losses)
+        record["reg_raw"] = float(losses.penalty.detach())
+        record["weight"] = losses.weight
+        record.update({f"reg/{name}": float(t.detach()) for name, t in (losses.terms or {}).items()})
+        return record
+
+    @classmethod
+    def from_config(cls, method) -> EQRegArm:
+        return cls(weight=method.weight, target_share=method.target_share, norm=method.norm,
+                   share_every=method.share_every)
+
+    def state_dict(self) -> dict:
+        return dict(weight=self.weight, measured_once=self.measured_once)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.weight = float(state.get("weight", self.weight))
+        self.measured_once = bool(state.get("measured_once", self.measured_once))
+        if self.reg is not None:
+            self.reg.weight = self.weight
+
+    def __repr__(self) -> str:
+        how = f"target_share={self.target_share:g}" if self.target_share is not None else f"weight={self.weight:g}"
+        return f"EQRegArm({how}, norm={self.norm!r})"
+
+
+ARMS: dict[str, type[Arm]] = {"plain": Plain, "augment": Augment, "eqreg": EQRegArm, "strict": Strict}
+ARM_NAMES = tuple(ARMS)
+
+
+def make_arm(name: str, **options) -> Arm:
+    """The arm called ``name``, constructed with ``options`` (only ``eqreg`` takes any).
+
+    Example:
+        >>> make_arm("eqreg", target_share=0.1)
+        EQRegArm(target_share=0.1, norm='relative')
+
+    Raises:
+        ValueError: unknown name.
+        TypeError: options the arm does not take.
+    """
+    if name not in ARMS:
+        raise ValueError(f"unknown arm {name!r}; expected one of {ARM_NAMES}")
+    return ARMS[name](**options)

@@ -1,0 +1,277 @@
+"""The configuration of a training run, grouped by what owns each field.
+
+=========  ===============  =========================================================  ==========
+group      class            fields                                                     on resume
+=========  ===============  =========================================================  ==========
+problem    ``ProblemConfig``  task and its degradation, training images, patches         fixed
+net        ``NetConfig``      registry name, size, weights to start from                 fixed
+method     ``MethodConfig``   arm, group, EQ-Reg weight or target gradient share, norm   fixed
+optim      ``OptimConfig``    steps, learning rate and its schedule, clipping, seed      fixed
+run        ``RunConfig``      device, files, logging, validation                         may change
+=========  ===============  =========================================================  ==========
+
+Every field is declared with :func:`option`: its default, a help text and, where it has them, its
+choices. ``eqlab train`` has one flag per field (``patch_size`` -> ``--patch-size``) generated from
+that metadata, so field names are unique across the groups. Whether a group may change when a run
+is resumed is the group's ``resumable`` class attribute, not a hand-kept list.
+
+Flat access, for notebooks and scripts: ``TrainConfig.of(task="sr", steps=100)`` puts each field in
+its group, ``config.replace(arm="plain")`` changes fields, ``config.flat()`` lists them, and
+reading ``config.steps`` forwards to ``config.optim.steps``.
+
+What is not here: the loop (``eqlab.train.loop``), the arms (``eqlab.arms``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from eqlab.arms import ARM_NAMES
+from eqlab.groups import get_group
+from eqlab.models import names
+from eqlab.regularizer import DEFAULT_WEIGHT, NORMS
+from eqlab.tasks import TASKS, Task, task_from_config
+
+__all__ = ["option", "ProblemConfig", "NetConfig", "MethodConfig", "OptimConfig", "RunConfig", "TrainConfig",
+           "GROUPS", "SCHEDULES"]
+
+SCHEDULES = ("cosine", "constant")
+
+
+def option(default, help: str, choices: tuple | None = None):  # noqa: A002 - argparse's name for it
+    """A dataclass field with its help text (and choices): the CLI flag is generated from it."""
+    return field(default=default, metadata=dict(help=help, choices=choices))
+
+
+class _Group:
+    """Checks shared by the config groups."""
+
+    resumable: ClassVar[bool] = False  # may this group change when a run is resumed?
+
+    def _bad(self, name: str, expected: str):
+        raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
+
+    def _int(self, name: str, minimum: int) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self._bad(name, f"an int >= {minimum}")
+
+    def _number(self, name: str, low: float, high: float, optional: bool = False) -> None:
+        value = getattr(self, name)
+        if optional and value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not low <= value <= high:
+            self._bad(name, f"{'None or ' if optional else ''}a number in [{low:g}, {high:g}]")
+
+    def _choice(self, name: str) -> None:
+        choices = next(f for f in dataclasses.fields(self) if f.name == name).metadata["choices"]
+        if getattr(self, name) not in choices:
+            self._bad(name, f"one of {tuple(choices)}")
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that is out of range."""
+
+
+@dataclass
+class ProblemConfig(_Group):
+    """What the net learns: the task, its degradation, the training images and patches."""
+
+    task: str = option("denoise", "restoration task (see eqlab.tasks)", choices=tuple(TASKS))
+    sigma: float | None = option(None, "noise std on the 0-255 scale; none: the task's (denoise 25, sr 0, deblur 2.55)")
+    scale: int | None = option(None, "super-resolution factor 2, 3 or 4; none: the task's (sr 2)")
+    blur_length: float | None = option(None, "motion-blur length in pixels; none: the task's (deblur 9)")
+    blur_angle_deg: float | None = option(None, "motion-blur direction, counter-clockwise; none: the task's (30)")
+    blur_random: bool = option(False, "draw a new blur direction per image (makes deblur rotation-symmetric)")
+    data: str | None = option(None, "folder of training images; none: the bundled images (eqlab.data.images)")
+    patch_size: int = option(48, "side of the clean (high-resolution) training patches")
+    batch_size: int = option(8, "B: source patches per step and rank (the paired arms forward 2B)")
+
+    def validate(self) -> None:
+        self._choice("task")
+        self._int("patch_size", 1)
+        self._int("batch_size", 1)
+        task = task_from_config(self)  # checks sigma, scale, blur_length, blur_angle_deg
+        if self.patch_size % task.scale:
+            self._bad("patch_size", f"divisible by the scale {task.scale}")
+
+
+@dataclass
+class NetConfig(_Group):
+    """Which net: a registry name (or the task's plain net / strict twin) and its size."""
+
+    model: str | None = option(None, "registry name overriding the task's net (eqlab.models.names())")
+    features: int = option(32, "hidden width of the plain net; the P4 twin gets features // 2 fields (same parameters)")
+    depth: int = option(8, "number of convs of dncnn / srnet (blocks of attention nets)")
+    levels: int = option(2, "down/up steps of unet (inputs must divide by 2**levels)")
+    init: str | None = option(None, "start from these weights: a checkpoint file or a zoo name such as denoise/augment")
+
+    def validate(self) -> None:
+        if self.model is not None and self.model not in names():
+            self._bad("model", f"None or one of {names()}")
+        for name in ("features", "depth", "levels"):
+            self._int(name, 1)
+
+
+@dataclass
+class MethodConfig(_Group):
+    """How the net is trained: the arm, the group, and the EQ-Reg penalty of the eqreg arm."""
+
+    arm: str = option("eqreg", "plain, augment (paired batch), eqreg (paired + EQ-Reg) or strict (P4 twin)",
+                      choices=ARM_NAMES)
+    group: str = option("C4", "symmetry group of the rotations and of the penalty", choices=("C2", "C4", "D4", "C8"))
+    weight: float = option(DEFAULT_WEIGHT, "EQ-Reg weight lambda (eqreg; with target_share: its starting value)")
+    target_share: float | None = option(
+        None, "hold the gradient share |grad lambda R| / |grad task| at this value by adapting lambda; none: fixed")
+    norm: str = option("relative", "penalty norm: relative (scale-free) or paper (unnormalised torch.norm)",
+                       choices=NORMS)
+    share_every: int = option(10, "steps between gradient-share measurements (eqreg; one extra backward); 0: never")
+
+    def validate(self) -> None:
+        self._choice("arm")
+        self._choice("group")
+        self._choice("norm")
+        self._number("weight", 0.0, 1e3)
+        self._number("target_share", 1e-6, 10.0, optional=True)
+        self._int("share_every", 0)
+        if self.target_share is not None and (self.share_every < 1 or self.weight <= 0):
+            raise ValueError("target_share needs share_every >= 1 and a starting weight > 0")
+        get_group(self.group)
+
+
+@dataclass
+class OptimConfig(_Group):
+    """The optimisation: steps, the learning rate and its schedule, clipping, and the seed."""
+
+    steps: int = option(200, "optimizer steps")
+    lr: float = option(1e-3, "Adam learning rate at the end of the warm-up")
+    warmup: float = option(0.05, "fraction of the steps with a linear warm-up of the learning rate")
+    schedule: str = option("cosine", "learning rate after the warm-up: cosine (decay to 0) or constant",
+                           choices=SCHEDULES)
+    clip: float | None = option(1.0, "clip the gradient norm at this value; none: no clipping")
+    seed: int = option(0, "seeds the weights, patches, noise and rotations")
+
+    def validate(self) -> None:
+        self._int("steps", 1)
+        self._int("seed", 0)
+        self._number("lr", 1e-8, 1.0)
+        self._number("warmup", 0.0, 1.0)
+        self._choice("schedule")
+        self._number("clip", 1e-8, 1e6, optional=True)
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of optimizer step ``step`` (1-based): linear warm-up, then the schedule."""
+        warm = round(self.warmup * self.steps)
+        if step <= warm:
+            return self.lr * step / warm
+        if self.schedule == "constant":
+            return self.lr
+        progress = (step - warm) / max(self.steps - warm, 1)
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@dataclass
+class RunConfig(_Group):
+    """Where and how it runs: device, files, logging and validation (may change when resuming)."""
+
+    resumable: ClassVar[bool] = True
+
+    device: str = option("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
+    amp: bool = option(True, "bf16 autocast on CUDA (the CPU always trains in float32)")
+    out_dir: str | None = option(None, "run folder for the checkpoint and history.json/.csv; none: write nothing")
+    checkpoint_every: int = option(0, "steps between checkpoints (0: at the end only); needs out_dir")
+    resume: bool = option(False, "continue from out_dir/checkpoint.safetensors when it exists")
+    log_every: int = option(10, "steps between history records")
+    val_every: int = option(50, "steps between validations (PSNR, SSIM, equivariance errors); 0: at the end only")
+    val_size: int = option(128, "side of the centre crops of the test images used for validation")
+    test_data: str | None = option(None, "folder of test images; none: the bundled test split")
+
+    def validate(self) -> None:
+        for name in ("checkpoint_every", "log_every", "val_every"):
+            self._int(name, 0)
+        self._int("val_size", 1)
+        if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
+            self._bad("device", "auto, cpu, cuda or cuda:N")
+        if (self.checkpoint_every or self.resume) and not self.out_dir:
+            raise ValueError("checkpoint_every and resume need an out_dir")
+
+
+GROUPS: dict[str, type[_Group]] = {"problem": ProblemConfig, "net": NetConfig, "method": MethodConfig,
+                                   "optim": OptimConfig, "run": RunConfig}
+_OWNER = {f.name: group for group, cls in GROUPS.items() for f in dataclasses.fields(cls)}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on, in five groups; ``eqlab train`` has one flag per field.
+
+    Example:
+        >>> config = TrainConfig.of(task="sr", arm="augment", steps=100)
+        >>> config.optim.steps, config.steps, config.replace(steps=50).steps
+        (100, 100, 50)
+    """
+
+    problem: ProblemConfig = field(default_factory=ProblemConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    @classmethod
+    def of(cls, **fields) -> TrainConfig:
+        """A config from flat field names, each put in its group; the rest keep their defaults.
+
+        Raises:
+            TypeError: an unknown field name (the message lists close names).
+        """
+        return cls().replace(**fields)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; a flat dict (eqlab 0.1 checkpoints) is read too."""
+        if set(values) <= set(GROUPS):
+            return cls(**{g: GROUPS[g](**values.get(g, {})) for g in GROUPS})
+        return cls.of(**{k: v for k, v in values.items() if k in _OWNER})
+
+    def to_dict(self) -> dict:
+        """``{group: {field: value}}``, JSON-able (what checkpoints and cards store)."""
+        return dataclasses.asdict(self)
+
+    def flat(self) -> dict:
+        """``{field: value}`` over all groups."""
+        return {k: v for group in self.to_dict().values() for k, v in group.items()}
+
+    def replace(self, **fields) -> TrainConfig:
+        """A copy with some fields changed, by flat name."""
+        unknown = [k for k in fields if k not in _OWNER]
+        if unknown:
+            hints = [f"{k!r}" + "".join(f" (did you mean {c!r}?)" for c in difflib.get_close_matches(k, _OWNER, 1))
+                     for k in unknown]
+            raise TypeError(f"TrainConfig has no field {', '.join(hints)}")
+        groups = {g: dataclasses.replace(getattr(self, g), **{k: v for k, v in fields.items() if _OWNER[k] == g})
+                  for g in GROUPS}
+        return TrainConfig(**groups)
+
+    def __getattr__(self, name: str):  # only called for names that are not attributes: the flat fields
+        owner = _OWNER.get(name)
+        if owner is None:
+            raise AttributeError(f"TrainConfig has no field {name!r}")
+        return getattr(getattr(self, owner), name)
+
+    def validate(self) -> TrainConfig:
+        """Raise ``ValueError`` naming the first field that is out of range; return ``self``."""
+        for group in GROUPS:
+            getattr(self, group).validate()
+        return self
+
+    def task_spec(self) -> Task:
+        """The ``Task`` of this config, with its degradation overrides applied."""
+        return task_from_config(self.problem)
+
+    def fixed_part(self) -> dict:
+        """The groups that must not change when the run is resumed."""
+        return {g: values for g, values in self.to_dict().items() if not GROUPS[g].resumable}
