@@ -38,7 +38,7 @@ import torch.nn.functional as F
 __all__ = [
     "Group", "C2", "C4", "D4", "C8", "get_group",
     "Representation", "Regular", "Trivial", "PixelShuffle", "Permutation",
-    "regular", "trivial", "pixel_shuffle", "permutation", "rotate_by_angle",
+    "regular", "trivial", "pixel_shuffle", "permutation", "rotate_by_angle", "field_size",
 ]
 
 
@@ -150,12 +150,12 @@ class Group:
 
     # -- pairing ----------------------------------------------------------------------------------
     def pair(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
-             element: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+             element: int | None = None, exclude_identity: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, int]:
         """Stack a batch with its transformed copy: the training batch of every rotation arm.
 
         Sampling is separate from acting: ``element`` is drawn first (uniformly among the
-        non-identity elements, from ``generator``) unless it is given, then applied to ``x``
-        and ``y`` alike.
+        non-identity elements, from ``generator``; among all of them with ``exclude_identity=False``,
+        as the reference code draws) unless it is given, then applied to ``x`` and ``y`` alike.
 
         Args:
             x: ``(B, C, H, W)`` input batch (square when the element is a quarter turn).
@@ -171,7 +171,7 @@ class Group:
             >>> xb.shape, element
             (torch.Size([4, 1, 8, 8]), 1)
         """
-        element = self.sample(generator=generator) if element is None else _check_element(self, element)
+        element = self.sample(generator, exclude_identity) if element is None else _check_element(self, element)
         for what, t in (("x", x), ("y", y)):
             if t is None:
                 continue
@@ -490,6 +490,22 @@ class Permutation(Representation):
     def table(self, group: Group, element: int, channels: int) -> list[int]:
         block = len(self.tables[0])
         return [c + i for c in range(0, channels, block) for i in self.tables[element]]
+
+
+def field_size(rep: Representation, group: Group, channels: int, trivial: int = 4) -> int:
+    """Channels in one *field*: the block of consecutive channels that ``rep`` maps onto itself.
+
+    ``|G|`` for ``Regular``, ``r**2`` for ``pixel_shuffle(r)`` (times the base's field), the table
+    length for ``Permutation``; the trivial representation permutes nothing, so its channels are
+    grouped ``trivial`` (4) at a time for display.
+    """
+    if isinstance(rep, Regular):
+        return group.order
+    if isinstance(rep, PixelShuffle):  # sub-pixel blocks of r**2 channels, permuted by the base rep
+        return rep.factor**2 * field_size(rep.base, group, channels // rep.factor**2, trivial=1)
+    if isinstance(rep, Permutation):
+        return len(rep.tables[0])
+    return max(1, min(channels, trivial))
 
 
 def regular() -> Regular:

@@ -69,6 +69,11 @@ class LiftingConv2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(fields)) if bias else None
         _init(self.weight, in_channels * kernel_size**2)
 
+    @property
+    def out_channels(self) -> int:
+        """Channels of the output map: ``fields * 4`` (one per orientation)."""
+        return self.fields * ORDER
+
     def filter_bank(self) -> torch.Tensor:
         """``(fields * 4, C_in, k, k)``: orientation ``j`` uses the kernel rotated ``j`` quarter turns."""
         bank = torch.stack([torch.rot90(self.weight, j, dims=(-2, -1)) for j in range(ORDER)], dim=1)
@@ -104,6 +109,11 @@ class GroupConv2d(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_fields, in_fields, ORDER, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_fields)) if bias else None
         _init(self.weight, in_fields * ORDER * kernel_size**2)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the output map: ``out_fields * 4``."""
+        return self.out_fields * ORDER
 
     def filter_bank(self) -> torch.Tensor:
         """``(out_fields * 4, in_fields * 4, k, k)``."""

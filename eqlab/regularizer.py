@@ -1,8 +1,9 @@
 """EQ-Reg: a soft rotation-equivariance penalty that plugs into an unmodified ``nn.Module``.
 
-The network sees a batch and its rotated copy, ``X = cat([x, g x])``. For every regularized layer
-with output ``Y = cat([y_0, y_1])`` the penalty compares the rotated features of ``x`` with the
-features of the rotated input, after the representation's channel permutation ``P_g``:
+The network sees a batch and its rotated copy, ``X = cat([x, g x])`` (``Group.pair``). For every
+regularized layer with output ``Y = cat([y_0, y_1])``, read as maps through the layer's layout,
+the penalty compares the transformed features of ``x`` with the features of the transformed input,
+after the representation's channel permutation ``P_g``:
 
 .. math:: d_l = P_g\\, \\mathrm{rot}_g(y_0) - y_1
 
@@ -11,214 +12,150 @@ Two norms:
 - ``norm="paper"``: :math:`R = \\sum_l \\|d_l\\|_2`, exactly the reference code (``torch.norm``,
   unsquared, unnormalised). Its scale grows with batch, width and patch size, so its weight
   (1e-9 ... 1e-6 in the paper) means something different for every model.
-- ``norm="relative"`` (default): :math:`R = \\frac{1}{L} \\sum_l \\frac{\\|d_l\\|^2}{\\|P_g \\mathrm{rot}_g y_0\\|^2 + \\|y_1\\|^2}`.
-  Each term lies in [0, 2], does not change when a layer's features are rescaled, and the
-  denominator is *not* detached: shrinking features towards zero cannot lower it, so training
-  cannot satisfy the penalty by collapsing (a detached norm did collapse: notebook 3 shows it).
+- ``norm="relative"`` (default): :math:`R = \\frac{1}{L} \\sum_l \\frac{\\|d_l\\|^2}{\\|y_0\\|^2 + \\|y_1\\|^2}`.
+  Each term lies in [0, 2] and does not change when a layer's features are rescaled; the
+  denominator is *not* detached, so shrinking the features towards zero cannot lower it and
+  training cannot satisfy the penalty by collapsing (a detached norm does collapse: notebook 3).
 
-Pairing a batch with its rotated copy is the group's job (``eqlab.groups.Group.pair``).
+What is here: ``EQReg`` (hooks, the fused term, loss, per-layer stats, gradient share, the report
+of what it regularized, the stochastic layer subset, the reference preset). Which layers, with
+which layout and representation, is ``eqlab.selection``; pairing is ``eqlab.groups.Group.pair``;
+training is ``eqlab.train``; measuring a trained net is ``eqlab.metrics``.
 
-What is here: ``EQReg`` (hooks, loss, per-layer stats, gradient share) and
-``select_layers`` (which layers, with which representation). No training loop (``eqlab.train``)
-and no evaluation metric (``eqlab.metrics``).
+How a term is computed: for the exact groups (C2, C4, D4) every layout but ``Function`` makes the
+whole action -- layout, rotation and channel permutation -- one permutation of the entries of an
+image's raw output, precomputed once per (layout, shape, element, representation) as a gather
+index. The term is then one gather, one subtraction and two dot products in the forward pass,
+and it saves only two fresh tensors (``A y_0`` and ``d``) for the backward pass: the layer's own
+output may be overwritten by a following ``ReLU(inplace=True)``, and the denominator needs both
+halves. C8's odd elements interpolate, so its term is written with autograd ops on the maps.
 
-Hooks exist only inside ``with reg.active(element):`` and only act while the model is in
-training mode: outside the context the model runs exactly as if EQ-Reg did not exist.
-Each layer's term is computed inside its hook, before a following ``ReLU(inplace=True)`` can
-overwrite the output, and only fresh tensors are saved for backward.
+Hooks exist only inside ``with reg.active(element):`` and only act while the model is in training
+mode: outside the context the model runs exactly as if EQ-Reg did not exist.
 """
 
 from __future__ import annotations
 
-import difflib
+import math
 from contextlib import contextmanager
-from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn as nn
 
-from eqlab.groups import Group, Regular, Representation, Trivial, get_group
+from eqlab.groups import Group, Representation, get_group
+from eqlab.layouts import Layout
+from eqlab.selection import Layer, Selection, select
 
-__all__ = ["EQReg", "select_layers", "DEFAULT_WEIGHT", "NORMS"]
+__all__ = ["EQReg", "DEFAULT_WEIGHT", "REFERENCE_WEIGHT", "NORMS", "Layer"]
 
 NORMS = ("relative", "paper")
 DEFAULT_WEIGHT = 1e-4  # relative norm, MSE task loss; see README "choosing the weight"
-_HOOKABLE = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+REFERENCE_WEIGHT = 1e-8  # the reference code's lambda for its deraining nets (1e-6 ACDNet, 1e-9 SwinIR / Restormer)
 _EPS = 1e-12
 
 
-@dataclass(frozen=True)
-class Layer:
-    """A regularized layer: its name in ``model.named_modules()``, representation, channel axis."""
+@lru_cache(maxsize=256)
+def _gather(layout: Layout, raw: tuple, aspect: float, group: Group, element: int, rep: Representation,
+            device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(G, G^{-1})``: one image's raw output ``y`` maps to ``(P_g rot_g y)`` in the same raw layout by ``y[G]``.
 
-    name: str
-    rep: Representation
-    channel_dim: int  # 1 for (B, C, H, W); -1 for channels-last (B, H, W, C), e.g. nn.Linear
-
-
-def _out_channels(module: nn.Module) -> int | None:
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-        return module.out_channels
-    if isinstance(module, nn.Linear):
-        return module.out_features
-    return None
-
-
-def select_layers(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None) -> list[Layer]:
-    """Choose the layers to regularize and their representations.
-
-    Args:
-        model: any ``nn.Module``.
-        group: the symmetry group.
-        layers: ``"auto"`` (the model's ``equivariance_reps(group)`` if it has one, else every
-            ``Conv2d`` / ``ConvTranspose2d`` / ``Linear`` whose channels fit the regular
-            representation, with a last image-valued conv as ``Trivial``), a list of module
-            names, or a module type / tuple of types.
-        reps: ``None``, one ``Representation`` for every chosen layer, or ``{name: rep}``
-            overriding the defaults.
-
-    Returns:
-        the chosen layers, in module order.
-
-    Raises:
-        ValueError: unknown name, no layer chosen, or channels that do not fit a representation.
+    With ``M`` the raw index of every map entry (``layout.index_map``), the acted map is
+    ``act(M)`` (the same permutation applied to indices); entry ``M[c, h, w]`` of the result comes
+    from entry ``act(M)[c, h, w]`` of the input.
     """
-    group = get_group(group)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    modules = dict(model.named_modules())
-    overrides = reps if isinstance(reps, dict) else {}
-    default = reps if isinstance(reps, Representation) else None
-    if reps is not None and not isinstance(reps, (dict, Representation)):
-        raise TypeError(f"reps must be None, a Representation or a dict, got {type(reps).__name__}")
-
-    if isinstance(layers, str) and layers == "auto":
-        if hasattr(model, "equivariance_reps"):
-            chosen = dict(model.equivariance_reps(group))
-        else:
-            convs = [n for n, m in modules.items() if isinstance(m, _HOOKABLE)]
-            chosen = {}
-            for i, name in enumerate(convs):
-                channels = _out_channels(modules[name])
-                if i == len(convs) - 1 and channels in (1, 3) and not isinstance(modules[name], nn.Linear):
-                    chosen[name] = Trivial()
-                elif Regular().fits(group, channels):
-                    chosen[name] = Regular()
-        if default is not None:
-            chosen = {n: default for n in chosen}
-    elif isinstance(layers, type) or (isinstance(layers, tuple) and all(isinstance(t, type) for t in layers)):
-        chosen = {n: default or Regular() for n, m in modules.items() if isinstance(m, layers)}
-    elif isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers):
-        unknown = [n for n in layers if n not in modules]
-        if unknown:
-            raise ValueError(f"unknown layer name(s) {unknown}; the model has {[n for n in modules if n][:20]}...")
-        chosen = {n: default or Regular() for n in layers}
-    else:
-        raise TypeError(f"layers must be 'auto', a list of names or module type(s), got {layers!r}")
-
-    unknown = [n for n in overrides if n not in modules]
-    if unknown:
-        hints = {n: difflib.get_close_matches(n, [m for m in modules if m], n=3) for n in unknown}
-        raise ValueError("reps names unknown layer(s): " + "; ".join(
-            f"{n!r}" + (f" (close: {', '.join(map(repr, close))})" if close else "") for n, close in hints.items()))
-    chosen.update(overrides)
-    result = []
-    for name, module in modules.items():
-        if name not in chosen:
-            continue
-        rep, channels = chosen[name], _out_channels(module)
-        if channels is not None:
-            try:
-                rep.check(group, channels)
-            except ValueError as err:
-                raise ValueError(f"layer {name!r} ({type(module).__name__}, {channels} channels): {err}") from None
-        result.append(Layer(name, rep, -1 if isinstance(module, nn.Linear) else 1))
-    if not result:
-        raise ValueError(f"no layer of {type(model).__name__} fits {group.name} with layers={layers!r}")
-    return result
+    index = layout.index_map(raw, aspect)  # (C, H, W)
+    acted = group.act(index[None], element, rep)[0]  # (C, H', W')
+    if acted.shape != index.shape:
+        raise ValueError(f"{group.describe(element)} of {group.name} needs square maps, got {tuple(index.shape)}")
+    forward = torch.empty(index.numel(), dtype=torch.long)
+    forward[index.flatten()] = acted.flatten()
+    inverse = torch.empty_like(forward)
+    inverse[forward] = torch.arange(forward.numel())
+    return forward.to(device), inverse.to(device)
 
 
-def _reference_term(y0, y1, group, element, rep, relative: bool) -> torch.Tensor:
-    """The penalty written with autograd ops; the definition, used for interpolated groups (C8).
+class _GatherTerm(torch.autograd.Function):
+    """The penalty of one layer for the exact groups, fused.
 
-    Only fresh tensors are saved for backward, so a later in-place op on the layer output is safe.
-    """
-    a = group.act(y0, element, rep).float()  # fresh
-    d = a - y1
-    mask = group.mask(d.shape[-2], d.shape[-1], device=d.device)
-    if mask is not None:
-        d = d * mask
-    if not relative:
-        return torch.linalg.vector_norm(d)
-    b = y1.float() if y1.dtype != torch.float32 else y1.clone()  # fresh copy of a view
-    if mask is not None:
-        a, b = a * mask, b * mask
-    return d.pow(2).sum() / (a.pow(2).sum() + b.pow(2).sum() + _EPS)
-
-
-class _ExactTerm(torch.autograd.Function):
-    """The same penalty for exact groups, fused: fewer passes over memory, half the saved tensors.
-
-    With ``A = P_g rot_g`` (a permutation of entries, so ``A^{-1} = A^T = act(g^{-1})``),
+    With ``A`` the action as a gather (a permutation of entries, so ``A^{-1} = A^T``),
     ``d = A y_0 - y_1``, ``N = ||d||^2`` and ``S = ||y_0||^2 + ||y_1||^2``:
 
     .. math:: \\partial_{y_0} \\tfrac{N}{S} = \\tfrac{2}{S} A^T (d - L\\, A y_0), \\quad
               \\partial_{y_1} \\tfrac{N}{S} = \\tfrac{2}{S} ((L - 1)\\, d - L\\, A y_0), \\quad L = N / S
 
-    and for the paper norm ``||d||``: ``A^T d / ||d||`` and ``-d / ||d||``. Only ``A y_0`` and
-    ``d`` (fresh tensors) are saved; the layer output itself is not, so an in-place activation
-    after the layer cannot invalidate the backward pass. ``tests/test_regularizer.py`` checks
-    values and gradients against :func:`_reference_term`.
+    and for the paper norm ``||d||``: ``A^T d / ||d||`` and ``-d / ||d||``. ``A y_0`` and ``d`` are
+    the only tensors saved: the backward needs both halves (the denominator is not detached), and the
+    layer output itself must not be saved (an in-place activation may overwrite it).
+    ``tests/test_regularizer.py`` checks values and gradients against the term written plainly.
     """
 
     @staticmethod
-    def forward(ctx, out, group, element, rep, relative):
-        half = out.shape[0] // 2
-        y0, y1 = out[:half], out[half:]
-        compute = torch.promote_types(out.dtype, torch.float32)  # bf16 / fp16 under autocast -> float32
-        a = group.act(y0, element, rep).to(compute)  # (B, C, H, W), fresh
+    def forward(ctx, raw, index, inverse, relative):
+        half = raw.shape[0] // 2
+        y0, y1 = raw[:half], raw[half:]  # (B, K) views
+        a = y0.index_select(1, index)  # (B, K): A y_0, fresh
+        compute = torch.promote_types(raw.dtype, torch.float32)
+        if a.dtype != compute:  # bf16 / fp16 under autocast: the sums in float32 (no copy for float32)
+            a, y1 = a.to(compute), y1.to(compute)
         d = a - y1
-        num = torch.dot(d.reshape(-1), d.reshape(-1))
+        num = torch.dot(d.view(-1), d.view(-1))
         if relative:
-            energy = torch.dot(a.reshape(-1), a.reshape(-1)) + torch.linalg.vector_norm(y1, dtype=compute) ** 2 + _EPS
+            energy = torch.linalg.vector_norm(raw, dtype=compute).square() + _EPS
             value = num / energy
         else:
-            energy = torch.ones((), device=out.device)
+            energy = torch.ones((), device=raw.device)
             value = num.sqrt()
-        ctx.save_for_backward(a, d, value, energy)
-        ctx.group, ctx.element, ctx.rep, ctx.relative, ctx.dtype = group, element, rep, relative, out.dtype
+        ctx.save_for_backward(a, d, value, energy, inverse)
+        ctx.relative, ctx.dtype = relative, raw.dtype
         return value
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        a, d, value, energy = ctx.saved_tensors
-        inverse = ctx.group.inverse(ctx.element)
+        a, d, value, energy, inverse = ctx.saved_tensors
         half = a.shape[0]
-        grad_out = torch.empty((2 * half, *a.shape[1:]), dtype=a.dtype, device=a.device)  # (2B, C, H, W)
+        grad_raw = torch.empty((2 * half, a.shape[1]), dtype=a.dtype, device=a.device)  # (2B, K)
         if ctx.relative:
             scale = 2 * grad / energy
-            grad_out[:half] = ctx.group.act(torch.addcmul(d, a, -value), inverse, ctx.rep)  # A^T (d - L a)
-            torch.mul(d, value - 1, out=grad_out[half:])
-            grad_out[half:].addcmul_(a, -value)  # (L - 1) d - L a
-            grad_out.mul_(scale)
+            torch.index_select(torch.addcmul(d, a, -value).mul_(scale), 1, inverse, out=grad_raw[:half])
+            torch.mul(d, scale * (value - 1), out=grad_raw[half:])
+            grad_raw[half:].addcmul_(a, -scale * value)  # (2/S) ((L - 1) d - L a)
         else:
             scale = grad / value.clamp_min(_EPS)
-            grad_out[:half] = ctx.group.act(d, inverse, ctx.rep)
-            torch.neg(d, out=grad_out[half:])
-            grad_out.mul_(scale)
-        return grad_out.to(ctx.dtype), None, None, None, None
+            torch.index_select(d * scale, 1, inverse, out=grad_raw[:half])
+            torch.mul(d, -scale, out=grad_raw[half:])
+        return grad_raw.to(ctx.dtype), None, None, None
+
+
+def _plain_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: int, rep: Representation,
+                relative: bool) -> torch.Tensor:
+    """The penalty written with autograd ops on maps ``(B, C, H, W)``: C8, ``Function`` layouts, and the tests."""
+    a = group.act(y0, element, rep).float()  # fresh
+    b = y1.float() if y1.dtype != torch.float32 else y1.clone()  # fresh: a later in-place op may change y1
+    mask = group.mask(a.shape[-2], a.shape[-1], device=a.device)
+    if mask is not None:
+        a, b = a * mask, b * mask
+    d = a - b
+    if not relative:
+        return torch.linalg.vector_norm(d)
+    return d.pow(2).sum() / (a.pow(2).sum() + b.pow(2).sum() + _EPS)
 
 
 class EQReg:
     """The EQ-Reg penalty attached to an unmodified model.
 
     Args:
-        model: the network; it is not modified (no layer replacement, no parameters added).
+        model: the network; it is not modified (no layer replacement, no parameters added). It is
+            probed once, dry (``eqlab.selection``), to choose the layers.
         group: ``"C4"`` (default), ``"C2"``, ``"D4"``, ``"C8"`` or a ``Group``.
         weight: multiplier ``lambda`` of the penalty in :meth:`loss`.
-        layers, reps: see :func:`select_layers`.
-        norm: ``"relative"`` (scale-free, default) or ``"paper"`` (reference formula).
+        layers, reps, layouts, example: see ``eqlab.selection.select``.
+        norm: ``"relative"`` (scale-free, default) or ``"paper"`` (the reference formula).
+        layer_fraction: the share of the chosen layers whose term is computed in each paired pass,
+            drawn at random (``generator``) and scaled so that the penalty stays unbiased; ``1``
+            (default) computes every layer.
+        generator: draws the layer subset.
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(inplace=True),
@@ -234,20 +171,38 @@ class EQReg:
     """
 
     def __init__(self, model: nn.Module, group: Group | str = "C4", weight: float = DEFAULT_WEIGHT,
-                 layers="auto", reps=None, norm: str = "relative"):
+                 layers="auto", reps=None, norm: str = "relative", layouts=None, example=None,
+                 layer_fraction: float = 1.0, generator: torch.Generator | None = None):
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        if not isinstance(weight, (int, float)) or weight < 0:
-            raise ValueError(f"weight must be a number >= 0, got {weight!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
+        if isinstance(layer_fraction, bool) or not isinstance(layer_fraction, (int, float)) or \
+                not 0 < layer_fraction <= 1:
+            raise ValueError(f"layer_fraction must be a number in (0, 1], got {layer_fraction!r}")
         self.model = model
         self.group = get_group(group)
         self.weight = float(weight)
         self.norm = norm
-        self.layers = select_layers(model, self.group, layers, reps)
+        self.layer_fraction = float(layer_fraction)
+        self.generator = generator
+        self.selection: Selection = select(model, self.group, layers, reps, layouts, example, mode="train")
+        self.layers: list[Layer] = self.selection.layers
         self._handles: list = []
-        self._terms: dict[str, torch.Tensor] = {}
+        self._terms: dict[str, list[torch.Tensor]] = {}
         self._element: int | None = None
+        self._images: int | None = None  # the model input's batch (2B) and aspect, read by a pre-hook
+        self._aspect = 1.0
         self._removed = False
+
+    @classmethod
+    def reference(cls, model: nn.Module, group: Group | str = "C4", weight: float = REFERENCE_WEIGHT,
+                  **options) -> EQReg:
+        """The reference code's conventions (yulu919/EQ-REG): hidden layers only (the layers that produce
+        the output are not regularized), the paper norm, and its lambda (1e-8; 1e-6 for ACDNet, 1e-9
+        for SwinIR and Restormer). Its training also draws the identity in a quarter of the steps:
+        ``Group.pair(..., exclude_identity=False)`` (``eqlab.arms.EQRegArm`` with ``identity_draws``)."""
+        return cls(model, group, weight=weight, layers="hidden", norm="paper", **options)
 
     # -- hooks ---------------------------------------------------------------------------------------
     @contextmanager
@@ -259,7 +214,13 @@ class EQReg:
             raise RuntimeError("EQReg.active() is already open")
         self._element = int(element)
         self._terms = {}
-        for layer in self.layers:
+        layers = self.layers
+        if self.layer_fraction < 1:
+            k = max(1, round(self.layer_fraction * len(layers)))
+            keep = set(torch.randperm(len(layers), generator=self.generator)[:k].tolist())
+            layers = [layer for i, layer in enumerate(layers) if i in keep]
+        self._handles.append(self.model.register_forward_pre_hook(self._read_input))
+        for layer in layers:
             module = self.model.get_submodule(layer.name)
             self._handles.append(module.register_forward_hook(self._hook_for(layer)))
         try:
@@ -269,45 +230,61 @@ class EQReg:
                 handle.remove()
             self._handles = []
 
+    def _read_input(self, module, args):
+        x = args[0] if args else None
+        if isinstance(x, torch.Tensor) and x.dim() == 4:
+            self._images, self._aspect = x.shape[0], x.shape[-2] / x.shape[-1]
+
     def _hook_for(self, layer: Layer):
         def hook(module, inputs, out):
-            if self.model.training:
-                self._terms[layer.name] = self.term(out, layer)
+            if self.model.training and self._element != self.group.identity:
+                self._terms.setdefault(layer.name, []).append(self.term(out, layer))
         return hook
 
     def term(self, out: torch.Tensor, layer: Layer) -> torch.Tensor:
-        """The penalty of one layer for a paired output ``out = cat([y_0, y_1])``.
+        """The penalty of one layer for a paired output ``out`` (its first half from ``x``, the second from ``g x``).
 
         Args:
-            out: ``(2B, C, H, W)``, or ``(2B, H, W, C)`` for a channels-last layer.
-            layer: which layer (for its representation and error messages).
+            out: the layer's output, in the layer's layout (``(2B, C, H, W)`` for a map).
+            layer: which layer (its representation, layout, and name for error messages).
 
         Returns:
             a scalar float32 tensor.
         """
-        if not isinstance(out, torch.Tensor) or out.dim() != 4:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"layer {layer.name!r}: expected a 4-d feature map, got {shape}")
-        if out.shape[0] % 2:
-            raise ValueError(f"layer {layer.name!r}: batch of {out.shape[0]} cannot be paired; build it with group.pair()")
-        if layer.channel_dim == -1:
-            out = out.movedim(-1, 1)  # (2B, H, W, C) -> (2B, C, H, W), a view
-        half = out.shape[0] // 2
-        y0, y1 = out[:half], out[half:]  # views: used only by ops that do not save them for backward
-        if self.group.needs_square(self._element) and y0.shape[-2] != y0.shape[-1]:
-            raise ValueError(f"layer {layer.name!r}: {self.group.describe(self._element)} needs square maps, "
-                             f"got features of shape {tuple(out.shape)}")
-        if self.group.exact:
-            return _ExactTerm.apply(out, self.group, self._element, layer.rep, self.norm == "relative")
-        return _reference_term(y0, y1, self.group, self._element, layer.rep, self.norm == "relative")
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(f"layer {layer.name!r}: expected a tensor output, got {type(out).__name__}")
+        images = self._images if self._images is not None else out.shape[0]
+        if images % 2 or out.shape[0] % images:
+            raise ValueError(f"layer {layer.name!r}: a batch of {images} images cannot be paired; build it with "
+                             "group.pair()")
+        if self.group.exact and layer.layout.permutes:
+            raw = layer.layout.per_image(out, images)
+            index, inverse = _gather(layer.layout, raw, self._aspect, self.group, self._element, layer.rep,
+                                     str(out.device))
+            return _GatherTerm.apply(out.reshape(images, -1), index, inverse, self.norm == "relative")
+        maps = layer.layout.to_map(out, images, self._aspect)  # (2B, C, H, W)
+        half = images // 2
+        return _plain_term(maps[:half], maps[half:], self.group, self._element, layer.rep, self.norm == "relative")
 
     # -- results -------------------------------------------------------------------------------------
+    def terms(self) -> dict[str, torch.Tensor]:
+        """Per-layer terms of the last paired forward pass, as tensors in the graph (a layer called
+        several times per forward: the mean of its calls)."""
+        return {name: ts[0] if len(ts) == 1 else torch.stack(ts).mean() for name, ts in self._terms.items()}
+
     def raw_loss(self) -> torch.Tensor:
-        """Unweighted penalty of the last paired forward pass (0 when nothing was recorded)."""
-        if not self._terms:
+        """Unweighted penalty of the last paired forward pass (0 when nothing was recorded).
+
+        With ``layer_fraction < 1`` only a subset was computed: the relative norm takes the mean
+        of the terms computed, the paper norm their sum times ``L / k`` -- unbiased either way.
+        """
+        terms = list(self.terms().values())
+        if not terms:
             return torch.zeros(())
-        total = torch.stack(list(self._terms.values())).sum()
-        return total / len(self._terms) if self.norm == "relative" else total
+        total = torch.stack(terms).sum()
+        if self.norm == "relative":
+            return total / len(terms)
+        return total * (len(self.layers) / len(terms))
 
     def loss(self) -> torch.Tensor:
         """``weight * raw_loss()``: add it to the task loss."""
@@ -315,11 +292,7 @@ class EQReg:
 
     def stats(self) -> dict[str, float]:
         """Per-layer terms of the last paired forward pass, ``{layer name: value}`` (floats)."""
-        return {name: float(t.detach()) for name, t in self._terms.items()}
-
-    def terms(self) -> dict[str, torch.Tensor]:
-        """Per-layer terms of the last paired forward pass, as tensors in the graph."""
-        return dict(self._terms)
+        return {name: float(t.detach()) for name, t in self.terms().items()}
 
     def gradient_share(self, task_loss: torch.Tensor, params=None) -> float:
         """``||grad(weight * R)|| / ||grad(task_loss)||`` over ``params`` (default: all trainable).
@@ -337,6 +310,10 @@ class EQReg:
         reg_norm = grad_norm(self.loss()) if self.weight > 0 else torch.zeros(())
         return float(reg_norm / (grad_norm(task_loss) + _EPS))
 
+    def report(self) -> str:
+        """Every candidate layer -- chosen or skipped, layout, representation, reason -- as a table."""
+        return self.selection.table()
+
     def remove(self) -> None:
         """Detach from the model for good; the model is left exactly as it was."""
         for handle in self._handles:
@@ -344,5 +321,6 @@ class EQReg:
         self._handles, self._terms, self._removed = [], {}, True
 
     def __repr__(self) -> str:
-        names = ", ".join(f"{l.name}:{l.rep.name}" for l in self.layers)
-        return f"EQReg({self.group.name}, weight={self.weight:g}, norm={self.norm!r}, layers=[{names}])"
+        names = ", ".join(f"{layer.name}:{layer.rep.name}" for layer in self.layers)
+        extra = f", layer_fraction={self.layer_fraction:g}" if self.layer_fraction < 1 else ""
+        return f"EQReg({self.group.name}, weight={self.weight:g}, norm={self.norm!r}{extra}, layers=[{names}])"

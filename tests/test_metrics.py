@@ -73,7 +73,7 @@ def test_c8_floor_is_not_hidden():
 def test_error_vs_angle():
     rows = error_vs_angle(StrictNet(), X, [0, 30, 90, 180, 225])
     by_angle = {r["angle_deg"]: r for r in rows}
-    assert by_angle[90]["value"] < 1e-5 and by_angle[180]["floor"] == 0
+    assert by_angle[90]["value"] < 1e-5 and by_angle[180]["floor"] < 1e-6  # exact turns: round-off only
     assert by_angle[30]["value"] > 1e-3 and by_angle[30]["floor"] > 0
 
 

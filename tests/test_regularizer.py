@@ -1,4 +1,6 @@
-"""EQReg: exact paper formula, scale-free default, hooks that leave no trace, no collapse."""
+"""EQReg: the paper formula and the reference code's, the scale-free default, the fused gather term
+against the plain definition on every layout, hooks that leave no trace, no collapse, the stochastic
+layer subset."""
 
 import math
 
@@ -8,9 +10,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from eqlab.groups import C4, C8, D4, Regular, Trivial
+from eqlab.groups import C4, C8, D4, PixelShuffle, Regular, Trivial
+from eqlab.layouts import ChannelsLast, Map, Tokens, Windows
 from eqlab.metrics import psnr
-from eqlab.regularizer import DEFAULT_WEIGHT, EQReg
+from eqlab.regularizer import DEFAULT_WEIGHT, EQReg, _GatherTerm, _plain_term, _gather
+from eqlab.selection import Layer
 
 
 def small_cnn(width=8, depth=3, channels=1):
@@ -22,7 +26,7 @@ def small_cnn(width=8, depth=3, channels=1):
 
 
 class Nested(nn.Module):
-    """Nested blocks and a Transformer-style nn.Linear on a channels-last map."""
+    """Nested blocks, in-place activations and a Transformer-style nn.Linear on a channels-last map."""
 
     def __init__(self):
         super().__init__()
@@ -38,6 +42,7 @@ class Nested(nn.Module):
 
 
 def run(reg, model, x, element=1):
+    model.train()
     xb, _, element = reg.group.pair(x, element=element)
     with reg.active(element):
         return model(xb)
@@ -46,17 +51,18 @@ def run(reg, model, x, element=1):
 def test_smoke():
     model = small_cnn()
     reg = EQReg(model)
-    assert [l.rep for l in reg.layers] == [Regular(), Regular(), Trivial()]
+    assert [layer.rep for layer in reg.layers] == [Regular(), Regular(), Trivial()]
     run(reg, model, torch.rand(2, 1, 8, 8))
     assert set(reg.stats()) == {"0", "2", "5"} and reg.weight == DEFAULT_WEIGHT
     assert reg.loss().item() > 0
+    assert "3 of 3 layers regularized" in reg.report() and "produces the model's output" in reg.report()
 
 
 def test_paper_norm_equals_hand_computation():
     conv = nn.Conv2d(4, 4, 1, bias=False)
     with torch.no_grad():
         conv.weight.copy_(torch.eye(4).view(4, 4, 1, 1))  # the layer output is its input
-    reg = EQReg(conv, norm="paper", weight=0.5)
+    reg = EQReg(conv, norm="paper", weight=0.5, reps=Regular())  # the output of a 4-channel net: say "regular"
     x = torch.randn(3, 4, 6, 6)
     run(reg, conv, x, element=1)
     xb, _, _ = reg.group.pair(x, element=1)
@@ -68,6 +74,36 @@ def test_paper_norm_equals_hand_computation():
     assert torch.allclose(reg.loss(), 0.5 * expected)
 
 
+def reference_formula(y: torch.Tensor, rot_num: int, tran_num: int = 4) -> torch.Tensor:
+    """Our transcription of the reference code's per-layer term (yulu919/EQ-REG, F_Conv_YL.MyConv): the
+    paired output split in two, the first half turned by rot90, the second half's orientation channels
+    cycled back by rot_num, the 2-norm of the difference."""
+    b, c, h, w = y.shape
+    first, second = y.reshape(2, b // 2, c, h, w)
+    turned = torch.rot90(first, rot_num, [2, 3])
+    grouped = second.reshape(b // 2, c // tran_num, tran_num, h, w)
+    cycled = torch.cat((grouped[:, :, rot_num:], grouped[:, :, :rot_num]), dim=2).reshape(b // 2, c, h, w)
+    return torch.norm(turned - cycled, p=2)
+
+
+def test_reference_preset_matches_the_reference_formula():
+    torch.manual_seed(0)
+    model = small_cnn(width=8, depth=4)
+    reg = EQReg.reference(model)
+    assert reg.norm == "paper" and reg.weight == 1e-8
+    assert [layer.name for layer in reg.layers] == ["0", "2", "5"]  # hidden layers only: the output conv is not
+    x = torch.rand(2, 1, 12, 12)
+    for element in (1, 2, 3):
+        captured = {}
+        hooks = [model.get_submodule(n).register_forward_hook(
+            lambda m, i, o, n=n: captured.__setitem__(n, o.detach().clone())) for n in ("0", "2", "5")]
+        run(reg, model, x, element)
+        for handle in hooks:
+            handle.remove()
+        expected = sum(reference_formula(captured[n], element) for n in ("0", "2", "5"))
+        assert abs(reg.raw_loss().item() - expected.item()) / expected.item() < 1e-6
+
+
 def test_relative_norm_is_invariant_to_feature_scale():
     model = small_cnn(depth=2)
     x = torch.rand(2, 1, 8, 8)
@@ -76,8 +112,7 @@ def test_relative_norm_is_invariant_to_feature_scale():
         scaled = small_cnn(depth=2)
         scaled.load_state_dict(model.state_dict())
         with torch.no_grad():
-            for p in scaled.parameters():
-                p.mul_(scale) if p.dim() > 1 and p is scaled[0].weight else None
+            scaled[0].weight.mul_(scale)
             scaled[0].bias.mul_(scale)
         reg = EQReg(scaled, layers=["0"])
         run(reg, scaled, x)
@@ -108,12 +143,13 @@ def test_eval_mode_and_remove_leave_model_exactly_as_it_was():
     model.eval()
     x = torch.rand(2, 1, 8, 8)
     before = model(x)
-    reg = EQReg(model)
+    reg = EQReg(model)  # the probe runs the net in training mode and restores everything
+    assert not model.training and all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     with reg.active(1):
-        assert all(len(model.get_submodule(l.name)._forward_hooks) == 1 for l in reg.layers)
+        assert all(len(model.get_submodule(layer.name)._forward_hooks) == 1 for layer in reg.layers)
         assert torch.equal(model(x), before)
     reg.remove()
-    assert all(len(m._forward_hooks) == 0 for m in model.modules())
+    assert all(len(m._forward_hooks) == 0 and len(m._forward_pre_hooks) == 0 for m in model.modules())
     assert torch.equal(model(x), before)
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     with pytest.raises(RuntimeError, match="removed"):
@@ -123,9 +159,8 @@ def test_eval_mode_and_remove_leave_model_exactly_as_it_was():
 
 def test_nested_inplace_and_linear_layers_backward():
     model = Nested()
-    reg = EQReg(model, weight=1.0, layers=["stem", "block.1.0", "mlp", "head"],
-                reps={"head": Trivial()})
-    assert [l.channel_dim for l in reg.layers] == [1, 1, -1, 1]
+    reg = EQReg(model, weight=1.0, layers=["stem", "block.1.0", "mlp", "head"], reps={"head": Trivial()})
+    assert [type(layer.layout) for layer in reg.layers] == [Map, Map, ChannelsLast, Map]
     x = torch.rand(2, 1, 8, 8)
     for norm in ("relative", "paper"):
         reg.norm = norm
@@ -153,34 +188,61 @@ def test_gradient_share_scales_with_weight():
     assert shares[0] > 0 and shares[1] == pytest.approx(10 * shares[0], rel=1e-3)
 
 
+class Tokenized(nn.Module):
+    """The same 1x1 map either as a conv on (B, C, H, W) or as a Linear on raster tokens (B, H*W, C)."""
+
+    def __init__(self, tokens: bool):
+        super().__init__()
+        self.tokens = tokens
+        self.embed = nn.Conv2d(1, 8, 3, padding=1)
+        self.mix = nn.Linear(8, 8) if tokens else nn.Conv2d(8, 8, 1)
+        self.out = nn.Conv2d(8, 1, 3, padding=1)
+
+    def forward(self, x):
+        h = self.embed(x)
+        if self.tokens:
+            b, c, height, width = h.shape
+            t = self.mix(h.flatten(2).transpose(1, 2))  # (B, H*W, C)
+            h = t.transpose(1, 2).reshape(b, c, height, width)
+        else:
+            h = self.mix(h)
+        return self.out(F.relu(h))
+
+
+def test_linear_on_raster_tokens_equals_the_1x1_conv_on_the_map():
+    torch.manual_seed(0)
+    conv_net, token_net = Tokenized(False), Tokenized(True)
+    token_net.load_state_dict({k: v.reshape(token_net.state_dict()[k].shape) for k, v in conv_net.state_dict().items()})
+    x = torch.rand(2, 1, 12, 12)
+    values = []
+    for net in (conv_net, token_net):
+        reg = EQReg(net)
+        assert type(next(layer for layer in reg.layers if layer.name == "mix").layout) is (Tokens if net.tokens else Map)
+        run(reg, net, x, element=1)
+        values.append(reg.stats()["mix"])
+    assert values[0] == pytest.approx(values[1], rel=1e-5)
+
+
 def test_exception():
     model = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.Conv2d(6, 1, 3, padding=1))
     with pytest.raises(ValueError, match=r"layer '0' \(Conv2d, 6 channels\).*divisible by 4, got 6"):
-        EQReg(model, layers=["0"])
+        EQReg(model, layers=["0"], reps=Regular())
     with pytest.raises(ValueError, match="unknown layer name"):
         EQReg(model, layers=["nope"])
     with pytest.raises(ValueError, match="norm"):
         EQReg(small_cnn(), norm="l1")
-    with pytest.raises(ValueError, match=r"reps names unknown layer\(s\): 'tpyo'"):
+    with pytest.raises(ValueError, match="weight"):
+        EQReg(small_cnn(), weight=-1)
+    with pytest.raises(ValueError, match="layer_fraction"):
+        EQReg(small_cnn(), layer_fraction=0)
+    with pytest.raises(ValueError, match=r"unknown layer name\(s\) in reps: 'tpyo'"):
         EQReg(small_cnn(), reps={"tpyo": Trivial()})
     with pytest.raises(ValueError, match=r"'hed' \(close: 'head'"):
         EQReg(Nested(), reps={"hed": Trivial()})
     reg = EQReg(small_cnn())
-    with pytest.raises(ValueError, match=r"needs square maps, got x of shape \(2, 1, 8, 6\)"):
-        reg.group.pair(torch.rand(2, 1, 8, 6), element=1)
-    assert reg.group.pair(torch.rand(2, 1, 8, 6), element=2)[0].shape == (4, 1, 8, 6)  # 180 degrees is fine
-    with pytest.raises(ValueError, match=r"must be \(B, C, H, W\), got shape \(1, 8, 8\)"):
-        reg.group.pair(torch.rand(1, 8, 8))
-    with pytest.raises(TypeError, match="ndarray"):
-        reg.group.pair(torch.rand(1, 1, 8, 8).numpy())
-    with pytest.raises(ValueError, match=r"layer '0': batch of 3 cannot be paired"):
+    with pytest.raises(ValueError, match=r"a batch of 3 images cannot be paired"):
         with reg.active(1):
-            reg.model(torch.rand(3, 1, 8, 8))
-    linear = nn.Sequential(nn.Linear(8, 8))
-    with pytest.raises(ValueError, match=r"layer '0': expected a 4-d feature map, got \(4, 8\)"):
-        r = EQReg(linear)
-        with r.active(1):
-            linear(torch.rand(4, 8))
+            reg.model.train()(torch.rand(3, 1, 8, 8))
 
 
 def smooth_images(n, size, generator):
@@ -188,8 +250,8 @@ def smooth_images(n, size, generator):
     kernel = torch.exp(-torch.linspace(-2, 2, 13) ** 2)
     kernel = (kernel[:, None] * kernel[None, :]) / kernel.sum() ** 2
     img = F.conv2d(noise, kernel.view(1, 1, 13, 13))
-    img = (img - img.amin(dim=(-2, -1), keepdim=True)) / (img.amax(dim=(-2, -1), keepdim=True) - img.amin(dim=(-2, -1), keepdim=True))
-    return img
+    low, high = img.amin(dim=(-2, -1), keepdim=True), img.amax(dim=(-2, -1), keepdim=True)
+    return (img - low) / (high - low)
 
 
 def test_default_weight_training_does_not_collapse():
@@ -199,6 +261,7 @@ def test_default_weight_training_does_not_collapse():
     reg = EQReg(model)  # default weight and norm
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sigma = 25 / 255
+    model.train()
     for _ in range(300):
         y = smooth_images(8, 24, gen)
         x = y + sigma * torch.randn(y.shape, generator=gen)
@@ -220,15 +283,69 @@ def test_default_weight_training_does_not_collapse():
     assert not math.isnan(reg.raw_loss().item())
 
 
-@pytest.mark.parametrize("relative", [True, False])
-@pytest.mark.parametrize("group,element,rep", [(C4(), 1, Regular()), (D4(), 6, Regular()), (C4(), 3, Trivial())])
-def test_fused_term_matches_reference(relative, group, element, rep):
-    from eqlab.regularizer import _ExactTerm, _reference_term
+def _partition(m: torch.Tensor, s: int) -> torch.Tensor:
+    """(B, H, W, C) -> (B * nW, s * s, C), Swin's window_partition."""
+    b, h, w, c = m.shape
+    return m.view(b, h // s, s, w // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, s * s, c)
 
-    out = torch.randn(4, 8, 6, 6, dtype=torch.double, requires_grad=True)
-    fused = _ExactTerm.apply(out, group, element, rep, relative)
-    (g_fused,) = torch.autograd.grad(fused, out)
-    reference = _reference_term(out[:2], out[2:], group, element, rep, relative)
-    (g_reference,) = torch.autograd.grad(reference, out)
-    assert torch.allclose(fused.double(), reference.double(), rtol=1e-5)
-    assert torch.allclose(g_fused.double(), g_reference.double(), rtol=1e-4, atol=1e-7)
+
+def _arranged(maps: torch.Tensor, layout) -> torch.Tensor:
+    """A map batch (B, C, H, W) in the raw arrangement of ``layout``."""
+    last = maps.permute(0, 2, 3, 1).contiguous()
+    if isinstance(layout, Map):
+        return maps
+    if isinstance(layout, ChannelsLast):
+        return last
+    if isinstance(layout, Tokens):
+        return last.flatten(1, 2)
+    rolled = torch.roll(last, shifts=(-layout.shift, -layout.shift), dims=(1, 2))
+    return _partition(rolled, layout.size)
+
+
+LAYOUTS = [Map(), ChannelsLast(), Tokens(), Windows(4), Windows(4, shift=2)]
+
+
+@pytest.mark.parametrize("relative", [True, False])
+@pytest.mark.parametrize("layout", LAYOUTS, ids=repr)
+@pytest.mark.parametrize("group,element,rep", [(C4(), 1, Regular()), (D4(), 6, Regular()), (C4(), 3, Trivial()),
+                                               (C4(), 1, PixelShuffle(2, Trivial()))], ids=["C4", "D4", "trivial", "ps"])
+def test_gather_term_matches_the_plain_definition(relative, layout, group, element, rep):
+    """The fused gather on the raw arrangement equals the penalty written plainly on the maps, gradients too."""
+    maps = torch.randn(4, 8, 8, 8, dtype=torch.double, requires_grad=True)
+    raw = _arranged(maps, layout)
+    images = 4
+    index, inverse = _gather(layout, layout.per_image(raw, images), 1.0, group, element, rep, "cpu")
+    fused = _GatherTerm.apply(raw.reshape(images, -1), index, inverse, relative)
+    (g_fused,) = torch.autograd.grad(fused, maps)
+    plain = _plain_term(maps[:2], maps[2:], group, element, rep, relative)
+    (g_plain,) = torch.autograd.grad(plain, maps)
+    assert torch.allclose(fused.double(), plain.double(), rtol=1e-5)
+    assert torch.allclose(g_fused.double(), g_plain.double(), rtol=1e-4, atol=1e-7)
+
+
+def test_gather_term_in_bfloat16_sums_in_float32():
+    maps = torch.randn(4, 8, 6, 6)
+    layer = Layer("x", Regular())
+    index, inverse = _gather(layer.layout, (8, 6, 6), 1.0, C4(), 1, Regular(), "cpu")
+    exact = _GatherTerm.apply(maps.reshape(4, -1), index, inverse, True)
+    half = _GatherTerm.apply(maps.bfloat16().reshape(4, -1).requires_grad_(), index, inverse, True)
+    assert half.dtype == torch.float32 and abs(half.item() - exact.item()) < 2e-2 * exact.item()
+
+
+def test_stochastic_subset_is_unbiased():
+    """With a quarter of the layers per step, the mean over draws is the full penalty."""
+    torch.manual_seed(0)
+    model = nn.Sequential(*[m for _ in range(4) for m in (nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())],
+                          nn.Conv2d(8, 1, 3, padding=1))
+    x = torch.rand(2, 8, 8, 8)
+    for norm in ("relative", "paper"):
+        full = EQReg(model, norm=norm, layers=["0", "2", "4", "6"])
+        run(full, model, x)
+        sub = EQReg(model, norm=norm, layers=["0", "2", "4", "6"], layer_fraction=0.25,
+                    generator=torch.Generator().manual_seed(0))
+        draws = []
+        for _ in range(400):
+            run(sub, model, x)
+            assert len(sub.stats()) == 1
+            draws.append(sub.raw_loss().item())
+        assert sum(draws) / len(draws) == pytest.approx(full.raw_loss().item(), rel=0.05), norm

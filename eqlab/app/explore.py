@@ -7,8 +7,8 @@ on the centre ``PROBE_SIDE`` crop, cached per model, image and group), ``explore
 ``explore_controls`` (the choices that depend on net and group) and ``explore_figure`` (the
 matplotlib version of the panel).
 
-The one-layer forward hook (``_features``) is the app's own: ``eqlab.metrics`` captures features
-only inside its error functions (no public helper).
+The numbers and maps come from ``eqlab.metrics.rotation_view`` (the same computation as
+``eqlab.viz.rotation_panel``); this module only draws them as a numpy picture.
 
 What is not here: the errors themselves (``eqlab.metrics``), the Gradio wiring (``ui.py``,
 ``handlers.py``).
@@ -29,44 +29,17 @@ from eqlab.app.models import Loaded, ModelBank, arm_model, model_lock
 from eqlab.app.render import canvas, colorize, gray
 from eqlab.app.settings import ANGLES, ARM_CHOICES, ARM_HELP, PROBE_SIDE, YOURS, InputError, known_group, known_task
 from eqlab.data import limit_side
-from eqlab.groups import Trivial, get_group
-from eqlab.regularizer import select_layers
+from eqlab.groups import field_size, get_group
 
 
 def _layers(model: nn.Module, group) -> tuple[dict[str, object], list[str]]:
-    """``{layer: representation}`` for ``group`` and notes; layers without a representation of
-    ``group`` (a strict P4 net under D4 or C8) are compared without a channel permutation."""
-    names = [layer.name for layer in select_layers(model, "C4")]
-    try:
-        reps = {layer.name: layer.rep for layer in select_layers(model, group)}
-        return {n: reps.get(n, Trivial()) for n in names}, []
-    except ValueError:
-        return {n: Trivial() for n in names}, [
-            f"this net's channels carry no {group.name} representation (a P4 group CNN is built for C4): "
-            "its layers are compared without a channel permutation"]
+    """``{layer: representation}`` the net can show for ``group``, and notes (``eqlab.metrics.viewable_layers``)."""
+    selection, note = metrics.viewable_layers(model, group)
+    return {layer.name: layer.rep for layer in selection}, [note] if note else []
 
 
 def _field_size(rep, group, channels: int) -> int:
-    from eqlab.viz import field_size
-
     return max(1, min(field_size(rep, group, channels), 8))
-
-
-def _features(model: nn.Module, x: torch.Tensor, name: str, channel_dim: int) -> torch.Tensor:
-    """The output of one layer, channels first ``(B, C, h, w)`` (a forward hook; no gradients)."""
-    store = {}
-
-    def hook(module, inputs, out):
-        store["y"] = out.detach().clone()  # clone: a following in-place ReLU would overwrite it
-
-    handle = model.get_submodule(name).register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        handle.remove()
-    y = store["y"].float()
-    return y.movedim(-1, 1) if channel_dim == -1 else y
 
 
 def element_choices(group_name: str) -> list[tuple[str, int]]:
@@ -96,7 +69,7 @@ def _shown_model(bank: ModelBank, session: dict, task: str, arm: str) -> Loaded:
 
 
 def rotation_panel_image(model: nn.Module, x: torch.Tensor, group, element: int, layer: str, rep,
-                         field: int, channel_dim: int = 1, tile: int = 120) -> tuple[np.ndarray, dict]:
+                         field: int, tile: int = 120) -> tuple[np.ndarray, dict]:
     """The rotation panel as one numpy image, and the numbers in it.
 
     Rows: :math:`\\mathrm{rot}_g f(x)`, :math:`P_g \\mathrm{rot}_g f(x)` (each tile says which channel
@@ -105,13 +78,10 @@ def rotation_panel_image(model: nn.Module, x: torch.Tensor, group, element: int,
     """
     gx = group.rotate(x, element)
     with model_lock(model):
-        y = _features(model, x, layer, channel_dim)
-        z = _features(model, gx, layer, channel_dim)
-    channels = y.shape[1]
-    spatial = group.rotate(y, element)
-    index = rep.permutation(group, element, channels)
-    shifted = spatial.index_select(1, index)
-    mask = group.mask(z.shape[-2], z.shape[-1])
+        view = metrics.rotation_view(model, x, group, element, layer, rep)
+    spatial, shifted, z, index = view.rotated, view.shifted, view.rotated_input, view.index
+    channels = spatial.shape[1]
+    mask = view.mask
     keep = mask.float() if mask is not None else torch.ones(z.shape[-2:])
     size = _field_size(rep, group, channels)
     fields = math.ceil(channels / size)
@@ -131,7 +101,7 @@ def rotation_panel_image(model: nn.Module, x: torch.Tensor, group, element: int,
         [err(m) for m in maps[3]],
     ]
     numbers = dict(
-        with_shift=metrics.relative_error(shifted, z, mask), without=metrics.relative_error(spatial, z, mask),
+        with_shift=view.with_shift, without=view.without,
         field=metrics.relative_error(shifted[:, cols], z[:, cols], mask), fields=fields, field_shown=field,
         channels=channels, field_size=size,
     )
@@ -196,8 +166,7 @@ def explore_panel(bank: ModelBank, task: str, arm: str, sample: str, upload: str
         field = int(float(field))
     except (TypeError, ValueError):
         field = 0
-    channel_dim = select_layers(model, "C4", [layer])[0].channel_dim
-    panel, numbers = rotation_panel_image(model, x, group, element, layer, reps[layer], field, channel_dim)
+    panel, numbers = rotation_panel_image(model, x, group, element, layer, reps[layer], field)
     if numbers["field_shown"] != field:
         notes.append(f"field {field} does not exist (the layer has {numbers['fields']}); showing field "
                      f"{numbers['field_shown']}")
@@ -278,10 +247,8 @@ def explore_controls(bank: ModelBank, task: str, arm: str, group_name: str, laye
     chosen = _shown_model(bank, session, task, arm)
     reps, _ = _layers(chosen.model, group)
     layer = layer if layer in reps else list(reps)[min(1, len(reps) - 1)]
-    module = chosen.model.get_submodule(layer)
-    from eqlab.models.base import out_channels
-
-    channels = out_channels(module)
+    selection, _ = metrics.viewable_layers(chosen.model, group)
+    channels = next(lay.channels for lay in selection if lay.name == layer)
     fields = math.ceil(channels / _field_size(reps[layer], group, channels))
     return element_choices(group.name), list(reps), layer, fields
 

@@ -1,9 +1,9 @@
 r"""A layer's feature maps under rotation: which layers can be shown, and the paper's figure 1(c).
 
 What is here: ``feature_layers`` (the layers of a model the panels can show, with their
-representations), ``field_size`` (how many channels form one field of a representation) and
-``rotation_panel`` (:math:`f(g x)` next to :math:`P_g\, \mathrm{rot}_g f(x)` for one layer and
-one field), with the private helpers that pick a layer and record its output.
+representations), ``field_size`` (re-exported from ``eqlab.groups``) and ``rotation_panel``
+(:math:`f(g x)` next to :math:`P_g\, \mathrm{rot}_g f(x)` for one layer and one field), drawn from
+``eqlab.metrics.rotation_view``, the same computation the app shows.
 
 What is not here: the channel tables of representations (``eqlab.viz.groups``), per-layer error
 bars across arms (``eqlab.viz.errors``) and the numbers themselves (``eqlab.metrics``).
@@ -20,85 +20,25 @@ import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
 
-from eqlab.groups import Group, PixelShuffle, Permutation, Regular, Representation, Trivial, get_group
-from eqlab.metrics import layer_features, relative_error
-from eqlab.regularizer import Layer, select_layers
-from eqlab.viz._common import ERROR_CMAP, FEATURE_CMAP, as_batch, disk, figure, picture, show
+from eqlab.groups import Group, Representation, field_size, get_group
+from eqlab.metrics import relative_error, rotation_view, viewable_layers
+from eqlab.viz._common import ERROR_CMAP, FEATURE_CMAP, as_batch, figure, picture, show
 
 __all__ = ["feature_layers", "field_size", "rotation_panel"]
 
 
-# -- which layers -----------------------------------------------------------------------------------
-
 def feature_layers(model: nn.Module, group: Group | str = "C4") -> dict[str, Representation]:
-    """The layers whose feature maps the panels can show, with their default representations.
+    """The layers whose feature maps the panels can show, with their representations.
 
     Args:
         model: any ``nn.Module``.
         group: the group (representations depend on it).
 
     Returns:
-        ``{module name: representation}`` in module order: the model's ``equivariance_reps`` if it
-        has them (``eqlab.regularizer.select_layers(..., layers="auto")``), else every conv / linear
-        layer (``Regular()`` where the channels fit it, else ``Trivial()``).
+        ``{module name: representation}`` in execution order (``eqlab.metrics.viewable_layers``).
     """
-    group = get_group(group)
-    try:
-        return {layer.name: layer.rep for layer in select_layers(model, group)}
-    except ValueError:
-        reps = {}
-        for name, module in model.named_modules():
-            channels = getattr(module, "out_channels", getattr(module, "out_features", None))
-            if channels is not None:
-                reps[name] = Regular() if Regular().fits(group, channels) else Trivial()
-        return reps
-
-
-def _layer(model: nn.Module, group: Group, name: str, rep: Representation | None) -> Layer:
-    """The ``Layer`` (name, representation, channel axis) for a panel; ``ValueError`` names bad names."""
-    modules = dict(model.named_modules())
-    if not isinstance(name, str) or not name or name not in modules:
-        raise ValueError(f"unknown layer {name!r} for {type(model).__name__}; "
-                         f"valid layers: {list(feature_layers(model, group))}")
-    if rep is None:
-        rep = feature_layers(model, group).get(name)
-    return select_layers(model, group, [name], {name: rep} if rep is not None else None)[0]
-
-
-def _features(model: nn.Module, x: torch.Tensor, layer: Layer) -> torch.Tensor:
-    """Output of one layer for ``x``, channels first ``(B, C, h, w)``, in eval mode without gradients.
-
-    Safe to call from several threads on one model in eval mode (the Gradio app): the capture
-    (``eqlab.metrics.layer_features``) keeps only this thread's forward pass, and an eval-mode
-    model is not touched.
-    """
-    was_training = model.training
-    if was_training:
-        model.eval()
-    try:
-        with torch.no_grad():
-            features, _ = layer_features(model, x, [layer.name])
-    finally:
-        if was_training:
-            model.train()
-    y = features[layer.name].float().cpu()
-    return y.movedim(-1, 1) if layer.channel_dim == -1 else y
-
-
-def field_size(rep: Representation, group: Group, channels: int, trivial: int = 4) -> int:
-    """Channels in one *field*: the block of consecutive channels that ``rep`` maps onto itself.
-
-    ``|G|`` for ``Regular``, ``r**2`` for ``pixel_shuffle(r)`` (times the base's field), the table
-    length for ``Permutation``; the trivial representation permutes nothing, so its channels are
-    shown ``trivial`` (4) at a time.
-    """
-    if isinstance(rep, Regular):
-        return group.order
-    if isinstance(rep, PixelShuffle):  # sub-pixel blocks of r**2 channels, permuted by the base rep
-        return rep.factor**2 * field_size(rep.base, group, channels // rep.factor**2, trivial=1)
-    if isinstance(rep, Permutation):
-        return len(rep.tables[0])
-    return min(channels, trivial)  # trivial (or unknown): no permutation, show 4 channels at a time
+    selection, _ = viewable_layers(model, group)
+    return {layer.name: layer.rep for layer in selection}
 
 
 # -- the paper's figure 1(c) ------------------------------------------------------------------------
@@ -145,32 +85,20 @@ def rotation_panel(model: nn.Module, x: torch.Tensor, group: Group | str, elemen
     """
     group = get_group(group)
     x = as_batch(x)
-    if group.needs_square(element) and x.shape[-2] != x.shape[-1]:
-        raise ValueError(f"{group.describe(element)} of {group.name} needs a square x, got shape {tuple(x.shape)}")
-    chosen = _layer(model, group, layer, rep)
     device = next(iter(model.parameters()), torch.empty(0)).device
-    gx = group.rotate(x, element)
-    y = _features(model, x.to(device), chosen)  # (1, C, h, w)
-    z = _features(model, gx.to(device), chosen)  # (1, C, h', w')
-    channels = y.shape[1]
-    spatial = group.rotate(y, element)  # rot_g f(x)
-    index = chosen.rep.permutation(group, element, channels)  # (P_g y)[:, c] = y[:, index[c]]
-    shifted = spatial.index_select(1, index)  # P_g rot_g f(x)
-    if shifted.shape != z.shape:
-        raise ValueError(f"layer {layer!r}: rotated features {tuple(shifted.shape)} do not match the features "
-                         f"of the rotated input {tuple(z.shape)}; use a square x")
-    size = field_size(chosen.rep, group, channels)
+    view = rotation_view(model, x.to(device), group, element, layer, rep)
+    y, spatial, shifted, z = (t.cpu() for t in (view.features, view.rotated, view.shifted, view.rotated_input))
+    index, channels = view.index.cpu(), view.features.shape[1]
+    size = field_size(view.layer.rep, group, channels)
     fields = math.ceil(channels / size)
     if isinstance(field, bool) or not isinstance(field, int) or not 0 <= field < fields:
         raise ValueError(f"field must be an int in range({fields}) for layer {layer!r} "
                          f"({channels} channels in fields of {size}), got {field!r}")
     cols = list(range(field * size, min(channels, (field + 1) * size)))
-    mask = group.mask(z.shape[-2], z.shape[-1])
-    keep = disk(group, z.shape[-2], z.shape[-1])
-    e_none = relative_error(spatial, z, mask)
-    e_shift = relative_error(shifted, z, mask)
+    mask = view.mask.cpu() if view.mask is not None else None
     e_field = relative_error(shifted[:, cols], z[:, cols], mask)
-    diff = (shifted - z).abs() * keep  # (1, C, h, w)
+    diff = view.difference.cpu()  # (1, C, h, w)
+    gx = group.rotate(x, element)
 
     n = len(cols)
     fig = figure(1.9 * (n + 1) + 1.2, 1.75 * 5 + 1.0)
@@ -210,8 +138,8 @@ def rotation_panel(model: nn.Module, x: torch.Tensor, group: Group | str, elemen
         ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, transform=ax.transAxes)
     fig.colorbar(im_feat, ax=feature_axes, shrink=0.6, label="feature value")
     fig.colorbar(im_err, ax=error_axes, shrink=0.9, label="|difference|")
-    fig.suptitle(f"{type(model).__name__} · layer '{chosen.name}' ({chosen.rep.name}) · field {field} "
+    fig.suptitle(f"{type(model).__name__} · layer '{view.layer.name}' ({view.layer.rep.name}) · field {field} "
                  f"· g = {group.describe(element)} of {group.name}\n"
-                 f"relative error, whole layer: with $P_g$ {e_shift:.3g}, without {e_none:.3g}"
+                 f"relative error, whole layer: with $P_g$ {view.with_shift:.3g}, without {view.without:.3g}"
                  f"  ·  this field: {e_field:.3g}", fontsize=11)
     return fig

@@ -1,0 +1,33 @@
+"""Image-quality and equivariance metrics.
+
+    quality       ``psnr``, ``ssim`` (Y channel of BT.601, border crop; scikit-image's SSIM), ``rgb_to_y``
+    equivariance  ``equivariance_error`` per layer x element x kind, ``mean_layer_error``,
+                  ``output_equivariance_error``, ``equivariance_error_map``, ``error_vs_angle``,
+                  ``rotation_view`` (what a rotation panel shows), ``layer_features`` / ``layer_maps``
+                  (the feature capture), ``viewable_layers``, ``relative_error``
+
+What is not here: the training penalty (``eqlab.regularizer``), scoring a net on a task (``eqlab.tasks.evaluate``).
+"""
+
+from eqlab.metrics.equivariance import (
+                                        FLOOR_SIGMA,
+                                        KINDS,
+                                        RotationView,
+                                        equivariance_error,
+                                        equivariance_error_map,
+                                        error_vs_angle,
+                                        layer_features,
+                                        layer_maps,
+                                        mean_layer_error,
+                                        output_equivariance_error,
+                                        relative_error,
+                                        rotation_view,
+                                        viewable_layers,
+)
+from eqlab.metrics.quality import psnr, rgb_to_y, ssim
+
+__all__ = [
+    "psnr", "ssim", "rgb_to_y", "equivariance_error", "mean_layer_error", "output_equivariance_error",
+    "equivariance_error_map", "error_vs_angle", "relative_error", "layer_features", "layer_maps", "rotation_view",
+    "RotationView", "viewable_layers", "KINDS", "FLOOR_SIGMA",
+]

@@ -1,0 +1,101 @@
+"""Image quality: PSNR and SSIM with the conventions restoration papers use.
+
+Images are in [0, 1]; RGB is compared on the Y channel of ITU-R BT.601 (as MATLAB's
+``rgb2ycbcr``); an optional border is cropped (SR papers crop ``scale`` pixels). SSIM is
+scikit-image's (Gaussian window, sigma 1.5, the constants of Wang et al. 2004), not a copy of it.
+
+What is not here: equivariance (``eqlab.metrics.equivariance``), scoring a net on a task
+(``eqlab.tasks.evaluate``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["psnr", "ssim", "rgb_to_y"]
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    for what, t in (("x", x), ("y", y)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{what} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 4:
+            raise ValueError(f"{what} must be (B, C, H, W), got shape {tuple(t.shape)}")
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+
+
+def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
+    """Luma of ITU-R BT.601 in [16/255, 235/255], as MATLAB's ``rgb2ycbcr``.
+
+    Args:
+        x: ``(B, 3, H, W)`` RGB in [0, 1].
+
+    Returns:
+        ``(B, 1, H, W)``.
+    """
+    weights = torch.tensor([65.481, 128.553, 24.966], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * weights).sum(dim=1, keepdim=True) / 255.0 + 16.0 / 255.0
+
+
+def _prepare(x, y, crop_border, y_channel):
+    _check_pair(x, y)
+    x, y = x.detach().float(), y.detach().float()
+    if y_channel and x.shape[1] == 3:
+        x, y = rgb_to_y(x), rgb_to_y(y)
+    if crop_border:
+        if 2 * crop_border >= min(x.shape[-2:]):
+            raise ValueError(f"crop_border={crop_border} leaves nothing of a {tuple(x.shape[-2:])} image")
+        x = x[..., crop_border:-crop_border, crop_border:-crop_border]
+        y = y[..., crop_border:-crop_border, crop_border:-crop_border]
+    return x, y
+
+
+def _reduce(values: torch.Tensor, reduction: str):
+    if reduction == "mean":
+        return float(values.mean())
+    if reduction == "none":
+        return values
+    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, crop_border: int = 0,
+         y_channel: bool = True, reduction: str = "mean"):
+    """Peak signal-to-noise ratio in dB, per image then averaged.
+
+    Args:
+        x: ``(B, C, H, W)`` restored images in [0, 1] (not clipped here; clip first if you want).
+        y: ``(B, C, H, W)`` references.
+        data_range: peak value.
+        crop_border: pixels dropped on each side (SR papers crop ``scale``).
+        y_channel: for RGB, compare the BT.601 luma only.
+        reduction: ``"mean"`` -> float, ``"none"`` -> ``(B,)`` tensor.
+
+    Example:
+        >>> y = torch.zeros(1, 1, 8, 8)
+        >>> round(psnr(y + 0.1, y), 2)
+        20.0
+    """
+    x, y = _prepare(x, y, crop_border, y_channel)
+    mse = (x - y).pow(2).flatten(1).mean(dim=1)
+    return _reduce(10 * torch.log10(data_range**2 / mse.clamp_min(1e-12)), reduction)
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, crop_border: int = 0,
+         y_channel: bool = True, reduction: str = "mean"):
+    """Structural similarity (scikit-image: Gaussian window sigma 1.5, no sample covariance).
+
+    Args and Returns: as :func:`psnr`; channels other than the Y channel are averaged.
+    """
+    from skimage.metrics import structural_similarity  # the reference implementation, not a copy
+
+    x, y = _prepare(x, y, crop_border, y_channel)
+    values = []
+    for xi, yi in zip(x.cpu().numpy(), y.cpu().numpy()):
+        values.append(np.mean([
+            structural_similarity(a, b, data_range=data_range, gaussian_weights=True, sigma=1.5,
+                                  use_sample_covariance=False)
+            for a, b in zip(xi, yi)
+        ]))
+    return _reduce(torch.tensor(values, dtype=torch.float64), reduction)

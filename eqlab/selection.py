@@ -1,0 +1,568 @@
+"""Which layers EQ-Reg reads, how, and why: selection by probing a forward pass.
+
+``select(model, group)`` decides, for every ``nn.Conv2d``, ``nn.ConvTranspose2d`` and ``nn.Linear``
+of an unmodified model, whether the penalty can read its output as a feature map, with which
+*layout* (``eqlab.layouts``) and *representation* (``eqlab.groups``), or why not. It does not
+guess from the modules' names or their registration order: it runs the net (dry, without changing
+it) and looks.
+
+The probe: two forward passes of random inputs, ``(2, C, 64, 64)`` and ``(2, C, 64, 128)``, in
+training mode (the mode the penalty acts in; ``mode="eval"`` for the metrics), record every call
+of every candidate layer: its output shape in both, the order of execution, the frame of its
+output (the accumulated ``torch.roll`` shifts, traced through every torch function) and its node
+in the autograd graph. From that:
+
+- *layout*: a dimension that grows with the input's width is spatial, a leading dimension that
+  grows is a window count: ``(B, C, H, W)`` convolutions -> ``Map``, ``(B, H, W, C)`` ->
+  ``ChannelsLast``, ``(B, H*W, C)`` -> ``Tokens``, ``(B*nW, s*s, C)`` (or ``(B, nW, s*s, C)``) ->
+  ``Windows(s)``, in a frame rolled by ``-k`` -> ``Windows(s, shift=k)``. What does not grow with
+  the image (pooled vectors, position tables, learned tokens), maps that are not on the input's
+  grid (padded or cropped), and frames that mix rolls are skipped, each with its reason;
+- *representation*: a layer whose output reaches ``nn.PixelShuffle`` (through elementwise ops) gets
+  ``PixelShuffle(r, base)``; a layer that produces the model's output (found by walking the
+  autograd graph back from the output, not by registration order) is image-valued: ``Trivial``;
+  any other layer ``Regular`` when its channels divide by ``|G|``;
+- layers that did not run in the probe's mode are not chosen.
+
+A net that declares its layers (``model.equivariance_reps(group)``, as every eqlab net does) keeps
+its own choice of layers and representations; the probe only adds the layouts. When a net cannot
+take the probe's input, pass ``example=`` (an input of your own); with one input (not two) the
+layouts are read from one shape, which the report says.
+
+Convention: windows are ordered ``(b, nh, nw)`` and tokens row-major (Swin's ``window_partition``
+and ``flatten(2).transpose(1, 2)``). Dilated "grid" windows of the same shape cannot be told apart
+from block windows by shapes; declare them (``layouts={name: Function(...)}``) or skip them
+(``layouts={name: None}``).
+
+What is not here: the penalty (``eqlab.regularizer``), the layouts themselves (``eqlab.layouts``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import threading
+import weakref
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import torch
+import torch.nn as nn
+from torch.overrides import TorchFunctionMode
+
+from eqlab.groups import Group, PixelShuffle, Regular, Representation, Trivial, get_group
+from eqlab.layouts import ChannelsLast, Layout, Map, Tokens, Windows
+
+__all__ = ["select", "cached_select", "Selection", "Layer", "Row", "HOOKABLE", "PROBE_SIDE"]
+
+HOOKABLE = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+PROBE_SIDE = 64  # the square probe's side (divisible by windows of 8 and 16 and by 2**4 for U-Nets)
+PROBE_WIDE = 128  # the second probe's width: what doubles is spatial (nets pad inputs to multiples of up to 64)
+PROBE_BATCH = 2
+_UNROLLED = (Fraction(0), Fraction(0))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A regularized layer: its name in ``model.named_modules()``, representation, layout and role."""
+
+    name: str
+    rep: Representation
+    layout: Layout = Map()
+    role: str = "hidden"  # "hidden", "output" (produces the model's output) or "pixel_shuffle" (feeds one)
+    channels: int | None = None  # channels of the map it holds (None for a Function layout)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the selection report."""
+
+    name: str
+    module: str  # the module's class
+    shape: tuple | None  # its output shape in the (square) probe; None if it did not run
+    chosen: bool
+    layout: str
+    rep: str
+    reason: str
+
+
+@dataclass
+class Selection:
+    """The chosen layers, in execution order, and the report on every candidate."""
+
+    layers: list[Layer]
+    rows: list[Row]
+    how: str  # how the layouts were found, e.g. "two probes, 64x64 and 64x128"
+    calls: dict[str, int] = field(default_factory=dict)  # probe calls per chosen layer
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def table(self) -> str:
+        """The report as a fixed-width text table (what ``EQReg.report()`` prints)."""
+        head = ("layer", "module", "probe output", "chosen", "layout", "representation", "why")
+        cells = [head] + [(r.name, r.module, "-" if r.shape is None else str(tuple(r.shape)), "yes" if r.chosen else
+                           "no", r.layout, r.rep, r.reason) for r in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(head) - 1)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1] for row in cells]
+        return f"{len(self.layers)} of {len(self.rows)} layers regularized ({self.how})\n" + "\n".join(lines)
+
+
+def _channels(module: nn.Module) -> int | None:
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        return module.out_channels
+    if isinstance(module, nn.Linear):
+        return module.out_features
+    for attr in ("out_channels", "out_features"):
+        if isinstance(getattr(module, attr, None), int):
+            return getattr(module, attr)
+    return None
+
+
+# -- the probe ----------------------------------------------------------------------------------------
+
+class _Frames(TorchFunctionMode):
+    """Trace the frame of every tensor computed from the input: the ``torch.roll`` shifts it has
+    accumulated on the way.
+
+    Only tensors that depend on the input carry a frame (weights do not: a P4 layer rolls its
+    kernels, not the image), and only per-image tensors vote (an attention mask built with
+    ``type_as(x)``, or broadcast over the batch, does not). A tensor made from inputs whose
+    frames agree has that frame; rolled and unrolled data mixed give ``"mixed"``, and so does a
+    roll along one axis only.
+    """
+
+    # functions whose output values do not depend on these tensor arguments (only their dtype, device, shape)
+    _LIKE = {torch.Tensor.type_as: 1, torch.Tensor.to: 1, torch.zeros_like: 0, torch.ones_like: 0,
+             torch.empty_like: 0, torch.full_like: 0, torch.Tensor.new_zeros: 0, torch.Tensor.new_ones: 0,
+             torch.Tensor.new_empty: 0, torch.Tensor.new_full: 0}
+
+    def __init__(self, x: torch.Tensor):
+        super().__init__()
+        self.frames: dict[int, object] = {id(x): (Fraction(0), Fraction(0))}
+        self.keep: list = [x]  # the traced tensors stay alive during the probe, so their ids stay unique
+        self.batch = x.shape[0]
+
+    def frame(self, t) -> object:
+        """``(dh, dw)`` as fractions of the map, ``"mixed"``, or ``None`` for a tensor independent of the input."""
+        return self.frames.get(id(t))
+
+    def _voters(self, func, args, kwargs):
+        """The tensors whose frame the output inherits: per-image data, not masks built to their shape."""
+        if func in self._LIKE:
+            args, kwargs = args[: self._LIKE[func]], {}
+        return [t for t in _tensors((args, kwargs)) if t.dim() and (t.shape[0] > 1 or self.batch == 1)]
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        frames = {f for f in map(self.frame, self._voters(func, args, kwargs)) if f is not None}
+        if not frames:
+            return out
+        frame = frames.pop() if len(frames) == 1 else "mixed"
+        if func in (torch.roll, torch.Tensor.roll) and frame != "mixed":
+            frame = _rolled(frame, args, kwargs)
+        for t in _tensors(out):
+            self.frames[id(t)] = frame
+            self.keep.append(t)
+        return out
+
+
+def _rolled(frame, args, kwargs):
+    """The frame after ``torch.roll``: shifts as fractions of the rolled axes (so that rolls at two
+    resolutions compare), for a roll over two axes; any other roll of data is ``"mixed"``."""
+    x = args[0]
+    shifts = kwargs.get("shifts", args[1] if len(args) > 1 else 0)
+    dims = kwargs.get("dims", args[2] if len(args) > 2 else None)
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list, torch.Size)) else (shifts,)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != 2 or len(dims) != 2 or None in dims:
+        return "mixed"
+    sizes = [x.shape[d] for d in dims]
+    return tuple((f + Fraction(int(s), n)) % 1 for f, s, n in zip(frame, shifts, sizes))
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _tensors(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors(item)
+
+
+@dataclass
+class _Call:
+    shape: tuple | None  # None: not a tensor
+    node: object  # its autograd node
+    frame: object  # (dh, dw), or "mixed"
+
+
+def _first_tensor(out):
+    return next(iter(_tensors(out)), None)
+
+
+def _run(model: nn.Module, x: torch.Tensor, names: list[str], mode: str):
+    """One probe forward: ``({name: [_Call, ...]}, output tensor)``; the model is left as it was."""
+    modules = dict(model.named_modules())
+    calls: dict[str, list[_Call]] = {}
+    x = x.clone()  # a clone: some nets scale their input in place (RCAN: x *= 255)
+    frames = _Frames(x)
+
+    thread = threading.get_ident()  # a model shared by threads (the app): record this thread's pass only
+
+    def hook(module, inputs, out, name):
+        if threading.get_ident() != thread:
+            return
+        t = out if isinstance(out, torch.Tensor) else None
+        calls.setdefault(name, []).append(_Call(None if t is None else tuple(t.shape),
+                                                None if t is None else t.grad_fn,
+                                                _UNROLLED if t is None else frames.frame(t) or _UNROLLED))
+
+    handles = [modules[name].register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name)) for name in names]
+    state = {k: v.clone() for k, v in model.state_dict().items()}  # batch-norm statistics move in train mode
+    was_training = model.training
+    model.train(mode == "train")
+    try:
+        with torch.random.fork_rng(devices=[]), torch.enable_grad(), frames:
+            out = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                v.copy_(state[k])
+    first = _first_tensor(out)
+    if first is None:
+        raise ValueError(f"{type(model).__name__} returned {type(out).__name__}, not a tensor: cannot probe it")
+    return calls, first
+
+
+def _graph_from(node, stop: dict, limit: int | None = None) -> set[str]:
+    """The layers (``stop``: node -> name) reached from ``node`` backwards without passing another one."""
+    reached, seen, frontier, depth = set(), set(), [node], 0
+    while frontier and (limit is None or depth <= limit):
+        nxt = []
+        for n in frontier:
+            if n is None or id(n) in seen:
+                continue
+            seen.add(id(n))
+            if id(n) in stop:
+                reached.add(stop[id(n)])
+                continue
+            nxt.extend(f for f, _ in getattr(n, "next_functions", ()))
+        frontier, depth = nxt, depth + 1
+    return reached
+
+
+def _pixel_shuffles(root) -> list[tuple[object, int]]:
+    """Every ``PixelShuffleBackward`` node of the graph, with its factor."""
+    found, seen, frontier = [], set(), [root]
+    while frontier:
+        n = frontier.pop()
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n).__name__.startswith("PixelShuffleBackward"):
+            found.append((n, int(n._saved_upscale_factor)))
+        frontier.extend(f for f, _ in getattr(n, "next_functions", ()))
+    return found
+
+
+def _examples(model: nn.Module, example) -> list[torch.Tensor]:
+    """The probe inputs to try: ``example`` (a batch, or an int: the input channels), else random
+    ``(2, C, 64, 64)`` for the likely ``C``."""
+    if isinstance(example, torch.Tensor):
+        return [example.detach()]
+    first = next((m for m in model.modules() if isinstance(getattr(m, "in_channels", None), int)), None)
+    param = next(iter(model.parameters()), torch.empty(0))
+    hint = [example] if isinstance(example, int) and not isinstance(example, bool) else []
+    channels = dict.fromkeys(hint + ([first.in_channels] if first is not None else []) + [3, 1])
+    return [torch.rand(PROBE_BATCH, c, PROBE_SIDE, PROBE_SIDE, generator=torch.Generator().manual_seed(0),
+                       dtype=param.dtype).to(param.device) for c in channels]
+
+
+def _probe(model: nn.Module, example, names: list[str], mode: str):
+    """``(input, calls, output)`` of the first probe input the model takes."""
+    errors = []
+    for x in _examples(model, example):
+        try:
+            calls, out = _run(model, x, names, mode)
+            return x, calls, out
+        except Exception as err:  # noqa: BLE001 - reported below if no input works
+            if isinstance(example, torch.Tensor):
+                raise ValueError(f"cannot probe {type(model).__name__} with the example of shape "
+                                 f"{tuple(x.shape)}: {type(err).__name__}: {err}") from None
+            errors.append(f"{tuple(x.shape)}: {type(err).__name__}: {str(err)[:160]}")
+    raise ValueError(f"{type(model).__name__} takes none of the probe inputs; pass example= (an input batch it "
+                     "takes). Tried " + "; ".join(errors))
+
+
+# -- reading the probe ---------------------------------------------------------------------------------
+
+def _on_grid(side: int, probe: int) -> bool:
+    """A map side that is the probe's side times 2**k or an integer factor (not padded, not cropped)."""
+    ratio = side / probe
+    return ratio >= 1 and ratio == int(ratio) or (ratio < 1 and math.log2(probe / side) == int(math.log2(probe / side))
+                                                    and probe % side == 0)
+
+
+def _layout(module: nn.Module, square: tuple, wide: tuple | None, images: int, frame) -> tuple[Layout | None, str]:
+    """The layout of one output (``square``: at 64 x 64; ``wide``: at 64 x 128 or None), or why there is none."""
+    channels = _channels(module)
+    grow = PROBE_WIDE / PROBE_SIDE
+    conv = not isinstance(module, nn.Linear) and len(square) == 4 and square[1] == channels
+    if frame == "mixed":
+        return None, "its output mixes differently rolled frames"
+    if len(square) < 3:
+        return None, f"a {len(square)}-d output (a vector per image) has no spatial layout"
+    same = wide is not None and tuple(wide) == tuple(square)
+    if same:
+        return None, "its output does not grow with the image (a pooled vector, table or learned tokens)"
+
+    def grows(i):  # dimension i scales with the input width
+        return wide is None or wide[i] == round(square[i] * grow)
+
+    if conv:
+        if len(square) != 4 or square[1] != channels:
+            return None, f"output {square} is not (B, {channels}, H, W)"
+        h, w = square[2], square[3]
+        if square[0] == images:
+            if h != w or not _on_grid(h, PROBE_SIDE) or (wide is not None and (wide[2] != h or not grows(3))):
+                return None, f"a map of {h}x{w} at a 64x64 input is not on the input's grid (padded or cropped)"
+            layout = Map()
+        elif square[0] % images == 0 and h == w and (wide is None or (wide[0] == round(square[0] * grow)
+                                                                         and wide[2:] == square[2:])):
+            layout = Windows(h, channels_first=True)
+        else:
+            return None, f"output {square} is neither a map nor windows of this batch"
+    else:
+        if square[-1] != channels:
+            return None, f"output {square} does not end with the {channels} features"
+        if len(square) == 4 and square[0] == images and square[1] == square[2] and (wide is None or grows(2)):
+            if not _on_grid(square[1], PROBE_SIDE):
+                return None, f"a {square[1]}x{square[2]} grid at a 64x64 input is not on the input's grid"
+            layout = ChannelsLast()
+        elif len(square) == 4 and square[0] == images and wide is not None and grows(1):  # (B, nW, s*s, C)
+            s = math.isqrt(square[2])
+            if s * s != square[2]:
+                return None, f"{square[2]} tokens per window is not a square window"
+            layout = Windows(s)
+        elif len(square) == 4 and square[0] % images == 0 and square[1] == square[2] and square[0] > images:
+            layout = Windows(square[1])  # (B*nW, s, s, C)
+        elif len(square) == 3 and square[0] == images and grows(1):
+            side = math.isqrt(square[1])
+            if side * side != square[1] or not _on_grid(side, PROBE_SIDE):
+                return None, f"{square[1]} tokens at a 64x64 input are not a grid on the input's"
+            layout = Tokens()
+        elif len(square) == 3 and square[0] % images == 0 and square[0] > images and (wide is None or (
+                wide[0] == round(square[0] * grow) and wide[1] == square[1])):
+            s = math.isqrt(square[1])
+            if s * s != square[1]:
+                return None, f"windows of {square[1]} tokens are not square"
+            layout = Windows(s)
+        else:
+            return None, f"output {square} is not a map, tokens or windows of this batch"
+    if any(frame):
+        side = layout.map_shape(layout.per_image(torch.empty(square, device="meta"), images))[1]
+        shift = (-frame[0] * side) % side
+        if not isinstance(layout, Windows) or frame[0] != frame[1] or shift != int(shift) \
+                or not 0 < shift < layout.size:
+            return None, f"it reads a frame rolled by {tuple(str(f) for f in frame)} of the map (torch.roll before it)"
+        layout = Windows(layout.size, shift=int(shift), channels_first=layout.channels_first)
+    return layout, ""
+
+
+def _default_rep(group: Group, channels: int | None, role: str, factor: int):
+    """The representation of a layer from its role: ``(rep, reason)``, or ``(None, why not)``."""
+    if factor > 1:
+        if not group.exact:
+            return None, f"feeds PixelShuffle({factor}), which has no representation of {group.name}"
+        if role == "output":
+            return PixelShuffle(factor, Trivial()), f"feeds PixelShuffle({factor}) of the output image"
+        base = channels // factor**2
+        if Regular().fits(group, base):
+            return PixelShuffle(factor, Regular()), f"feeds PixelShuffle({factor}) of a feature map"
+        return None, f"feeds PixelShuffle({factor}) of {base} channels, not divisible by |{group.name}| = {group.order}"
+    if role == "output":
+        return Trivial(), "produces the model's output: image-valued"
+    if channels is not None and Regular().fits(group, channels):
+        return Regular(), ""
+    return None, f"{channels} channels are not divisible by |{group.name}| = {group.order}"
+
+
+def _check_names(names, modules, what: str) -> None:
+    unknown = [n for n in names if n not in modules]
+    if unknown:
+        hints = {n: difflib.get_close_matches(n, [m for m in modules if m], n=3) for n in unknown}
+        raise ValueError(f"unknown layer name(s) in {what}: " + "; ".join(
+            f"{n!r}" + (f" (close: {', '.join(map(repr, close))})" if close else "") for n, close in hints.items()))
+
+
+def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None, layouts=None, example=None,
+           mode: str = "train") -> Selection:
+    """Choose the layers to regularize (or measure), their layouts and representations.
+
+    Args:
+        model: any ``nn.Module``; it is run (dry) but not changed.
+        group: the symmetry group.
+        layers: ``"auto"`` (what the probe can read; the model's ``equivariance_reps`` if it has
+            them), ``"hidden"`` (``"auto"`` without the layers that produce the output: the
+            reference code's choice), a list of module names, or module type(s).
+        reps: ``None``, one ``Representation`` for every chosen layer, or ``{name: rep}``.
+        layouts: ``{name: Layout}`` to declare what the probe cannot derive, ``{name: None}`` to skip.
+        example: an input batch for the probe, or the number of input channels; default random
+            ``(2, C, 64, 64)`` and ``(2, C, 64, 128)``.
+        mode: ``"train"`` (the layers that run while training) or ``"eval"`` (for metrics).
+
+    Returns:
+        the ``Selection``: the chosen layers in execution order, and a report row for every candidate.
+
+    Raises:
+        ValueError: an unknown name (close names listed), a net that cannot be probed, an explicitly
+            named layer that cannot be read or whose channels do not fit, or no layer at all.
+        TypeError: a model or argument of the wrong type.
+    """
+    group = get_group(group)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if reps is not None and not isinstance(reps, (dict, Representation)):
+        raise TypeError(f"reps must be None, a Representation or a dict, got {type(reps).__name__}")
+    if layouts is not None and not isinstance(layouts, dict):
+        raise TypeError(f"layouts must be None or a dict {{name: Layout or None}}, got {type(layouts).__name__}")
+    modules = dict(model.named_modules())
+    overrides = reps if isinstance(reps, dict) else {}
+    _check_names(overrides, modules, "reps")
+    _check_names(layouts or {}, modules, "layouts")
+
+    declared = None
+    if layers in ("auto", "hidden") and hasattr(model, "equivariance_reps"):
+        declared = dict(model.equivariance_reps(group))
+    if isinstance(layers, str) and layers not in ("auto", "hidden"):
+        raise TypeError(f"layers must be 'auto', 'hidden', a list of names or module type(s), got {layers!r}")
+    if isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers):
+        _check_names(layers, modules, "layers")
+        wanted = list(layers)
+    elif isinstance(layers, type) or (isinstance(layers, tuple) and layers
+                                      and all(isinstance(t, type) for t in layers)):
+        wanted = [n for n, m in modules.items() if isinstance(m, layers)]
+    elif layers in ("auto", "hidden"):
+        wanted = list(declared) if declared is not None else [n for n, m in modules.items() if isinstance(m, HOOKABLE)]
+    else:
+        raise TypeError(f"layers must be 'auto', 'hidden', a list of names or module type(s), got {layers!r}")
+    explicit = not isinstance(layers, str)
+
+    # -- probe -----------------------------------------------------------------------------------
+    x, calls, out = _probe(model, example, wanted, mode)
+    images = x.shape[0]
+    how = f"probed in {mode} mode at {tuple(x.shape[-2:])}"
+    wide_calls = None
+    if not isinstance(example, torch.Tensor):
+        try:
+            wide_calls, _ = _run(model, torch.cat([x, x.flip(-1)], dim=-1)[..., :PROBE_WIDE], wanted, mode)
+            how = f"two probes in {mode} mode, 64x64 and 64x128"
+        except Exception:  # noqa: BLE001 - a net that only takes square inputs: read the layouts from one shape
+            how += " (one probe: the net refused a 64x128 input)"
+    stop = {id(c.node): n for n, cs in calls.items() for c in cs if c.node is not None}
+    feeds_output = _graph_from(out.grad_fn, stop) if out.grad_fn is not None else set()
+    factors = {}
+    for node, factor in _pixel_shuffles(out.grad_fn):
+        for name in _graph_from(node, stop, limit=4):
+            factors[name] = factor
+    image_channels = out.shape[1] if out.dim() == 4 else None
+
+    # -- decide --------------------------------------------------------------------------------------
+    order = {n: i for i, n in enumerate(calls)}
+    rows, chosen = [], []
+    for name in sorted(wanted, key=lambda n: order.get(n, len(order))):
+        module = modules[name]
+        kind, channels = type(module).__name__, _channels(module)
+        mine = calls.get(name)
+        shape = mine[0].shape if mine else None
+
+        def skip(reason, name=name, kind=kind, shape=shape):
+            if explicit:
+                raise ValueError(f"layer {name!r} ({kind}) cannot be regularized: {reason}")
+            rows.append(Row(name, kind, shape, False, "-", "-", reason))
+
+        if not mine:
+            skip(f"did not run in a {mode}-mode forward")
+            continue
+        if shape is None:
+            skip("its output is not a tensor")
+            continue
+        if layouts and name in layouts:
+            layout, why = layouts[name], "declared"
+            if layout is None:
+                rows.append(Row(name, kind, shape, False, "-", "-", "skipped by layouts={name: None}"))
+                continue
+        else:
+            wide = wide_calls[name][0].shape if wide_calls and wide_calls.get(name) else None
+            layout, why = _layout(module, shape, wide, images, mine[0].frame)
+            if layout is None:
+                skip(why)
+                continue
+        factor = factors.get(name, 1)
+        image_valued = image_channels is not None and channels == image_channels * factor**2
+        role = "output" if name in feeds_output and image_valued else "pixel_shuffle" if factor > 1 else "hidden"
+        if layers == "hidden" and role == "output":
+            rows.append(Row(name, kind, shape, False, repr(layout), "-", "produces the output (layers='hidden')"))
+            continue
+        if name in overrides:
+            rep, reason = overrides[name], "representation given"
+        elif isinstance(reps, Representation):
+            rep, reason = reps, "representation given"
+        elif declared is not None and name in declared:
+            rep, reason = declared[name], "declared by the model (equivariance_reps)"
+        else:
+            rep, reason = _default_rep(group, channels, role, factor)
+            if rep is None:
+                skip(reason)
+                continue
+        c = None
+        if layout.permutes:
+            try:
+                c = layout.map_shape(layout.per_image(torch.empty(shape, device="meta"), images))[0]
+                rep.check(group, c)
+            except ValueError as err:
+                raise ValueError(f"layer {name!r} ({kind}, {channels} channels): {err}") from None
+        reason = ", ".join(r for r in (reason, why if why != "declared" else "layout declared",
+                                       f"runs {len(mine)} times per forward" if len(mine) > 1 else "") if r)
+        chosen.append(Layer(name, rep, layout, role, c))
+        rows.append(Row(name, kind, shape, True, repr(layout), rep.name, reason or "fits"))
+    if not chosen:
+        raise ValueError(f"no layer of {type(model).__name__} can be regularized for {group.name} with "
+                         f"layers={layers!r}:\n" + Selection([], rows, how).table())
+    return Selection(chosen, rows, how, {layer.name: len(calls[layer.name]) for layer in chosen})
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE_GUARD = threading.Lock()
+
+
+def cached_select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None, layouts=None,
+                  example=None, mode: str = "eval") -> Selection:
+    """``select``, remembered per model and arguments (a net's layers do not change as it trains).
+
+    The metrics, the figures and the app ask the same question many times; the probe runs once.
+    ``example`` (when a tensor) only matters the first time.
+    """
+    group = get_group(group)
+    key = (group.name, repr(layers), repr(sorted(reps.items())) if isinstance(reps, dict) else repr(reps),
+           repr(sorted((layouts or {}).items())), mode, example if isinstance(example, int) else None)
+    with _CACHE_GUARD:
+        hit = _CACHE.setdefault(model, {}).get(key)
+    if hit is None:
+        hit = select(model, group, layers, reps, layouts, example, mode)
+        with _CACHE_GUARD:
+            _CACHE[model][key] = hit
+    return hit
