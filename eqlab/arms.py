@@ -45,7 +45,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from eqlab.groups import Group, get_group
-from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, EQReg
+from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT, EQReg
 
 __all__ = ["Arm", "Plain", "Augment", "EQRegArm", "Strict", "StepLoss", "ARMS", "ARM_NAMES", "make_arm"]
 
@@ -75,8 +75,8 @@ class Arm:
 
     group: Group
 
-    def attach(self, model: nn.Module, group: Group | str) -> None:
-        """Called once, before training, with the (unwrapped) net and the group.
+    def attach(self, model: nn.Module, group: Group | str, generator: torch.Generator | None = None) -> None:
+        """Called once, before training, with the (unwrapped) net, the group and a generator of its own.
 
         Raises:
             ValueError: the net cannot carry what the arm needs (e.g. EQ-Reg's representations).
@@ -144,7 +144,7 @@ class Strict(Augment):
     help = "group CNN (P4): C4-equivariant by construction"
     strict = True
 
-    def attach(self, model: nn.Module, group: Group | str) -> None:
+    def attach(self, model: nn.Module, group: Group | str, generator: torch.Generator | None = None) -> None:
         super().attach(model, group)
         if hasattr(model, "equivariance_reps"):
             model.equivariance_reps(self.group)  # raises for a group the twin is not equivariant to
@@ -171,6 +171,8 @@ class EQRegArm(Augment):
         norm: ``"relative"`` (scale-free) or ``"paper"`` (see ``eqlab.regularizer``).
         share_every: steps between measurements (step 1 always); 0: never (only with a fixed weight).
         layers, reps: which layers, with which representations (see ``EQReg``).
+        layer_fraction: the share of the layers computed per step (``EQReg``; the arm's generator draws them).
+        identity_draws: pair with the identity too, in ``1/|G|`` of the steps (the reference code does).
         regularizer: the class (or factory ``(model, group, **kwargs) -> EQReg``) of the penalty;
             an ``EQReg`` subclass with another ``term`` trains through the same loop.
         **options: more keyword arguments for ``regularizer``.
@@ -181,7 +183,8 @@ class EQRegArm(Augment):
     help = "same net and batches, plus the EQ-Reg penalty"
 
     def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "relative",
-                 share_every: int = 10, layers="auto", reps=None, regularizer=EQReg, **options):
+                 share_every: int = 10, layers="auto", reps=None, layer_fraction: float = 1.0,
+                 identity_draws: bool = False, regularizer=EQReg, **options):
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
             raise ValueError(f"EQRegArm: weight must be a finite number >= 0, got {weight!r}")
         if target_share is not None and (not isinstance(target_share, (int, float)) or not 0 < target_share < 10):
@@ -196,17 +199,27 @@ class EQRegArm(Augment):
             raise ValueError(f"EQRegArm: norm must be one of {NORMS}, got {norm!r}")
         self.weight, self.target_share, self.norm, self.share_every = float(weight), target_share, norm, share_every
         self.layers, self.reps, self.regularizer, self.options = layers, reps, regularizer, options
+        self.layer_fraction, self.identity_draws = layer_fraction, bool(identity_draws)
         self.reg: EQReg | None = None
         self.measured_once = False
 
-    def attach(self, model: nn.Module, group: Group | str) -> None:
+    def attach(self, model: nn.Module, group: Group | str, generator: torch.Generator | None = None) -> None:
         super().attach(model, group)
+        fraction = dict(layer_fraction=self.layer_fraction, generator=generator) if self.layer_fraction < 1 else {}
         self.reg = self.regularizer(model, self.group, weight=self.weight, layers=self.layers, reps=self.reps,
-                                    norm=self.norm, **self.options)
+                                    norm=self.norm, **fraction, **self.options)
+
+    @classmethod
+    def reference(cls, weight: float = REFERENCE_WEIGHT, **options) -> EQRegArm:
+        """The reference code's setting: hidden layers, the paper norm, its lambda, identity draws."""
+        return cls(weight=weight, norm="paper", layers="hidden", identity_draws=True, **options)
+
+    def batch(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+        return self.group.pair(x, y, generator=generator, exclude_identity=not self.identity_draws)
 
     def forward(self, net: nn.Module, x: torch.Tensor, element: int | None) -> torch.Tensor:
         with self.reg.active(element) if element is not None else nullcontext():
-            return net(x)
+            return net(x)  # the identity (identity_draws) records nothing: a zero penalty
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> StepLoss:
         task = F.mse_loss(out.float(), y.float())
@@ -252,8 +265,11 @@ class EQRegArm(Augment):
 
     @classmethod
     def from_config(cls, method) -> EQRegArm:
-        return cls(weight=method.weight, target_share=method.target_share, norm=method.norm,
-                   share_every=method.share_every)
+        common = dict(share_every=method.share_every, layer_fraction=method.layer_fraction)
+        if method.preset == "reference":
+            return cls.reference(**common)
+        return cls(weight=method.weight, target_share=method.target_share, norm=method.norm, layers=method.layers,
+                   identity_draws=method.identity_draws, **common)
 
     def state_dict(self) -> dict:
         return dict(weight=self.weight, measured_once=self.measured_once)

@@ -446,7 +446,10 @@ def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None
 
     declared = None
     if layers in ("auto", "hidden") and hasattr(model, "equivariance_reps"):
-        declared = dict(model.equivariance_reps(group))
+        try:
+            declared = dict(model.equivariance_reps(group))
+        except NotImplementedError:  # a RestorationNet that leaves the choice to the probe (eqlab.models.thirdparty)
+            declared = None
     if isinstance(layers, str) and layers not in ("auto", "hidden"):
         raise TypeError(f"layers must be 'auto', 'hidden', a list of names or module type(s), got {layers!r}")
     if isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers):

@@ -75,8 +75,17 @@ def _layer_errors(model: nn.Module, group, element: int, x: torch.Tensor) -> dic
 # --------------------------------------------------------------------------------------------------
 
 
+def test_swinir_without_spandrel_says_what_to_install():
+    from eqlab.models import spandrel_available
+
+    if spandrel_available():
+        pytest.skip("spandrel is installed: tests/test_thirdparty.py trains it")
+    with pytest.raises(ValueError, match="needs the optional package spandrel"):
+        build("swinir")
+
+
 def test_names():
-    assert set(names()) == {"dncnn", "dncnn_p4", "srnet", "srnet_p4", "unet", "unet_p4", "winattn"}
+    assert set(names()) == {"dncnn", "dncnn_p4", "srnet", "srnet_p4", "unet", "unet_p4", "winattn", "swinir"}
     assert names() == sorted(names())
     for plain, strict in TASK_MODELS.values():
         assert plain in names() and strict in names()

@@ -6,6 +6,8 @@ One file per net (each with its strict C4 twin where there is one):
     srnet.py      ``SRNet`` / ``SRNetP4``           super-resolution (PixelShuffle, bicubic skip)
     unet.py       ``UNet`` / ``UNetP4``             deblurring
     winattn.py    ``WindowAttentionNet``             window attention (EQ-Reg on ``nn.Linear``)
+    thirdparty.py ``SwinIRNet`` (``swinir``)          spandrel's SwinIR, unmodified (optional), and small
+                  ``SPANDREL`` configs              configs of many spandrel nets for tests and benchmarks
     upsample.py   ``bicubic_upsample``               rot90-exact bicubic skip
     base.py       ``RestorationNet`` and checks shared by all
     registry.py   ``build``, ``names``, ``arguments``, ``register``, ``TASK_MODELS``
@@ -22,6 +24,7 @@ from .base import RestorationNet
 from .dncnn import DnCNN, DnCNNP4
 from .registry import TASK_MODELS, arguments, build, names, register
 from .srnet import SRNet, SRNetP4
+from .thirdparty import SPANDREL, SwinIRNet, build_thirdparty, spandrel_available
 from .unet import UNet, UNetP4
 from .upsample import BicubicUpsample, bicubic_upsample
 from .winattn import WindowAttentionNet, WindowBlock
@@ -29,5 +32,5 @@ from .winattn import WindowAttentionNet, WindowBlock
 __all__ = [
     "build", "names", "arguments", "register", "TASK_MODELS", "RestorationNet",
     "DnCNN", "DnCNNP4", "SRNet", "SRNetP4", "UNet", "UNetP4", "WindowAttentionNet", "WindowBlock",
-    "bicubic_upsample", "BicubicUpsample",
+    "bicubic_upsample", "BicubicUpsample", "SwinIRNet", "SPANDREL", "build_thirdparty", "spandrel_available",
 ]

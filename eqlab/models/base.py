@@ -37,7 +37,8 @@ class RestorationNet(nn.Module):
 
         Names are as in ``self.named_modules()``; the outputs hooked are those of the modules
         themselves (pre-activation). ``nn.Conv2d``-like outputs are ``(B, C, H, W)``;
-        ``nn.Linear`` outputs are channels-last ``(B, H, W, C)`` (act with ``channel_dim=-1``).
+        Layouts are found by EQ-Reg's probe (``eqlab.selection``). A net that does not override this
+        method (``eqlab.models.thirdparty``) leaves the choice of layers to the probe as well.
         """
         raise NotImplementedError
 

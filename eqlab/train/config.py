@@ -33,7 +33,7 @@ from typing import ClassVar
 from eqlab.arms import ARM_NAMES
 from eqlab.groups import get_group
 from eqlab.models import names
-from eqlab.regularizer import DEFAULT_WEIGHT, NORMS
+from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT
 from eqlab.tasks import TASKS, Task, task_from_config
 
 __all__ = ["option", "ProblemConfig", "NetConfig", "MethodConfig", "OptimConfig", "RunConfig", "TrainConfig",
@@ -130,16 +130,29 @@ class MethodConfig(_Group):
     norm: str = option("relative", "penalty norm: relative (scale-free) or paper (unnormalised torch.norm)",
                        choices=NORMS)
     share_every: int = option(10, "steps between gradient-share measurements (eqreg; one extra backward); 0: never")
+    layers: str = option("auto", "which layers EQ-Reg reads: auto (every one it can) or hidden (not the output's)",
+                         choices=("auto", "hidden"))
+    layer_fraction: float = option(1.0, "share of those layers whose term is computed each step, drawn at random "
+                                   "(unbiased); 1: all")
+    identity_draws: bool = option(False, "draw the identity too (in 1/|G| of the steps), as the reference code does")
+    preset: str | None = option(None, "reference: the reference code's setting (hidden layers, paper norm, "
+                                f"lambda {REFERENCE_WEIGHT:g}, identity draws; overrides those fields)",
+                                choices=(None, "reference"))
 
     def validate(self) -> None:
         self._choice("arm")
         self._choice("group")
         self._choice("norm")
+        self._choice("layers")
+        self._choice("preset")
         self._number("weight", 0.0, 1e3)
         self._number("target_share", 1e-6, 10.0, optional=True)
+        self._number("layer_fraction", 1e-6, 1.0)
         self._int("share_every", 0)
         if self.target_share is not None and (self.share_every < 1 or self.weight <= 0):
             raise ValueError("target_share needs share_every >= 1 and a starting weight > 0")
+        if self.preset == "reference" and self.target_share is not None:
+            raise ValueError("the reference preset has a fixed lambda: target_share must be none")
         get_group(self.group)
 
 

@@ -11,10 +11,10 @@ One step, for every arm (``eqlab.arms`` says what differs):
     callbacks                                     # validation, history, checkpoints, progress, yours
 
 Randomness: every stream is a ``torch.Generator`` seeded from ``(seed, rank, stream)``: ``init``
-(the weights, the same for every arm), ``data`` (patch positions), ``noise`` (the degradation) and
-``element`` (the rotation). The streams are independent, so ``plain`` draws the same patches and
-noise as the paired arms. Their states are checkpointed: a resumed run is bit-identical to an
-uninterrupted one on the CPU.
+(the weights, the same for every arm), ``data`` (patch positions), ``noise`` (the degradation),
+``element`` (the rotation) and ``layers`` (EQ-Reg's layer subset). The streams are independent, so
+``plain`` draws the same patches and noise as the paired arms. Their states are checkpointed: a
+resumed run is bit-identical to an uninterrupted one on the CPU.
 
 Devices: ``device="auto"`` takes CUDA with bf16 autocast when present, else the CPU in float32.
 Data are sampled and degraded on the CPU (the streams stay the same on every device). Under
@@ -49,7 +49,7 @@ from eqlab.train.distributed import World, distributed
 
 __all__ = ["fit", "Trainer", "TrainResult", "STREAMS", "CHECKPOINT_NAME"]
 
-STREAMS = ("data", "noise", "element")
+STREAMS = ("data", "noise", "element", "layers")
 
 
 @dataclass
@@ -112,11 +112,11 @@ class Trainer:
         self.group = get_group(config.method.group)
         self.arm = arm if arm is not None else ARMS[config.method.arm].from_config(config.method)
         self.model = self._build_model()
-        self.arm.attach(self.model, self.group)  # e.g. EQ-Reg's representations: raises before any step
-        self.val_images = [self.task.crop(y, self.multiple, config.run.val_size)
-                           for y in _load_images(config.run.test_data, "test", self.task.mode)]
         self.generators = {s: torch.Generator().manual_seed(_stream_seed(config.optim.seed, self.world.rank, s))
                            for s in STREAMS}
+        self.arm.attach(self.model, self.group, self.generators["layers"])  # e.g. EQ-Reg's layers: raises here
+        self.val_images = [self.task.crop(y, self.multiple, config.run.val_size)
+                           for y in _load_images(config.run.test_data, "test", self.task.mode)]
         images = _load_images(config.problem.data, "train", self.task.mode)
         self.sampler = PatchSampler(images, config.problem.patch_size, config.problem.batch_size,
                                     self.generators["data"])
