@@ -1,20 +1,24 @@
 """eqlab: explore EQ-Reg, soft rotation equivariance for image restoration networks.
 
-A reading order for the package (each module imports only those above it):
+A reading order for the package (each module imports only those above it; docs/architecture.md):
 
-    groups       C2 / C4 / D4 (exact) and C8 (interpolated) groups, channel representations, pairing
+    machine      how eqlab uses the CPU threads, and what cards record about the machine
+    groups       C2 / C4 / D4 (exact) and C8 (interpolated) groups, representations, pairing
+    layouts      how a layer's output is read as a map (maps, channels-last, tokens, windows)
     layers       strictly C4-equivariant blocks (the P4 group CNN)
-    regularizer  EQReg: the penalty, attached to any unmodified nn.Module by forward hooks
-    metrics      PSNR / SSIM and equivariance errors (per layer, per element, output, maps)
     data         bundled offline images, folders, degradations, synthetic data, patches
-    models       small restoration nets and their strict twins, by name
+    selection    which layers EQ-Reg reads, how, and why not: one dry probe of the net
+    regularizer  EQReg: the penalty, attached to any unmodified nn.Module by forward hooks
+    metrics      PSNR / SSIM and equivariance errors (per layer, output, pixel, angle; rotation views)
+    models       small restoration nets, their strict twins and spandrel's SwinIR, by name
     tasks        denoise / sr / deblur set-ups, and evaluate() that scores a net on one
     arms         plain / augment / eqreg / strict: how a training step forms its batch and loss
-    train        TrainConfig and fit(): the training loop and its callbacks
     checkpoint   safetensors checkpoints, atomic and validated
+    train        TrainConfig and fit(): the training loop and its callbacks
     zoo          shipped tiny checkpoints
     experiments  grids of runs with a cache and statistics (the zoo build and the report)
-    viz, widgets matplotlib figures and ipywidgets explorers (never imported by the core)
+    cli          the eqlab command
+    viz, widgets, app   matplotlib figures, ipywidgets explorers, the Gradio app (never imported by the core)
 
 Importing eqlab chooses how torch uses the CPU threads, so that a busy laptop stays fast without any
 environment variable (``eqlab.machine``; ``eqlab.THREADS`` says what was chosen).
