@@ -11,47 +11,54 @@ Transformer (spandrel's SwinIR when installed, else eqlab's ``winattn``), at 1 a
 3. an eval-mode forward with EQ-Reg attached over the bare model (there are no hooks outside
    ``active()``: it should read 1.00 up to noise).
 
-The variants alternate step by step and the median over rounds is reported; the 1-minute load
-average is printed before and after, since a shared machine makes every number noisier.
+The variants alternate step by step and the median over rounds is reported, of the CPU time of
+this process (what a step costs on cores of its own: on a shared machine the wall time also counts
+waiting for a core) and of the wall time; the 1-minute load average is printed before and after.
 
 Usage: python benchmarks/reg_overhead.py [--rounds 12] [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
+import os
 
-import torch
-import torch.nn.functional as F
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: idle OpenMP threads sleep (eqlab.machine)
 
-from eqlab import C4
-from eqlab.machine import load_average, machine_info
-from eqlab.models import build
-from eqlab.regularizer import EQReg
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from eqlab import C4  # noqa: E402
+from eqlab.machine import load_average, machine_info  # noqa: E402
+from eqlab.models import build  # noqa: E402
+from eqlab.regularizer import EQReg  # noqa: E402
 
 
 def transformer():
     """A tiny SwinIR (spandrel) if it is installed, else eqlab's window-attention net."""
     try:
-        from eqlab.models.thirdparty import build_thirdparty
-
-        return "SwinIR (spandrel, tiny)", build_thirdparty("swinir", channels=1, dim=16)
-    except (ImportError, ValueError):
+        return "SwinIR (spandrel, tiny)", build("swinir", channels=1, dim=16, depth=2)
+    except ValueError:  # spandrel is not installed
         return "winattn (eqlab)", build("winattn", dim=32, depth=2)
 
 
 def step(model, reg, opt, xb, yb, element):
-    if reg is None:
-        loss = F.mse_loss(model(xb), yb)
-    else:
-        with reg.active(element):
+    cuda = xb.is_cuda
+    with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.enable_grad():
+        if reg is None:
             out = model(xb)
-        loss = F.mse_loss(out, yb) + reg.loss()
+        else:
+            with reg.active(element):
+                out = model(xb)
+    loss = F.mse_loss(out.float(), yb) + (reg.loss() if reg is not None else 0.0)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
+    if cuda:
+        torch.cuda.synchronize()
 
 
 def saved_bytes(fn) -> int:
@@ -66,12 +73,12 @@ def saved_bytes(fn) -> int:
     return sum(storages.values())
 
 
-def measure(name, model, batch, patch, rounds):
-    model.train()
+def measure(name, model, batch, patch, rounds, device="cpu"):
+    model.train().to(device)
     gen = torch.Generator().manual_seed(0)
     y = torch.rand(batch, getattr(model, "channels", 1), patch, patch, generator=gen)
     x = y + 0.1 * torch.randn(y.shape, generator=gen)
-    xb, yb, element = C4().pair(x, y, element=1)
+    xb, yb, element = (t.to(device) if isinstance(t, torch.Tensor) else t for t in C4().pair(x, y, element=1))
     opt = torch.optim.Adam(model.parameters(), lr=1e-5)
     variants = {"augment": None, "exact": EQReg(model),
                 "stochastic": EQReg(model, layer_fraction=0.25, generator=torch.Generator().manual_seed(0))}
@@ -79,18 +86,31 @@ def measure(name, model, batch, patch, rounds):
         for _ in range(2):
             step(model, reg, opt, xb, yb, element)
     times = {v: [] for v in variants}
+    walls = {v: [] for v in variants}
+    clock = time.perf_counter if xb.is_cuda else time.process_time  # a GPU's time is wall time
     for _ in range(rounds):
         for v, reg in variants.items():
-            start = time.perf_counter()
+            start, wall = clock(), time.perf_counter()
             step(model, reg, opt, xb, yb, element)
-            times[v].append(time.perf_counter() - start)
+            times[v].append(clock() - start)
+            walls[v].append(time.perf_counter() - wall)
     median = {v: statistics.median(t) for v, t in times.items()}
+    wall = {v: statistics.median(t) for v, t in walls.items()}
 
     def forward(reg):
         with reg.active(element) if reg is not None else torch.enable_grad():
             return F.mse_loss(model(xb), yb) + (reg.loss() if reg is not None else 0)
 
-    memory = {v: saved_bytes(lambda reg=reg: forward(reg)) for v, reg in variants.items()}
+    model.to(xb.device)
+
+    if xb.is_cuda:  # peak allocated memory of a whole step
+        memory = {}
+        for v, reg in variants.items():
+            torch.cuda.reset_peak_memory_stats()
+            step(model, reg, opt, xb, yb, element)
+            memory[v] = torch.cuda.max_memory_allocated()
+    else:
+        memory = {v: saved_bytes(lambda reg=reg: forward(reg)) for v, reg in variants.items()}
     model.eval()
     with torch.no_grad():
         bare, attached = [], []
@@ -105,6 +125,7 @@ def measure(name, model, batch, patch, rounds):
     layers = len(variants["exact"].layers)
     return dict(name=name, layers=layers, augment_ms=median["augment"] * 1e3,
                 exact=median["exact"] / median["augment"], stochastic=median["stochastic"] / median["augment"],
+                wall_exact=wall["exact"] / wall["augment"], wall_stochastic=wall["stochastic"] / wall["augment"],
                 memory=memory["exact"] / memory["augment"], memory_stochastic=memory["stochastic"] / memory["augment"],
                 eval=statistics.median(attached) / statistics.median(bare))
 
@@ -116,35 +137,40 @@ def main(argv=None):
     parser.add_argument("--patch", type=int, default=48)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--quick", action="store_true", help="3 rounds, the two small nets only")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: bf16 autocast, peak memory")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else args.rounds
     nets = [("DnCNN 8x16", dict(depth=8, features=16)), ("DnCNN 8x32", dict(depth=8, features=32)),
             ("DnCNN 17x64", dict(depth=17, features=64))][: 2 if args.quick else 3]
-    info = machine_info()
+    info = machine_info(args.device)
+    if args.device.startswith("cuda"):
+        print(f"GPU {info['gpu']}, bf16 autocast; times are wall times, memory is the peak allocated")
     print(f"{info['cpu']} ({info['cpu_count']} cores), torch {info['torch']}, OMP_WAIT_POLICY "
           f"{info['omp_wait_policy']}; paired batch {2 * args.batch} x {args.patch} x {args.patch}, Adam, "
           f"{rounds} rounds; load {load_average():.2f} at the start")
     header = (f"{'net':<24}{'threads':>8}{'layers':>7}{'augment ms':>11}{'exact':>8}{'stoch.':>8}"
-              f"{'memory':>8}{'mem st.':>8}{'eval':>7}")
+              f"{'wall ex.':>9}{'wall st.':>9}{'memory':>8}{'mem st.':>8}{'eval':>7}")
     print(header)
     for threads in args.threads:
         torch.set_num_threads(threads)
         for name, kwargs in nets:
             torch.manual_seed(0)
-            row = measure(name, build("dncnn", **kwargs), args.batch, args.patch, rounds)
-            print(f"{row['name']:<24}{threads:>8}{row['layers']:>7}{row['augment_ms']:>11.1f}{row['exact']:>8.3f}"
-                  f"{row['stochastic']:>8.3f}{row['memory']:>8.3f}{row['memory_stochastic']:>8.3f}{row['eval']:>7.3f}",
-                  flush=True)
+            row = measure(name, build("dncnn", **kwargs), args.batch, args.patch, rounds, args.device)
+            print(line(row, threads), flush=True)
         if not args.quick:
             torch.manual_seed(0)
             name, model = transformer()
             row = measure(name, model, args.batch // 2, 32, rounds)
-            print(f"{row['name']:<24}{threads:>8}{row['layers']:>7}{row['augment_ms']:>11.1f}{row['exact']:>8.3f}"
-                  f"{row['stochastic']:>8.3f}{row['memory']:>8.3f}{row['memory_stochastic']:>8.3f}{row['eval']:>7.3f}",
-                  flush=True)
-    print(f"ratios over augment (same paired batch, no penalty); exact: every layer, stoch.: a random quarter per "
-          f"step; memory: saved-for-backward bytes; eval: forward with EQ-Reg attached / bare. Load at the end "
-          f"{load_average():.2f}.")
+            print(line(row, threads), flush=True)
+    print(f"ratios over augment (same paired batch, no penalty), CPU time; exact: every layer, stoch.: a random "
+          f"quarter per step; wall: the same in wall time; memory: saved-for-backward bytes; eval: forward with "
+          f"EQ-Reg attached / bare. Load at the end {load_average():.2f}.")
+
+
+def line(row: dict, threads: int) -> str:
+    return (f"{row['name']:<24}{threads:>8}{row['layers']:>7}{row['augment_ms']:>11.1f}{row['exact']:>8.3f}"
+            f"{row['stochastic']:>8.3f}{row['wall_exact']:>9.3f}{row['wall_stochastic']:>9.3f}{row['memory']:>8.3f}"
+            f"{row['memory_stochastic']:>8.3f}{row['eval']:>7.3f}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from einops import rearrange
 from eqlab.groups import C4, C8, D4, PixelShuffle, Regular, Trivial
 from eqlab.layouts import ChannelsLast, Map, Tokens, Windows
 from eqlab.metrics import psnr
-from eqlab.regularizer import DEFAULT_WEIGHT, EQReg, _GatherTerm, _plain_term, _gather
+from eqlab.regularizer import DEFAULT_WEIGHT, EQReg, _gather, _GatherTerm, _plain_term
 from eqlab.selection import Layer
 
 
@@ -95,8 +95,12 @@ def test_reference_preset_matches_the_reference_formula():
     x = torch.rand(2, 1, 12, 12)
     for element in (1, 2, 3):
         captured = {}
-        hooks = [model.get_submodule(n).register_forward_hook(
-            lambda m, i, o, n=n: captured.__setitem__(n, o.detach().clone())) for n in ("0", "2", "5")]
+
+        def keep(module, inputs, out, name, captured=captured):
+            captured[name] = out.detach().clone()
+
+        hooks = [model.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: keep(m, i, o, n))
+                 for n in ("0", "2", "5")]
         run(reg, model, x, element)
         for handle in hooks:
             handle.remove()
@@ -152,9 +156,8 @@ def test_eval_mode_and_remove_leave_model_exactly_as_it_was():
     assert all(len(m._forward_hooks) == 0 and len(m._forward_pre_hooks) == 0 for m in model.modules())
     assert torch.equal(model(x), before)
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
-    with pytest.raises(RuntimeError, match="removed"):
-        with reg.active(1):
-            pass
+    with pytest.raises(RuntimeError, match="removed"), reg.active(1):
+        pass
 
 
 def test_nested_inplace_and_linear_layers_backward():
@@ -217,7 +220,8 @@ def test_linear_on_raster_tokens_equals_the_1x1_conv_on_the_map():
     values = []
     for net in (conv_net, token_net):
         reg = EQReg(net)
-        assert type(next(layer for layer in reg.layers if layer.name == "mix").layout) is (Tokens if net.tokens else Map)
+        layout = next(layer for layer in reg.layers if layer.name == "mix").layout
+        assert type(layout) is (Tokens if net.tokens else Map)
         run(reg, net, x, element=1)
         values.append(reg.stats()["mix"])
     assert values[0] == pytest.approx(values[1], rel=1e-5)
@@ -240,9 +244,8 @@ def test_exception():
     with pytest.raises(ValueError, match=r"'hed' \(close: 'head'"):
         EQReg(Nested(), reps={"hed": Trivial()})
     reg = EQReg(small_cnn())
-    with pytest.raises(ValueError, match=r"a batch of 3 images cannot be paired"):
-        with reg.active(1):
-            reg.model.train()(torch.rand(3, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"a batch of 3 images cannot be paired"), reg.active(1):
+        reg.model.train()(torch.rand(3, 1, 8, 8))
 
 
 def smooth_images(n, size, generator):
@@ -307,8 +310,9 @@ LAYOUTS = [Map(), ChannelsLast(), Tokens(), Windows(4), Windows(4, shift=2)]
 
 @pytest.mark.parametrize("relative", [True, False])
 @pytest.mark.parametrize("layout", LAYOUTS, ids=repr)
-@pytest.mark.parametrize("group,element,rep", [(C4(), 1, Regular()), (D4(), 6, Regular()), (C4(), 3, Trivial()),
-                                               (C4(), 1, PixelShuffle(2, Trivial()))], ids=["C4", "D4", "trivial", "ps"])
+@pytest.mark.parametrize("group,element,rep", [
+    (C4(), 1, Regular()), (D4(), 6, Regular()), (C4(), 3, Trivial()), (C4(), 1, PixelShuffle(2, Trivial())),
+], ids=["C4", "D4", "trivial", "ps"])
 def test_gather_term_matches_the_plain_definition(relative, layout, group, element, rep):
     """The fused gather on the raw arrangement equals the penalty written plainly on the maps, gradients too."""
     maps = torch.randn(4, 8, 8, 8, dtype=torch.double, requires_grad=True)
@@ -349,3 +353,21 @@ def test_stochastic_subset_is_unbiased():
             assert len(sub.stats()) == 1
             draws.append(sub.raw_loss().item())
         assert sum(draws) / len(draws) == pytest.approx(full.raw_loss().item(), rel=0.05), norm
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_term_matches_the_cpu():
+    torch.manual_seed(0)
+    model = small_cnn(width=16, depth=4)
+    x = torch.rand(2, 1, 16, 16)
+    reg = EQReg(model)
+    run(reg, model, x)
+    cpu = reg.raw_loss().item()
+    model.cuda()
+    reg = EQReg(model)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        run(reg, model, x.cuda())
+    assert reg.raw_loss().dtype == torch.float32 and abs(reg.raw_loss().item() - cpu) < 0.05 * cpu
+    reg.raw_loss().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
