@@ -150,7 +150,7 @@ class Group:
 
     # -- pairing ----------------------------------------------------------------------------------
     def pair(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
-             element: int | None = None, exclude_identity: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+             element: int | None = None, exclude_identity: bool = True):
         """Stack a batch with its transformed copy: the training batch of every rotation arm.
 
         Sampling is separate from acting: ``element`` is drawn first (uniformly among the
@@ -164,7 +164,7 @@ class Group:
             element: the element to use.
 
         Returns:
-            ``(cat([x, g x]), cat([y, g y]) or None, element)``: batches of ``2B``.
+            ``(cat([x, g x]), cat([y, g y]) or None, element)``: batches of ``2B``, and the ``int`` element.
 
         Example:
             >>> xb, _, element = C4().pair(torch.rand(2, 1, 8, 8), element=1)

@@ -133,7 +133,8 @@ def test_exception_wrong_channels(name):
         model(torch.rand(1, 16, 16))
 
 
-@pytest.mark.parametrize(("name", "shape"), [("unet", (1, 1, 16, 18)), ("unet_p4", (1, 1, 14, 16)), ("winattn", (1, 1, 16, 10))])
+@pytest.mark.parametrize(("name", "shape"),
+                         [("unet", (1, 1, 16, 18)), ("unet_p4", (1, 1, 14, 16)), ("winattn", (1, 1, 16, 10))])
 def test_exception_spatial_size(name, shape):
     with pytest.raises(ValueError, match="divisible by 4.*" + str(shape).replace("(", r"\(").replace(")", r"\)")):
         _tiny(name)(torch.rand(*shape))

@@ -44,8 +44,8 @@ from eqlab.data.kernels import filter2d, gaussian_kernel, motion_kernel
 from eqlab.data.patches import PatchSampler, center_crop, crop_to_multiple, fixed_test_patches
 from eqlab.data.synthetic import (
     dominant_orientation_deg,
-    oriented_image,
     orientation_coherence,
+    oriented_image,
     smooth_image,
     synthetic_set,
 )

@@ -90,7 +90,7 @@ class GaussianNoise:
         _as_batch(y)
         return _add_noise(y, self.sigma, generator, self.clip)
 
-    def deterministic(self) -> "GaussianNoise":
+    def deterministic(self) -> GaussianNoise:
         """The noise-free part: the identity (``sigma = 0``)."""
         return dataclasses.replace(self, sigma=0.0)
 
@@ -130,7 +130,7 @@ class BicubicDown:
         x = x.clamp(0.0, 1.0) if self.clip else x
         return x[0] if squeeze else x
 
-    def deterministic(self) -> "BicubicDown":
+    def deterministic(self) -> BicubicDown:
         """Itself: bicubic down-scaling has no noise."""
         return self
 

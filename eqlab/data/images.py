@@ -27,7 +27,7 @@ tensors, so callers may modify them in place.
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +79,7 @@ def _matplotlib_sample(filename: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _decode(name: str) -> np.ndarray:
     """Decode one bundled image to its stored array (uint8, ``(H, W)`` or ``(H, W, 3)``)."""
     if name == "grace_hopper":

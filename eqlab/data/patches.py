@@ -177,8 +177,8 @@ def fixed_test_patches(images: Sequence[torch.Tensor], patch_size: int, count: i
     cols = math.ceil(count / rows)
     patches = []
     for x in images:
-        cells = [(t, l) for t in _grid(x.shape[-2], p, rows) for l in _grid(x.shape[-1], p, cols)][:count]
-        patches += [x[:, t:t + p, l:l + p] for t, l in cells]
+        cells = [(top, left) for top in _grid(x.shape[-2], p, rows) for left in _grid(x.shape[-1], p, cols)][:count]
+        patches += [x[:, top:top + p, left:left + p] for top, left in cells]
     return torch.stack(patches)  # (N * count, C, p, p)
 
 
