@@ -43,7 +43,10 @@ def card(record: dict, out: Path, built_by: str) -> dict:
     model, meta = load_checkpoint(weights)  # the card describes exactly what ships
     return dict(
         name=f"{task}/{arm}", task=task, arm=arm, command=record["command"], built_by=built_by,
-        train_config=config.to_dict(), model=meta["model"], model_config=meta["model_config"],
+        train_config=config.to_dict(), recipe=dict(steps=config.steps, lr=config.lr, warmup=config.warmup,
+                                                   schedule=config.schedule, clip=config.clip,
+                                                   target_share=config.target_share, weight=config.weight),
+        model=meta["model"], model_config=meta["model_config"],
         parameters=sum(p.numel() for p in model.parameters()), file_bytes=weights.stat().st_size,
         data=zoo.data_split(config), steps=record["train"]["steps"], seed=config.seed, machine=record["machine"],
         evaluation=zoo.evaluation_protocol(config), metrics=record["metrics"], train=record["train"],

@@ -662,7 +662,7 @@ def write_page(records: dict, args, sessions: list[dict], timing: dict | None) -
 
     # ---- synthetic
     if args.biases:
-        L += [f"## 3. The symmetry knob: synthetic textures (denoising σ = 25)", ""]
+        L += ["## 3. The symmetry knob: synthetic textures (denoising σ = 25)", ""]
         L += [f"`eqlab.data.synthetic.synthetic_set`: {SYN_TRAIN} training images of {SYN_SIZE}² px and "
               f"{SYN_TEST} test images of {SYN_TEST_SIZE}² px per bias (generator seeds {SYN_SEEDS[0]} / "
               f"{SYN_SEEDS[1]}, "

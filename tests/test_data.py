@@ -59,7 +59,7 @@ def test_smoke_default_split():
         for x in images:
             assert x.dtype == torch.float32 and x.dim() == 3 and x.shape[0] == 1
             assert max(x.shape[-2:]) <= 512 and min(x.shape[-2:]) >= 128
-            assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.std()) > 0.02
+            assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0 and float(x.std()) > 0.02
     rgb = load_default("test", mode="rgb")
     assert all(x.shape[0] == 3 for x in rgb)
     assert [x.shape[-2:] for x in rgb] == [x.shape[-2:] for x in load_default("test")]

@@ -6,8 +6,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from eqlab.groups import (C2, C4, C8, D4, Permutation, PixelShuffle, Regular, Trivial, get_group, permutation,
-                          pixel_shuffle, rotate_by_angle)
+from eqlab.groups import (
+    C2,
+    C4,
+    C8,
+    D4,
+    Permutation,
+    PixelShuffle,
+    Regular,
+    Trivial,
+    get_group,
+    permutation,
+    pixel_shuffle,
+    rotate_by_angle,
+)
 
 EXACT = [C2(), C4(), D4()]
 

@@ -8,8 +8,16 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from eqlab.groups import C4, C8, Regular, Trivial
 from eqlab.layers import GroupBatchNorm2d, GroupConv2d, GroupToImageConv2d, LiftingConv2d
-from eqlab.metrics import (equivariance_error, equivariance_error_map, error_vs_angle, mean_layer_error,
-                           output_equivariance_error, psnr, rgb_to_y, ssim)
+from eqlab.metrics import (
+    equivariance_error,
+    equivariance_error_map,
+    error_vs_angle,
+    mean_layer_error,
+    output_equivariance_error,
+    psnr,
+    rgb_to_y,
+    ssim,
+)
 
 
 class StrictNet(nn.Sequential):
