@@ -433,7 +433,8 @@ class PixelShuffle(Representation):
     """The conv before ``nn.PixelShuffle(factor)``: blocks of ``factor**2`` sub-pixel channels.
 
     Rotating the upsampled image moves sub-pixels inside each ``factor x factor`` block (for a
-    quarter turn with factor 2: 0->1->3->2, not a cyclic shift) and permutes the blocks by
+    counter-clockwise quarter turn with factor 2, sub-pixel 0 moves to 2, 2 to 3, 3 to 1 and 1 to 0:
+    the cycle (0 2 3 1), not a cyclic shift of the channels) and permutes the blocks by
     ``base`` (the representation of the upsampled feature map, ``Trivial`` for an image).
     The table is derived by pushing channel ids through ``pixel_shuffle``, the spatial action
     and ``pixel_unshuffle``, so it is right for every element, reflections included.

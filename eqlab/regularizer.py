@@ -206,6 +206,11 @@ class EQReg:
         ``Group.pair(..., exclude_identity=False)`` (``eqlab.arms.EQRegArm`` with ``identity_draws``)."""
         return cls(model, group, weight=weight, layers="hidden", norm="paper", **options)
 
+    @property
+    def element(self) -> int | None:
+        """The group element of the open ``active()`` block (or of the last one): what a ``term`` compares."""
+        return self._element
+
     # -- hooks ---------------------------------------------------------------------------------------
     @contextmanager
     def active(self, element: int):

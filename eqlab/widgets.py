@@ -11,13 +11,14 @@ by the widget observers, or call ``update()`` yourself.
 
     >>> ex = Explorer({"plain": plain_net, "strict": p4_net}, {"camera": x})   # doctest: +SKIP
     >>> ex.controls["layer"].value = "body.0.conv"                             # doctest: +SKIP
-    >>> ex.status.value                                                        # doctest: +SKIP
+    >>> ex.summary                                                             # doctest: +SKIP
 
 What is not here: the figures themselves (``eqlab.viz``). ipywidgets is imported only here.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import math
 
@@ -33,10 +34,13 @@ from eqlab.metrics import equivariance_error, mean_layer_error
 from eqlab.models.base import out_channels
 from eqlab.tasks import input_multiple
 
-__all__ = ["Explorer", "explore", "figure_png"]
+__all__ = ["Explorer", "explore", "figure_png", "DPI"]
 
 
-def figure_png(fig, dpi: int = 80) -> bytes:
+DPI = 100  # pictures of about 800 px across at the figures' default sizes: readable in a notebook
+
+
+def figure_png(fig, dpi: int = DPI) -> bytes:
     """PNG bytes of a ``matplotlib.figure.Figure`` (no file, no pyplot)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -44,7 +48,7 @@ def figure_png(fig, dpi: int = 80) -> bytes:
 
 
 def _square(x: torch.Tensor, side: int, multiple: int) -> torch.Tensor:
-    """``(C, H, W)`` or ``(1, C, H, W)`` -> centred square ``(1, C, s, s)`` with ``s <= side`` divisible by ``multiple``."""
+    """``(C, H, W)`` or ``(1, C, H, W)`` -> centred square ``(1, C, s, s)``, ``s <= side`` divisible by ``multiple``."""
     if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
         raise ValueError(f"images must be (C, H, W) or (1, C, H, W) tensors, got {getattr(x, 'shape', type(x))}")
     x = x[0] if x.dim() == 4 else x
@@ -65,18 +69,19 @@ class Explorer:
             every model accepts.
         group: the group (``"C4"`` default; a strict P4 net only knows C4 and C2).
         size: largest side of the crop.
-        dpi: resolution of the pictures.
+        dpi: resolution of the pictures (``DPI``: the rotation panel is about 1000 px wide, the bars 800).
 
     Attributes:
         controls: ``{"model", "image", "layer", "field", "element"}`` -> the widgets.
         panel, bars: ``ipywidgets.Image`` widgets holding the two pictures (PNG bytes).
-        status: an ``ipywidgets.HTML`` line with the current errors.
+        status: an ``ipywidgets.HTML`` line with the current errors (for the page).
+        summary: the same line as plain text (for ``print`` and logs).
         widget: the whole tree (a ``VBox``); the explorer displays as it in a notebook.
         renders: how many times the panel was drawn.
     """
 
     def __init__(self, models: dict[str, nn.Module], images: dict[str, torch.Tensor], group="C4", size: int = 64,
-                 dpi: int = 72):
+                 dpi: int = DPI):
         if not models or not isinstance(models, dict):
             raise ValueError("models must be a non-empty {name: nn.Module} dict")
         if not images or not isinstance(images, dict):
@@ -86,7 +91,8 @@ class Explorer:
             if not isinstance(model, nn.Module):
                 raise TypeError(f"models[{name!r}] must be an nn.Module, got {type(model).__name__}")
             if not viz.feature_layers(model, self.group):
-                raise ValueError(f"models[{name!r}] ({type(model).__name__}) has no layer to show for {self.group.name}")
+                raise ValueError(f"models[{name!r}] ({type(model).__name__}) has no layer to show for "
+                                 f"{self.group.name}")
         multiple = math.lcm(*(input_multiple(getattr(m, "config", {})) for m in self.models.values()))
         channels = {getattr(m, "channels", None) for m in self.models.values()} - {None}
         mode = "rgb" if channels == {3} else "gray"
@@ -108,9 +114,10 @@ class Explorer:
         self.panel = widgets.Image(format="png")
         self.bars = widgets.Image(format="png")
         self.status = widgets.HTML()
+        self.summary = ""
         self._refresh_layers()
         self._refresh_fields()
-        for name, control in self.controls.items():
+        for control in self.controls.values():
             control.observe(self._on_change, names="value")
         self.widget = widgets.VBox([
             widgets.HBox([self.controls["model"], self.controls["image"], self.controls["element"]]),
@@ -188,10 +195,12 @@ class Explorer:
         self.bars.value = self._bars_png()
         self.renders += 1
         error = self._layer_errors.get((c["image"], c["model"], c["layer"]))
-        where = f"<b>{c['model']}</b> · layer <code>{c['layer']}</code> · field {c['field']} · " \
-                f"g = {self.group.describe(c['element'])}"
-        self.status.value = where + (f" · mean error of this layer over {self.group.name}: {error:.3g}"
-                                     if error is not None else "")
+        parts = [c["model"], f"layer {c['layer']}", f"field {c['field']}", f"g = {self.group.describe(c['element'])}"]
+        if error is not None:
+            parts.append(f"mean error of this layer over {self.group.name}: {error:.3g}")
+        self.summary = " · ".join(parts)
+        marked = [f"<b>{html.escape(parts[0])}</b>", f"layer <code>{html.escape(c['layer'])}</code>"]
+        self.status.value = " · ".join(marked + [html.escape(p) for p in parts[2:]])
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -24,12 +24,11 @@
 # - a strict P4 net's feature maps cycling, and `viz.rotation_panel` at zero error on the strict twin,
 #   next to an ordinary CNN;
 # - representations: `regular` (cyclic shift), `trivial` (images), `pixel_shuffle(2)`;
-# - the price of strictness: four times the multiply-adds at equal parameters.
+# - the price of strictness at equal parameters: multiply-adds counted, forward time measured.
 
 # %%
 # %matplotlib inline
 import os
-import time
 
 import torch
 
@@ -159,23 +158,110 @@ except ValueError as err:
 
 # %% [markdown]
 # ## The price of strictness
+#
+# The two nets below have (almost) the same number of parameters. The strict one holds `fields × 4`
+# channels per layer, twice the plain net's width, and every one of its convolutions reads all of them.
+# We count the multiply-adds of one forward pass with PyTorch's `FlopCounterMode` (one multiply-add is two
+# FLOPs), and we time the forward pass the way a benchmark should: one thread (so that the other
+# processes of a shared machine matter less), a warm-up, several rounds that alternate the two nets (so a
+# load change hits both), and the median of the rounds. The input is large enough that the convolutions
+# are most of the work.
 
 # %%
-models = {"DnCNN(features=32)": build("dncnn", features=32, depth=8),
-          "DnCNNP4(fields=16)": build("dncnn_p4", fields=16, depth=8)}
-probe = torch.rand(1, 1, SIZE, SIZE)
+from statistics import median
+
+from torch.utils.benchmark import Timer
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def multiply_adds(model, x):
+    """Multiply-adds of one forward pass (convolutions and matrix products)."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops() // 2
+
+
+def channels_of(model):
+    return max(getattr(m, "out_channels", 0) for m in model.modules() if m is not model)
+
+
+models = {"DnCNN(features=32)": build("dncnn", features=32, depth=8).eval(),
+          "DnCNNP4(fields=16)": build("dncnn_p4", fields=16, depth=8).eval()}
+TIME_SIZE, ROUNDS, CALLS = 128, 5 if QUICK else 15, 2 if QUICK else 5
+probe = torch.rand(1, 1, TIME_SIZE, TIME_SIZE)
+timers = {name: Timer("with torch.no_grad(): model(probe)", globals=dict(model=model, probe=probe, torch=torch),
+                      num_threads=1) for name, model in models.items()}
+for timer in timers.values():
+    timer.timeit(3)  # warm-up: first calls allocate and choose kernels
+seconds = {name: [] for name in models}
+for _ in range(ROUNDS):  # alternate the nets, round after round
+    for name, timer in timers.items():
+        seconds[name].append(timer.timeit(CALLS).median)  # seconds per forward pass in this round
+
+cost = {}
 for name, model in models.items():
-    model.eval()
     params = sum(p.numel() for p in model.parameters())
-    with torch.no_grad():
-        model(probe)
-        start = time.perf_counter()
-        for _ in range(3):
-            model(probe)
-    print(f"{name:20} {params:8,d} parameters   forward {1e3 * (time.perf_counter() - start) / 3:6.1f} ms")
+    cost[name] = (multiply_adds(model, probe), median(seconds[name]))
+    print(f"{name:20} {params:7,d} parameters  {channels_of(model):3d} channels  "
+          f"{cost[name][0] / 1e9:5.2f} G multiply-adds  forward {1e3 * cost[name][1]:6.1f} ms "
+          f"(median of {ROUNDS} rounds, {1e3 * min(seconds[name]):.1f}-{1e3 * max(seconds[name]):.1f})")
+(plain_macs, plain_s), (strict_macs, strict_s) = cost.values()
+print(f"strict / plain at {TIME_SIZE}x{TIME_SIZE}, one thread: multiply-adds x{strict_macs / plain_macs:.2f}, "
+      f"measured time x{strict_s / plain_s:.2f}")
 
 # %% [markdown]
+# The count is exact and the same on every machine; the time ratio is a measurement, so it moves a little
+# from run to run (the printed range shows by how much) and from one CPU to another: the strict net's
+# wider maps use the cache and the convolution kernels differently, so the time ratio need not equal the
+# count's.
+#
 # **Take-aways.** In a group CNN the channel shift is not a convention but a consequence of weight
-# sharing across rotated kernels. Equal parameters buy a map twice as wide (`4F = 2C` channels) and
-# four times the multiply-adds. EQ-Reg (notebook 3) asks an ordinary CNN to *behave* like this,
-# softly, at no cost at test time.
+# sharing across rotated kernels. At equal parameters the strict net carries twice the channels and pays
+# the multiply-adds printed above, at training and at test time. EQ-Reg (notebook 3) asks an ordinary CNN
+# to *behave* like this, softly, at no cost at test time.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is in the collapsed cell below its exercise (click it to expand). Try first.
+
+# %% [markdown]
+# **Exercise 1.** A group convolution maps a P4 map to a P4 map. Check it on a random P4 input `h` of
+# 2 fields: `gconv(P_g rot_g h)` against `P_g rot_g gconv(h)` (`g.act(..., regular())`), for every quarter
+# turn, and show that leaving out the channel shift breaks the equality.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+layer = GroupConv2d(2, 3, kernel_size=3)
+h = torch.randn(1, 2 * 4, 24, 24, generator=torch.Generator().manual_seed(0))  # 2 fields x 4 orientations
+with torch.no_grad():
+    for k in g.elements()[1:]:
+        exact = relative_error(layer(g.act(h, k, regular())), g.act(layer(h), k, regular()))
+        rotated_only = relative_error(layer(g.rotate(h, k)), g.rotate(layer(h), k))
+        print(f"{g.describe(k):>8}: with P_g {exact:.1e}   rotation only {rotated_only:.3f}")
+
+# %% [markdown]
+# **Exercise 2.** Under the half turn (element 2), from which channel does channel 0 of a regular field come?
+# Read it off `regular().table(C4(), 2, 4)`, then check it on the Sobel lifting conv above: channel 0 of
+# `sobel(g²·x)` should be channel 2 of `sobel(x)`, turned by 180°.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+print("P_g for the half turn, position c reads channel:", regular().table(g, 2, 4))
+with torch.no_grad():
+    turned = sobel(g.rotate(x, 2))  # (1, 4, H, W)
+    reference = g.rotate(sobel(x), 2)
+    print("relative error, channel 0 of sobel(g²x) vs channel 2 of g² sobel(x):",
+          f"{relative_error(turned[:, 0], reference[:, 2]):.1e}")
+
+# %% [markdown]
+# **Exercise 3.** Does the ratio of multiply-adds depend on the input size or the depth? Count it with
+# `multiply_adds` for inputs of 32 and 96 pixels and for nets of depth 4 and 12 (same widths as above).
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+for depth in (4, 12):
+    pair = build("dncnn", features=32, depth=depth).eval(), build("dncnn_p4", fields=16, depth=depth).eval()
+    for side in (32, 96):
+        x_side = torch.rand(1, 1, side, side)
+        plain_count, strict_count = (multiply_adds(m, x_side) for m in pair)
+        print(f"depth {depth:2}, {side:2}x{side:<2} input: strict / plain = {strict_count / plain_count:.2f}")
+print("the body convs dominate: each reads twice the channels and writes twice the channels, 4x in all;")
+print("only the first and last convs (image in, image out) differ, so the ratio creeps toward 4 with depth")

@@ -28,7 +28,6 @@
 # %%
 # %matplotlib inline
 import os
-import time
 
 import torch
 
@@ -42,9 +41,14 @@ from contextlib import contextmanager
 import torch.nn.functional as F
 
 from eqlab import C4, EQReg, metrics, viz
-from eqlab.data import GaussianNoise, PatchSampler, center_crop, load_default
+from eqlab.arms import EQRegArm
+from eqlab.data import GaussianNoise, PatchSampler, load_default
+from eqlab.groups import regular
+from eqlab.layouts import Map
 from eqlab.models import build
 from eqlab.regularizer import DEFAULT_WEIGHT
+from eqlab.tasks import EVAL_SEED
+from eqlab.train import TrainConfig, fit
 
 torch.manual_seed(0)
 train_images = load_default("train")
@@ -55,13 +59,16 @@ x = GaussianNoise(25)(y, generator=torch.Generator().manual_seed(1))  # noisy in
 # %% [markdown]
 # ## Anatomy
 #
-# `EQReg` attaches to an unmodified model. It decides which layers to regularize and with which
-# representation (`regular` for hidden convs, `trivial` for the image-valued last conv):
+# `EQReg` attaches to an unmodified model. It probes one forward pass to decide which layers to
+# regularize, how to read each one's output as a map (its *layout*) and with which representation
+# (`regular` for hidden convs, `trivial` for the image-valued last conv); `reg.report()` says, for every
+# candidate layer, what it chose and why:
 
 # %%
 model = build("dncnn", features=16, depth=5)
 reg = EQReg(model, C4(), weight=DEFAULT_WEIGHT)
-reg
+print(reg)
+print(reg.report())
 
 # %% [markdown]
 # **Pairing.** One step uses `cat([x, g·x])` with a random `g ≠ e`, and the targets alike. The rotated
@@ -96,7 +103,7 @@ print("in eval mode the hooks record nothing:", reg.stats())
 # %% [markdown]
 # ## The paper's norm depends on sizes
 #
-# The reference code adds `‖rot_g y₀ − P_g y₁‖₂` per layer: unsquared, unnormalised. Its value grows
+# The reference code adds `‖P_g rot_g y₀ − y₁‖₂` per layer: unsquared, unnormalised. Its value grows
 # with the batch, the patch and the width, so "λ = 1e-8" means something different for every model.
 # eqlab's default divides by the energy of both halves (not detached, see below): each term lies in
 # `[0, 2]` whatever the sizes.
@@ -141,9 +148,10 @@ for norm, weight in [("paper", 1e-8), ("relative", DEFAULT_WEIGHT)]:
 
 
 # %% [markdown]
-# Both are small at initialisation, where the task gradient is large. The share is not a constant:
-# as the task loss falls, the same λ drives a growing part of the update (the curves below show it).
-# `TrainConfig.of(share_every=...)` records it during `fit`.
+# Compare the two shares printed above: at initialisation the task gradient is large, and a weight tells
+# little about how hard the penalty pushes until the share is measured. The share is not a constant
+# either: it moves as the task loss falls (the training curves below record it, `share_every` steps
+# apart), which is why `TrainConfig.of(target_share=...)` can hold the share instead of λ.
 
 # %% [markdown]
 # ## A trap: the detached normalisation
@@ -159,7 +167,7 @@ for norm, weight in [("paper", 1e-8), ("relative", DEFAULT_WEIGHT)]:
 # graph, so scaling the features cannot lower it.
 #
 # We write the variant with the public API, as a subclass that overrides `term` (and remembers the
-# element from `active`):
+# element from `active`). It reads conv layers only (a `Map` layout: the output is the map itself).
 
 # %%
 class DetachedNormEQReg(EQReg):
@@ -172,79 +180,134 @@ class DetachedNormEQReg(EQReg):
             yield self
 
     def term(self, out, layer):
-        y = out.movedim(-1, 1) if layer.channel_dim == -1 else out  # (2B, C, H, W)
-        half = y.shape[0] // 2
-        a = self.group.act(y[:half], self.element, layer.rep)  # P_g rot_g y0: a fresh tensor
-        d = a - y[half:]  # fresh: survives the in-place ReLU after the layer
+        if not isinstance(layer.layout, Map):
+            raise ValueError(f"DetachedNormEQReg reads conv maps only; layer {layer.name!r} has {layer.layout}")
+        half = out.shape[0] // 2  # out: (2B, C, H, W), x then g x
+        a = self.group.act(out[:half], self.element, layer.rep)  # P_g rot_g y0: a fresh tensor
+        d = a - out[half:]  # fresh: survives the in-place ReLU after the layer
         with torch.no_grad():
-            energy = a.pow(2).sum() + y[half:].pow(2).sum() + 1e-12  # the detached denominator
+            energy = out.pow(2).sum() + 1e-12  # the detached denominator: both halves, as the default's
         return d.pow(2).sum() / energy
 
 
 # %% [markdown]
-# Now two real runs on equal budgets: the same net, seeds, patches, noise and rotations, the same weight;
-# only the normalisation differs. The weight is large (λ = 0.1, a thousand times the default) so that a
-# short run shows the effect; at small weights the detached variant drifts the same way, only slower.
+# Now two real runs through the library's training loop, on equal budgets: `fit` takes an
+# `EQRegArm(regularizer=...)`, so the same net, seeds, patches, noise, rotations, learning-rate schedule
+# and weight go to both; only the normalisation differs. A third run, `augment` (the same paired batches,
+# no penalty), is the reference for what the net learns when nothing pulls at its features. The weight is
+# large (printed below next to the default) so that a short run shows the effect; the detached variant's
+# pull towards small features is there at every weight (exercise 3 measures it), only weaker at small ones.
 
 # %%
-STEPS = 80 if QUICK else 1500
-WEIGHT = 0.1
-noise = GaussianNoise(25)
-test = torch.stack(center_crop(load_default("test"), 64 if QUICK else 128))  # (5, 1, s, s)
-test_noisy = noise(test, generator=torch.Generator().manual_seed(0))
-
-
-def train(reg_class, steps=STEPS, weight=WEIGHT):
-    torch.manual_seed(0)
-    net = build("dncnn", features=16 if QUICK else 32, depth=5 if QUICK else 8).to(DEVICE)
-    reg = reg_class(net, C4(), weight=weight)
-    patches = PatchSampler(train_images, 32 if QUICK else 48, 8, torch.Generator().manual_seed(1))
-    g_noise, g_element = torch.Generator().manual_seed(2), torch.Generator().manual_seed(3)
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    history = []
-    for step in range(1, steps + 1):
-        clean = patches.sample()
-        xb, yb, element = reg.group.pair(noise(clean, generator=g_noise), clean, generator=g_element)
-        net.train()
-        with reg.active(element):
-            out = net(xb.to(DEVICE))
-        task_loss = F.mse_loss(out, yb.to(DEVICE))
-        record = dict(step=step, task_loss=task_loss.item(), reg_raw=reg.raw_loss().item())
-        if step % (steps // 8) == 0:
-            record["grad_share"] = reg.gradient_share(task_loss)
-        optimizer.zero_grad()
-        (task_loss + reg.loss()).backward()
-        optimizer.step()
-        if step % (steps // 8) == 0 or step == steps:
-            net.eval()
-            with torch.no_grad():
-                record["val_psnr"] = metrics.psnr(net(test_noisy.to(DEVICE)).clamp(0, 1).cpu(), test)
-        history.append(record)
-    return net.eval(), history
-
-
-start = time.perf_counter()
-runs = {"default (relative)": train(EQReg), "detached norm": train(DetachedNormEQReg)}
-print(f"two runs of {STEPS} steps in {time.perf_counter() - start:.0f} s")
-
-# %%
-print(f"noisy input, clipped      PSNR {metrics.psnr(test_noisy.clamp(0, 1), test):6.2f} dB")
-with torch.no_grad():
-    for name, (net, history) in runs.items():
-        noise_estimate = (test_noisy.to(DEVICE) - net(test_noisy.to(DEVICE))).std().item()
-        print(f"{name:25} PSNR {history[-1]['val_psnr']:6.2f} dB   std of the predicted noise "
-              f"{noise_estimate:.4f} (the true noise: {25 / 255:.4f})")
-viz.training_curves({name: history for name, (net, history) in runs.items()})
-
-# %%
-with torch.no_grad():
-    outputs = {name: net(test_noisy[:1].to(DEVICE)).cpu() for name, (net, history) in runs.items()}
-viz.restoration_comparison(test[:1], test_noisy[:1], outputs)
+WEIGHT = 0.2
+config = TrainConfig.of(task="denoise", sigma=25, features=16 if QUICK else 32, depth=5 if QUICK else 8,
+                        steps=200 if QUICK else 1500, batch_size=8, patch_size=32 if QUICK else 48,
+                        val_size=64 if QUICK else 128, val_every=50 if QUICK else 250,
+                        share_every=25 if QUICK else 100, log_every=10, device="auto")
+print(f"weight {WEIGHT:g} = {WEIGHT / DEFAULT_WEIGHT:,.0f} x the default {DEFAULT_WEIGHT:g}; {config.steps} steps, "
+      f"lr {config.lr:g} ({config.schedule}, warm-up {config.warmup:g}), clip {config.clip}")
+regularizers = {"default (relative)": EQReg, "detached norm": DetachedNormEQReg}
+runs = {"augment (λ = 0)": fit(config.replace(arm="augment"), progress=False)}
+runs.update({name: fit(config, arm=EQRegArm(weight=WEIGHT, share_every=config.share_every, regularizer=regularizer),
+                       progress=False)
+             for name, regularizer in regularizers.items()})
+for name, run in runs.items():
+    print(f"{name:19} {run.step} steps in {run.wall_time_s:.1f} s")
 
 # %% [markdown]
-# **What happened.** Both penalties fall. The default gets there by making the features *equivariant*
-# while the denoiser keeps learning. The detached one gets there by making them *small*: the predicted
-# noise shrinks, the output slides towards the noisy input and the PSNR with it. A penalty with a
-# trivial minimiser needs a normalisation that the gradient cannot game; eqlab's default keeps the
-# denominator in the graph, and `tests/test_regularizer.py` checks that default-weight training does
-# not collapse.
+# The scores are `fit`'s own final validation: the mean over the test images (`eqlab.tasks.evaluate`),
+# each with its fixed noise. The residual net's *predicted noise* `x − f(x)` tells what happened to its
+# features: its standard deviation should match the true noise's.
+
+# %%
+task = config.task_spec()
+test = [task.crop(image, 1, config.val_size)[None] for image in load_default("test")]  # fit's test crops
+noisy = [task.degrade(y, generator=torch.Generator().manual_seed(EVAL_SEED + i)) for i, y in enumerate(test)]
+first = runs["augment (λ = 0)"].metrics
+print(f"{len(test)} test images; noisy input, clipped: PSNR {first['baseline_psnr']:.2f} dB (mean)")
+print(f"{'':19} {'PSNR':>8} {'gain':>7}  {'std of the predicted noise':>27}")
+for name, run in runs.items():
+    with torch.no_grad():
+        predicted = torch.cat([(x - run.model.cpu()(x)).flatten() for x in noisy])  # x - f(x), all images
+    gain = run.metrics["psnr"] - run.metrics["baseline_psnr"]
+    print(f"{name:19} {run.metrics['psnr']:6.2f} dB {gain:+6.2f} dB  {predicted.std().item():.4f} "
+          f"(true noise {task.sigma / 255:.4f}, ratio {predicted.std().item() / (task.sigma / 255):.2f})")
+viz.training_curves({name: run.history for name, run in runs.items()})
+
+# %% [markdown]
+# The figure shows the **first** test image alone, so its PSNRs are that image's, not the means above;
+# the next cell prints both, computed from the same inputs as `fit`'s validation.
+
+# %%
+with torch.no_grad():
+    outputs = {name: run.model.cpu()(noisy[0]) for name, run in runs.items()}
+for name, out in outputs.items():
+    print(f"{name:19} first test image {metrics.psnr(out.clamp(0, 1), test[0]):6.2f} dB   "
+          f"mean over {len(test)} images {runs[name].metrics['psnr']:6.2f} dB")
+print(f"{'noisy input':19} first test image {metrics.psnr(noisy[0].clamp(0, 1), test[0]):6.2f} dB   "
+      f"mean over {len(test)} images {first['baseline_psnr']:6.2f} dB")
+viz.restoration_comparison(test[0], noisy[0], outputs)
+
+# %% [markdown]
+# **What happened.** Both penalties fall (the regularizer panel), and the table says how. The default can
+# only fall by making the features *equivariant*: so large a weight costs it some PSNR against `augment`,
+# but it keeps denoising, and its predicted noise stays of the order of the true noise. The detached one can
+# also fall by making the features *small*, and its gradient takes that way: its predicted noise shrinks
+# (compare the ratios), the output slides towards the noisy input and the gain over the input goes with it.
+# A penalty with a trivial minimiser needs a normalisation that the gradient cannot game; eqlab's default
+# keeps the denominator in the graph, and `tests/test_regularizer.py` checks that default-weight training
+# does not collapse.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is in the collapsed cell below its exercise (click it to expand). Try first.
+
+# %% [markdown]
+# **Exercise 1.** Check the paper's formula by hand. Pair `x` with a quarter turn, run a fresh
+# `EQReg(..., norm="paper")` on a small DnCNN, and compare its term for the first conv (`"head"`) with
+# `‖P_g rot_g y₀ − y₁‖₂` computed from `model.head(xb)` yourself; then do the same for the relative norm.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+small = build("dncnn", features=8, depth=3).train()
+xb, _, e = C4().pair(x, element=1)
+with torch.no_grad():
+    y_head = small.head(xb)  # (2B, 8, H, W): the first conv sees the images directly
+    half = y_head.shape[0] // 2
+    d = C4().act(y_head[:half], e, regular()) - y_head[half:]
+    by_hand = {"paper": d.norm().item(), "relative": (d.pow(2).sum() / y_head.pow(2).sum()).item()}
+for norm in ("paper", "relative"):
+    r = EQReg(small, C4(), weight=1.0, norm=norm)
+    with r.active(e), torch.no_grad():
+        small(xb)
+    print(f"{norm:8} EQReg {r.stats()['head']:.6f}   by hand {by_hand[norm]:.6f}")
+    r.remove()
+
+# %% [markdown]
+# **Exercise 2.** A fixed λ means a different push for every model and every moment of training. Train the
+# same net with `EQRegArm(target_share=0.1)` for a few dozen steps and print, from the history, the weight λ
+# the arm chose and the share it measured.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+short = config.replace(steps=60, val_every=0, share_every=10)
+held = fit(short, arm=EQRegArm(weight=DEFAULT_WEIGHT, target_share=0.1, share_every=10), progress=False)
+for record in held.history:
+    if "grad_share" in record:
+        print(f"step {record['step']:3}: λ = {record['weight']:.3g}, measured share {record['grad_share']:.3g}")
+
+# %% [markdown]
+# **Exercise 3.** Why does only the detached variant collapse? Rescale a layer's features by `t` and look at
+# the derivative of each penalty along that direction, `d/dt R(t·y)` at `t = 1` (autograd of `R` times `y`,
+# summed). Use the two regularizers' `term` on a random paired output of the `"head"` layer of `model`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+head = next(layer for layer in reg.layers if layer.name == "head")
+y_pair = torch.randn(8, 16, 32, 32, generator=torch.Generator().manual_seed(5), requires_grad=True)
+for name, cls in regularizers.items():
+    r = cls(model, C4(), weight=1.0)
+    with r.active(1):
+        value = r.term(y_pair, head)
+    (grad,) = torch.autograd.grad(value, y_pair)
+    print(f"{name:19} R = {value.item():.4f}   d/dt R(t y) at t = 1: {(grad * y_pair).sum().item():+.2e}")
+    r.remove()
+print("the default does not change when the features are rescaled; the detached one falls as they shrink (2R)")

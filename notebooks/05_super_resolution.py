@@ -20,10 +20,10 @@
 #
 # - why the conv before `PixelShuffle(2)` needs its own representation: its channels are the four
 #   sub-pixels of each 2×2 output block, and a quarter turn moves them around the block
-#   (not a cyclic shift);
+#   (not a cyclic shift), computed from `eqlab.groups` rather than drawn by hand;
 # - proof by example: a perfectly equivariant upsampler shows a **non-zero** error when measured with
-#   the regular representation, and zero with `pixel_shuffle(2)`;
-# - an SR training comparison of the arms, against bicubic up-scaling.
+#   the regular representation, and zero with `pixel_shuffle(2)`; EQ-Reg finds the right one itself;
+# - an SR training comparison of the four arms, against bicubic up-scaling.
 
 # %%
 # %matplotlib inline
@@ -37,12 +37,13 @@ print(f"quick mode: {QUICK} · device: {DEVICE} · torch {torch.__version__}")
 
 # %%
 import torch.nn as nn
+import torch.nn.functional as F
 
-from eqlab import C4, viz
+from eqlab import C4, EQReg, viz
 from eqlab.data import BicubicDown, bicubic_up, center_crop, load_image
 from eqlab.groups import pixel_shuffle, regular
 from eqlab.metrics import equivariance_error, mean_layer_error, output_equivariance_error
-from eqlab.models import BicubicUpsample
+from eqlab.models import build
 from eqlab.train import TrainConfig, fit
 
 g = C4()
@@ -54,8 +55,55 @@ low = BicubicDown(2)(clean)  # (1, 1, SIZE / 2, SIZE / 2)
 # ## Sub-pixels under a quarter turn
 #
 # `PixelShuffle(2)` turns channels `(0, 1, 2, 3)` of one pixel into the 2×2 block `[[0, 1], [2, 3]]`.
-# Rotate the block counter-clockwise: the top-left sub-pixel becomes the bottom-left, and so on; the
-# channels go round as `0 → 2 → 3 → 1`, not `0 → 1 → 2 → 3`.
+# Label the four sub-pixels with their channel numbers, shuffle, turn the block a quarter counter-clockwise
+# (element 1 of C4), and read where each label went:
+
+# %%
+labels = torch.arange(4.0).reshape(1, 4, 1, 1)  # channel c holds the number c
+block = F.pixel_shuffle(labels, 2)  # (1, 1, 2, 2)
+turned = g.rotate(block, 1)
+print("block:\n", block[0, 0].int().tolist(), "\nafter a quarter turn:\n", turned[0, 0].int().tolist())
+moved_to = {int(c): position for position, c in enumerate(F.pixel_unshuffle(turned, 2).flatten().int().tolist())}
+
+
+def cycles(goes_to: dict[int, int]) -> str:
+    """The moves ``{c: where c goes}`` as cycles, each from its smallest channel: ``"0 → 2 → 3 → 1 → 0"``."""
+    seen, parts = set(), []
+    for start in sorted(goes_to):
+        if start in seen or goes_to[start] == start:
+            continue
+        path, c = [start], goes_to[start]
+        while c != start:
+            path.append(c)
+            c = goes_to[c]
+        seen.update(path)
+        parts.append(" → ".join(map(str, path + [start])))
+    return ",  ".join(parts) or "identity"
+
+
+print("sub-pixel c moves to position:", dict(sorted(moved_to.items())), "  cycle:", cycles(moved_to))
+
+# %% [markdown]
+# The representation holds the same permutation as a gather table: position `c` of `P_g y` reads channel
+# `table[c]` of `y`. Inverting that table gives the moves again, and the library's table agrees with the
+# labelled block. Read *without* inverting, the table runs the cycle the other way round; as moves, that
+# is what the **clockwise** quarter turn (element 3) does:
+
+# %%
+table = pixel_shuffle(2).table(g, 1, 4)  # position c reads channel table[c]
+from_table = {source: position for position, source in enumerate(table)}
+print(f"pixel_shuffle(2), quarter turn: table {table} -> moves {cycles(from_table)}; "
+      f"agrees with the block: {from_table == moved_to}")
+backwards = dict(enumerate(table))  # position c -> the channel it reads
+clockwise = {source: position for position, source in enumerate(pixel_shuffle(2).table(g, 3, 4))}
+print(f"the table read forwards: {cycles(backwards)} = the moves of the clockwise turn: {cycles(clockwise)}")
+regular_moves = {source: position for position, source in enumerate(regular().table(g, 1, 4))}
+print(f"the regular representation, for comparison: {cycles(regular_moves)}")
+
+# %% [markdown]
+# So under a counter-clockwise quarter turn the sub-pixels go round as printed above, not as the regular
+# representation's cyclic shift. The diagram shows every element (each cell names the channel that lands
+# there; the right margin gives the moves in cycle notation):
 
 # %%
 viz.channel_shift_diagram(g, ["regular", "pixel_shuffle(2)"], channels=4)
@@ -64,29 +112,41 @@ viz.channel_shift_diagram(g, ["regular", "pixel_shuffle(2)"], channels=4)
 # %% [markdown]
 # ## A correctly equivariant upsampler, measured two ways
 #
-# We build an upsampler that is exactly equivariant: bicubic up-scaling (which commutes with quarter
-# turns), written in the sub-pixel layout an SR net produces (`PixelUnshuffle`), then `PixelShuffle`.
-# Its output is exact; its `upsampler` layer is exact *in the right representation only*.
+# We build an upsampler that is exactly equivariant: bilinear ×2 up-scaling written as a 3×3 convolution
+# to the four sub-pixels (each sub-pixel weighs its pixel by 3/4 and the neighbours on its side by 1/4 per
+# axis; the border is padded by repeating it, as `F.interpolate` does), then `PixelShuffle`. A quarter
+# turn of the input turns each sub-pixel's kernel into another sub-pixel's, so the output is exact, and its
+# `upsampler` layer is exact *in the right representation only*.
 
 # %%
-class SubPixelBicubic(nn.Module):
-    """Bicubic x2 in the sub-pixel layout: (B, 1, H, W) -> upsampler (B, 4, H, W) -> (B, 1, 2H, 2W)."""
+class SubPixelBilinear(nn.Module):
+    """Bilinear x2 in the sub-pixel layout: (B, 1, H, W) -> upsampler (B, 4, H, W) -> (B, 1, 2H, 2W)."""
 
     def __init__(self):
         super().__init__()
-        self.upsampler = nn.Sequential(BicubicUpsample(2), nn.PixelUnshuffle(2))
+        self.upsampler = nn.Conv2d(1, 4, kernel_size=3, padding=1, padding_mode="replicate", bias=False)
         self.shuffle = nn.PixelShuffle(2)
+        taps = {0: torch.tensor([0.25, 0.75, 0.0]), 1: torch.tensor([0.0, 0.75, 0.25])}  # before / after
+        with torch.no_grad():
+            for c in range(4):  # sub-pixel c sits at row c // 2, column c % 2 of its block
+                self.upsampler.weight[c, 0] = torch.outer(taps[c // 2], taps[c % 2])
 
     def forward(self, x):
         return self.shuffle(self.upsampler(x))
 
 
-up = SubPixelBicubic()
-print(f"output error: {max(output_equivariance_error(up, low, g).values()):.1e}")
-for name, rep in [("regular", regular()), ("pixel_shuffle(2)", pixel_shuffle(2))]:
-    rows = equivariance_error(up, low, g, layers=["upsampler"], reps={"upsampler": rep}, kinds=("shift",))
-    per_element = ", ".join(f"{g.describe(r['element'])}: {r['value']:.3f}" for r in rows)
-    print(f"upsampler measured with {name:17} mean {mean_layer_error(rows):.2e}   ({per_element})")
+up = SubPixelBilinear()
+with torch.no_grad():
+    same = (up(low) - F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)).abs().max()
+print(f"max |up(x) - F.interpolate(x, bilinear)| = {same:.1e}")
+print(f"output equivariance error: {max(output_equivariance_error(up, low, g).values()):.1e}")
+pixels = torch.rand(1, 1, SIZE // 2, SIZE // 2, generator=torch.Generator().manual_seed(0))  # no smoothness
+for image_name, image in [("photo", low), ("random pixels", pixels)]:
+    for name, rep in [("regular", regular()), ("pixel_shuffle(2)", pixel_shuffle(2))]:
+        rows = equivariance_error(up, image, g, reps={"upsampler": rep}, kinds=("shift",))
+        per_element = ", ".join(f"{g.describe(r['element'])}: {r['value']:.3f}" for r in rows)
+        print(f"{image_name:13} upsampler measured with {name:17} mean {mean_layer_error(rows):.2e}   "
+              f"({per_element})")
 
 # %%
 viz.rotation_panel(up, low, g, element=1, layer="upsampler", rep=regular())
@@ -96,27 +156,37 @@ viz.rotation_panel(up, low, g, element=1, layer="upsampler", rep=pixel_shuffle(2
 
 # %% [markdown]
 # Measured with the regular representation, every rotation reports an error, although the layer is
-# exactly equivariant: the cyclic shift puts sub-pixel 0 where the rotation puts sub-pixel 1. The
-# error is small only because neighbouring sub-pixels of a smooth image are alike; on fine texture it
-# grows. Regularizing this layer with the wrong representation would push a correct net *away* from
-# equivariance. `SRNet.equivariance_reps` therefore gives its `upsampler` `pixel_shuffle(scale)`, and
-# EQ-Reg uses it automatically.
+# exactly equivariant: the cyclic shift puts each sub-pixel where the rotation does not. On the photo the
+# error is modest because the four sub-pixels of a smooth image are nearly equal, so any permutation of them
+# is nearly right; on random pixels, where neighbours differ, the same wrong permutation costs more (compare
+# the two lines). Regularizing this layer with the wrong representation would push a correct net *away*
+# from equivariance. EQ-Reg does not need to be told: it probes the model, sees that the conv feeds a
+# `PixelShuffle` and produces the image, and gives it `pixel_shuffle(2)`:
+
+# %%
+print(EQReg(up, g).report())
+print()
+print(EQReg(build("srnet", features=16, depth=4), g).report())
 
 # %% [markdown]
-# ## Training: the arms on equal budgets
+# ## Training: the four arms on equal budgets
 
 # %%
 base = TrainConfig.of(task="sr", scale=2, features=16 if QUICK else 32, depth=4 if QUICK else 8,
-                   steps=60 if QUICK else 2000, batch_size=8, patch_size=32 if QUICK else 64,
-                   val_size=48 if QUICK else 128, val_every=0 if QUICK else 250, share_every=0, device="auto")
-arms = ["plain", "augment", "eqreg"] if QUICK else ["plain", "augment", "eqreg", "strict"]
-results = {arm: fit(base.replace(arm=arm), progress=False) for arm in arms}
+                      steps=400 if QUICK else 2000, batch_size=8, patch_size=32 if QUICK else 64,
+                      val_size=48 if QUICK else 128, val_every=0 if QUICK else 250, share_every=0, device="auto")
+results = {arm: fit(base.replace(arm=arm), progress=False) for arm in ("plain", "augment", "eqreg", "strict")}
 first = next(iter(results.values())).metrics
+print(f"EQ-Reg weight λ = {base.weight:g}; {base.steps} steps")
 print(f"{'bicubic':8} PSNR {first['baseline_psnr']:6.2f} dB  SSIM {first['baseline_ssim']:.3f}")
 for arm, r in results.items():
     m = r.metrics
     print(f"{arm:8} PSNR {m['psnr']:6.2f} dB  SSIM {m['ssim']:.3f}  output error {m['output_error']:.3f}  "
           f"layer error {m['layer_error']:.3f}  ({r.wall_time_s:.0f} s)")
+
+# %% [markdown]
+# The scores above are means over the test images; the figure shows one crop of one image, with its own
+# scores in the titles.
 
 # %%
 with torch.no_grad():
@@ -129,3 +199,51 @@ viz.layer_error_bars({arm: equivariance_error(r.model, low, g, kinds=("shift", "
 # %% [markdown]
 # **Take-aways.** A representation is part of the question "is this layer equivariant?". The wrong one
 # reports a false error for a correct layer; used in the penalty, it would fight a correct solution.
+# Under a counter-clockwise quarter turn the sub-pixels of `PixelShuffle(2)` move as printed at the top
+# of this notebook; the eqlab code derives the table from `pixel_shuffle` itself, so it is right for every
+# element and factor.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is in the collapsed cell below its exercise (click it to expand). Try first.
+
+# %% [markdown]
+# **Exercise 1.** Where do the four sub-pixels go under the half turn and under the D4 reflection "flip, rot
+# 0°" (element 4)? Work it out on the 2×2 block by hand, then check with `pixel_shuffle(2).table`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+from eqlab import D4
+
+for group, element in [(g, 2), (D4(), 4)]:
+    moves = {source: position for position, source in enumerate(pixel_shuffle(2).table(group, element, 4))}
+    print(f"{group.describe(element):>14}: sub-pixel -> position {dict(sorted(moves.items()))}: {cycles(moves)}")
+    print("   block after it:", group.rotate(block, element)[0, 0].int().tolist())
+
+# %% [markdown]
+# **Exercise 2.** `PixelShuffle(3)` holds 3×3 blocks. Which of its nine sub-pixels stays put under a quarter
+# turn, and how do the others go round? Print the cycles of `pixel_shuffle(3).table(C4(), 1, 9)`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+moves = {source: position for position, source in enumerate(pixel_shuffle(3).table(g, 1, 9))}
+print("fixed:", [c for c, p in moves.items() if c == p], "  cycles:", cycles(moves))
+print("block [[0 1 2] [3 4 5] [6 7 8]] after a quarter turn:",
+      g.rotate(F.pixel_shuffle(torch.arange(9.0).reshape(1, 9, 1, 1), 3), 1)[0, 0].int().tolist())
+
+# %% [markdown]
+# **Exercise 3.** What if EQ-Reg used the wrong representation for the SR net's `upsampler`? Train the
+# `eqreg` arm twice on the same budget with a weight large enough to matter (1e-2): once as EQ-Reg chooses,
+# once with `EQRegArm(reps={"upsampler": regular()})`. Compare the output error, and the upsampler's error
+# measured in both representations.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+from eqlab.arms import EQRegArm
+
+for name, reps in [("pixel_shuffle(2) (automatic)", None), ("regular (wrong)", {"upsampler": regular()})]:
+    r = fit(base.replace(arm="eqreg"), arm=EQRegArm(weight=1e-2, share_every=0, reps=reps), progress=False)
+    upsampler = {rep_name: mean_layer_error(equivariance_error(r.model, low, g, layers=["upsampler"],
+                                                               reps={"upsampler": rep}, kinds=("shift",)))
+                 for rep_name, rep in [("pixel_shuffle(2)", pixel_shuffle(2)), ("regular", regular())]}
+    print(f"{name:28} PSNR {r.metrics['psnr']:.2f} dB  output error {r.metrics['output_error']:.4f}  upsampler: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in upsampler.items()))
+print("the wrong representation makes the layer 'equivariant' in the wrong sense, and the output less so")

@@ -1,13 +1,20 @@
 """The tutorial notebooks: jupytext pairs in sync (the ``.py`` is the source), well formed, and running in quick mode.
 
 Each ``notebooks/NN_*.py`` (percent format) must match its ``.ipynb`` in cell types and sources only, so an
-``.ipynb`` saved with outputs still passes. Each notebook is read from its ``.py`` and runs in a fresh
-``python3`` kernel with ``EQLAB_QUICK=1`` (small images, few steps) and ``MPLBACKEND=Agg``; any cell error
-fails the test with the cell's traceback. The time of each notebook is printed and recorded
-(``record_property``), never asserted. ``OMP_WAIT_POLICY=PASSIVE`` keeps OpenMP threads from spinning when
-the CPU is shared (measured: a 60-step run took 7x longer without it on a busy 2-core machine).
+``.ipynb`` saved with outputs still passes the sync check; the committed ``.ipynb`` must hold no outputs.
+
+Every notebook ends with two or three exercises: a markdown cell starting with ``**Exercise N.**``, then one
+code cell with its solution, tagged ``solution`` and collapsed (jupytext cell metadata
+``tags=["solution"] jupyter={"source_hidden": true}``), after a ``## Exercises`` heading. The solutions are
+part of the notebook, so the run below executes them; it also checks that each one ran and showed something.
+
+Each notebook is read from its ``.py`` and runs in a fresh ``python3`` kernel with ``EQLAB_QUICK=1`` (small
+images, few steps) and ``MPLBACKEND=Agg``, and with no thread or OpenMP variable: ``import eqlab`` chooses how
+torch uses the threads, as it does for a student. Any cell error fails the test with the cell's traceback.
+The time of each notebook is printed and recorded (``record_property``), never asserted.
 """
 
+import re
 import time
 from pathlib import Path
 
@@ -19,10 +26,16 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 SOURCES = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 RESYNC = "resync with `jupytext --sync notebooks/*.ipynb` (the newer file of each pair wins)"
+EXERCISE = re.compile(r"\*\*Exercise (\d+)\.\*\*")
+THREAD_VARIABLES = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # what eqlab.machine decides itself
 
 
 def _cells(nb) -> list[tuple[str, str]]:
     return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def _is_solution(cell) -> bool:
+    return cell.cell_type == "code" and "solution" in cell.metadata.get("tags", [])
 
 
 def test_every_notebook_is_a_jupytext_pair_in_sync():
@@ -46,10 +59,40 @@ def test_every_notebook_is_a_jupytext_pair_in_sync():
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_committed_notebook_holds_no_outputs(path):
+    notebook = path.with_suffix(".ipynb")
+    if not notebook.exists():
+        pytest.skip(f"{notebook.name} is missing (reported by the sync test)")
+    nb = jupytext.read(notebook)
+    ran = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not ran, f"{notebook.name}: cells {ran} hold outputs; clear them (`jupytext --to ipynb --update`)"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_notebook_starts_with_what_you_will_learn_and_has_a_quick_mode(path):
     cells = jupytext.read(path).cells
     assert cells[0].cell_type == "markdown" and "What you will learn" in cells[0].source
     assert any("EQLAB_QUICK" in cell.source for cell in cells)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_notebook_ends_with_exercises_and_hidden_solutions(path):
+    cells = jupytext.read(path).cells
+    heading = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    assert len(heading) == 1, f"{path.name}: expected one '## Exercises' heading, found {len(heading)}"
+    tail = cells[heading[0] + 1:]
+    exercises = [c for c in tail if c.cell_type == "markdown" and EXERCISE.match(c.source)]
+    assert 2 <= len(exercises) <= 3, f"{path.name}: {len(exercises)} exercises, expected two or three"
+    assert [int(EXERCISE.match(c.source).group(1)) for c in exercises] == list(range(1, len(exercises) + 1))
+    first = next(i for i, c in enumerate(tail) if c in exercises)
+    pairs = tail[first:]
+    assert len(pairs) == 2 * len(exercises), f"{path.name}: after the first exercise, only exercises and solutions"
+    for number, (exercise, solution) in enumerate(zip(pairs[::2], pairs[1::2]), start=1):
+        assert exercise in exercises, f"{path.name}: cell before solution {number} is not an exercise"
+        assert _is_solution(solution), f"{path.name}: exercise {number} is not followed by a cell tagged 'solution'"
+        assert solution.metadata.get("jupyter", {}).get("source_hidden") is True, \
+            f"{path.name}: the solution of exercise {number} is not collapsed (jupyter.source_hidden)"
+    assert not any(_is_solution(c) for c in cells[:heading[0]]), f"{path.name}: a solution before the exercises"
 
 
 def _kernel_available(name: str) -> bool:
@@ -68,7 +111,8 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch, tmp_path, record_propert
     assert _kernel_available("python3"), "no 'python3' Jupyter kernel: run `python -m ipykernel install --user`"
     monkeypatch.setenv("EQLAB_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     nb = jupytext.read(path)  # the source of truth, not the .ipynb
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
                                      resources={"metadata": {"path": str(tmp_path)}})
@@ -79,3 +123,7 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch, tmp_path, record_propert
     print(f"{path.name}: {seconds:.1f} s in quick mode")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    solutions = [c for c in nb.cells if _is_solution(c)]
+    assert solutions, f"{path.name} has no solution cells"
+    silent = [i for i, c in enumerate(solutions, start=1) if c.execution_count is None or not c.outputs]
+    assert not silent, f"{path.name}: the solutions of exercises {silent} did not run or showed nothing"

@@ -122,7 +122,10 @@ def test_feature_layers(nets):
 
 def test_layer_error_bars(nets, x):
     results = {arm: equivariance_error(net, x, "C4") for arm, net in nets.items()}
-    assert len(viz.layer_error_bars(results).axes) == 3  # shift, none, best
+    fig = viz.layer_error_bars(results)
+    assert len(fig.axes) == 3  # shift, none, best
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)  # above the panels, not on bars
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["plain", "strict"]
     assert len(viz.layer_error_bars(results, kinds=["shift"]).axes) == 1
     with pytest.raises(ValueError, match="kinds"):
         viz.layer_error_bars(results, kinds=["sideways"])
@@ -134,6 +137,8 @@ def test_error_vs_angle_plot(nets, x):
     rows = {arm: error_vs_angle(net, x, range(0, 361, 45)) for arm, net in nets.items()}
     fig = viz.error_vs_angle_plot(rows)
     assert len(fig.axes) == 1
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["plain", "strict"] and labels[-1].startswith("floor")  # the models first
     assert len(viz.error_vs_angle_plot(rows["plain"]).axes) == 1
 
 
@@ -182,12 +187,25 @@ def test_weight_tradeoff():
     rows = [dict(weight=0.0, psnr=29.0, layer_error=1.4), dict(weight=1e-4, psnr=28.5, layer_error=0.2),
             dict(weight=1e-3, psnr=27.3, layer_error=0.07, output_error=0.1)]
     fig = viz.weight_tradeoff(rows, reference={"plain": 29.1})
-    assert len(fig.axes) == 2  # PSNR and its twin error axis
-    assert fig.axes[0].get_xscale() == "log"
+    assert len(fig.axes) == 2  # PSNR above, error below
+    psnr_ax, error_ax = fig.axes
+    assert error_ax.get_xscale() == "log" and error_ax.get_yscale() == "log"
+    assert [t.get_text() for t in error_ax.get_xticklabels()][0].startswith("0")  # lambda = 0, left of the break
+    assert not error_ax.get_legend() and not fig.legends  # every line is labelled in place
+    assert any("plain 29.10 dB" in t.get_text() for t in psnr_ax.texts)
     with pytest.raises(ValueError, match="lacks"):
         viz.weight_tradeoff([dict(weight=1e-3, psnr=27.0)])
     with pytest.raises(ValueError, match="weight > 0"):
         viz.weight_tradeoff([dict(weight=0.0, psnr=27.0, layer_error=1.0)])
+
+
+def test_weight_tradeoff_moves_close_labels_apart():
+    rows = [dict(weight=w, psnr=24.5 + 0.01 * i, layer_error=1.0 / (i + 1)) for i, w in enumerate([0.0, 1e-3, 1e-2])]
+    fig = viz.weight_tradeoff(rows, reference={"plain": 24.53, "blurred input": 24.58})  # three values within 0.1 dB
+    heights = sorted(t.xyann[1] for t in fig.axes[0].texts)
+    assert len(heights) == 3
+    assert all(b - a >= 0.07 for a, b in zip(heights, heights[1:]))  # labels do not overlap
+    fig.savefig(io.BytesIO(), format="png")
 
 
 # -- no global state ------------------------------------------------------------------------------------

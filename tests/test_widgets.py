@@ -1,5 +1,7 @@
 """Tests for eqlab.widgets: drive the explorer without a browser, as a user's clicks would."""
 
+import io
+
 import pytest
 import torch
 
@@ -28,6 +30,14 @@ def test_smoke(explorer):
     assert explorer.controls["layer"].options == ("head", "body.0.conv", "tail")
     assert explorer.x.shape == (1, 1, 24, 24)  # gray, square, at most `size`
     assert "plain" in explorer.status.value
+    assert explorer.summary.startswith("plain · layer body.0.conv") and "<" not in explorer.summary  # plain text
+
+
+def test_pictures_are_readable(explorer):
+    from PIL import Image
+
+    width, height = Image.open(io.BytesIO(bytes(explorer.bars.value))).size
+    assert width >= 600 and height >= 300  # the default dpi draws a figure at a readable size
 
 
 def test_changing_a_dropdown_updates_the_pictures(explorer):
@@ -37,6 +47,7 @@ def test_changing_a_dropdown_updates_the_pictures(explorer):
     assert bytes(explorer.panel.value) != before
     assert explorer.controls["layer"].options == ("head", "body.0.conv", "body.1.conv", "tail")
     assert "strict" in explorer.status.value and "e-0" in explorer.status.value  # ~1e-7: exact
+    assert "<b>strict</b>" in explorer.status.value and explorer.summary.startswith("strict · ")
 
     explorer.controls["layer"].value = "body.1.conv"
     assert explorer.controls["field"].max == 1  # 2 fields of 4 channels

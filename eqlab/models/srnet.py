@@ -5,7 +5,8 @@ What is here:
       channels, ``nn.PixelShuffle(scale)``, plus a bicubic skip: it learns a residual over
       bicubic upsampling. The conv before the shuffle is image-valued after the shuffle, so its
       representation is ``PixelShuffle(scale, Trivial())``: a quarter turn moves sub-pixels
-      inside each ``scale x scale`` block (0->1->3->2 for scale 2), not a cyclic shift.
+      inside each ``scale x scale`` block (for scale 2 the cycle (0 2 3 1): sub-pixel 0 moves to 2, 2 to
+      3, 3 to 1), not a cyclic shift.
     - ``SRNetP4``: lifting conv, group convs, nearest upsampling (exact: it commutes with rot90),
       one group conv at high resolution, projection to the image, and the same bicubic skip.
 

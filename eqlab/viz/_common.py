@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from eqlab.arms import ARMS
 from eqlab.groups import Group
 
-# One colour per experimental arm, the same in every figure of the kit.
-ARM_COLORS = {"plain": "#7f7f7f", "augment": "#1f77b4", "eqreg": "#d62728", "strict": "#2ca02c"}
+# One colour per experimental arm, the same in every figure of the kit and in the app (eqlab.arms owns them).
+ARM_COLORS = {name: arm.color for name, arm in ARMS.items()}
 FEATURE_CMAP, ERROR_CMAP = "RdBu_r", "magma"
 
 

@@ -16,13 +16,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from eqlab.metrics import KINDS
+from eqlab.metrics import FLOOR_SIGMA, KINDS
 from eqlab.viz._common import arm_color, figure
 
 __all__ = ["layer_error_bars", "error_vs_angle_plot", "weight_tradeoff"]
 
 _KIND_LABELS = {"shift": "with $P_g$ (the layer's rep)", "none": "no channel permutation",
                 "best": "best permutation"}
+_PSNR_COLOR, _ERROR_COLOR, _OUTPUT_COLOR = "#1f77b4", "#d62728", "#9467bd"  # the series of weight_tradeoff
+_REFERENCE_STYLES = (("0.25", ":"), ("0.5", "-."), ("0.65", "--"))  # (grey, line style) of its reference lines
 
 
 def _by_name(results, what: str) -> dict[str, list[dict]]:
@@ -37,7 +39,8 @@ def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | N
     """Per-layer equivariance error of several arms, one panel per kind of error.
 
     Bars are the mean over group elements; whiskers span the smallest and largest element. The
-    dotted line at ``√2`` is the error of two unrelated maps of equal energy.
+    dotted line at ``√2`` is the error of two unrelated maps of equal energy. A bar too short to
+    see is labelled with its value. The legend sits above the panels, clear of the bars.
 
     Args:
         results: ``{arm: rows}`` with rows from ``eqlab.metrics.equivariance_error`` (keys
@@ -84,13 +87,19 @@ def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | N
                 for xb, m in zip(xs, means):
                     if m < 0.02:  # an invisible bar would read as "missing": label it
                         ax.text(xb, 0.02, f"{m:.0e}" if m > 0 else "0", rotation=90, ha="center", va="bottom",
-                                fontsize=6, color=arm_color(arm, i))
+                                fontsize=7, color=arm_color(arm, i))
         ax.axhline(math.sqrt(2), color="black", ls=":", lw=1)
         ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right", fontsize=8)
         ax.set_title(_KIND_LABELS[kind], fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("relative equivariance error\n(0 = equivariant, √2 ≈ unrelated)")
-    axes[-1].legend(fontsize=8, loc="upper right", framealpha=0.9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:  # an arm may have bars in one panel only
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize=9, frameon=False)
     return fig
 
 
@@ -99,9 +108,11 @@ def error_vs_angle_plot(rows) -> Figure:
 
     Multiples of 90° map the pixel grid onto itself (ringed markers, dotted vertical lines): an
     equivariant net can reach 0 there. Other angles interpolate; the dashed grey line (``floor``
-    of the rows) is the interpolation error of the input itself, rotated there and back: the
-    scale of what resampling alone costs. (A residual net, ``x - noise``, can sit below it: the
-    input part of its output is rotated identically on both sides of the comparison.)
+    of the rows) is the same measurement for an isotropic Gaussian blur
+    (``eqlab.metrics.FLOOR_SIGMA`` px), an operation that is equivariant before discretisation:
+    the scale of what interpolation alone costs a smooth, equivariant map. (A net can lie below
+    it by being smoother than the blur; a residual net, ``x - noise``, also because the input part
+    of its output is rotated identically on both sides of the comparison.)
 
     Args:
         rows: rows with keys ``angle_deg, value, floor``, or ``{name: rows}`` for several models.
@@ -126,7 +137,8 @@ def error_vs_angle_plot(rows) -> Figure:
         if not floor_drawn and "floor" in data[0]:
             floor = np.array([r["floor"] for r in data])
             ax.fill_between(angles, 0, floor, color="0.9")
-            ax.plot(angles, floor, "--", color="0.45", lw=1, label="interpolation error of x (rotate and back)")
+            ax.plot(angles, floor, "--", color="0.45", lw=1,
+                    label=f"floor: an isotropic blur (σ = {FLOOR_SIGMA:g} px), equivariant")
             floor_drawn = True
     for a in range(0, 361, 90):
         ax.axvline(a, color="0.5", ls=":", lw=0.8)
@@ -137,26 +149,34 @@ def error_vs_angle_plot(rows) -> Figure:
     ax.set_ylim(bottom=0)
     ax.set_title("exact at multiples of 90° (ringed), interpolated elsewhere", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.legend(fontsize=8, loc="outside lower center", ncol=4, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("floor"))  # the models first
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=9, loc="outside lower center",
+               ncol=min(len(labels), 4), frameon=False)
     return fig
 
 
-
 def weight_tradeoff(rows: Sequence[Mapping], reference: Mapping[str, float] | None = None) -> Figure:
-    r"""PSNR and layer equivariance error against the EQ-Reg weight :math:`\lambda` (log axis).
+    r"""PSNR and equivariance error against the EQ-Reg weight :math:`\lambda`, in two panels on one log axis.
 
-    Left axis (blue): PSNR; right axis (red, log scale): mean layer error, and the output error
-    when present (dotted). Rows with ``weight == 0`` (the ``augment`` arm) cannot sit on a log
-    axis; they are drawn as horizontal dashed reference lines. Several rows with the same weight
-    (seeds) are averaged, each also shown as a faint point.
+    Top: PSNR. Bottom (log scale): the mean layer error and, when the rows have it, the output
+    error. Rows with ``weight == 0`` (the ``augment`` arm) cannot sit on a log axis: they are drawn
+    one decade left of the smallest weight, at a tick labelled "0", joined to the curve by a dotted
+    segment (the axis is broken there). Several rows with the same weight (seeds) are averaged, each
+    also shown as a faint point. Every line is labelled at its right end with its last value, and
+    labels that would overlap are moved apart, so close references stay readable without a legend.
 
     Args:
         rows: dicts with ``weight``, ``psnr`` and ``layer_error``; optionally ``output_error``.
-        reference: optional ``{label: PSNR}`` drawn as grey dotted lines, e.g. the ``plain`` arm
-            or the degraded input.
+        reference: optional ``{label: PSNR}`` drawn as grey horizontal lines in the top panel, e.g.
+            the ``plain`` arm or the degraded input.
 
     Returns:
-        a ``Figure`` with two y axes (``len(fig.axes) == 2``).
+        a ``Figure`` with two axes (PSNR, error) sharing the weight axis.
+
+    Example:
+        >>> rows = [dict(weight=0.0, psnr=29.0, layer_error=1.4), dict(weight=1e-3, psnr=27.3, layer_error=0.07)]
+        >>> fig = weight_tradeoff(rows, reference={"noisy input": 20.2})
     """
     rows = list(rows)
     for i, r in enumerate(rows):
@@ -166,33 +186,81 @@ def weight_tradeoff(rows: Sequence[Mapping], reference: Mapping[str, float] | No
     positive = sorted({float(r["weight"]) for r in rows if r["weight"] > 0})
     if not positive:
         raise ValueError("weight_tradeoff needs at least one row with weight > 0")
-    fig = figure(7.5, 4.6)
-    ax = fig.subplots()
-    twin = ax.twinx()
-    series = [(ax, "psnr", "PSNR (dB)", "#1f77b4", "o-"), (twin, "layer_error", "mean layer error", "#d62728", "s-"),
-              (twin, "output_error", "output error", "#d62728", "^:")]
-    for axis, key, label, color, style in series:
+    zero_at = positive[0] / 10  # where the lambda = 0 rows are drawn, left of the break
+
+    def x_of(weight: float) -> float:
+        return float(weight) if weight > 0 else zero_at
+
+    fig = figure(7.5, 6.0)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1.2, 1])
+    series = [(top, "psnr", "eqreg", _PSNR_COLOR, "o-"),
+              (bottom, "layer_error", "mean layer error", _ERROR_COLOR, "s-"),
+              (bottom, "output_error", "output error", _OUTPUT_COLOR, "^--")]
+    labels = {top: [], bottom: []}
+    for ax, key, label, color, style in series:
         if not all(key in r for r in rows):
             continue
-        means = [np.mean([r[key] for r in rows if r["weight"] == w]) for w in positive]
-        axis.plot(positive, means, style, color=color, label=label)
-        points = [(r["weight"], r[key]) for r in rows if r["weight"] > 0]
-        axis.plot(*zip(*points), ".", color=color, alpha=0.3)
-        zero = [r[key] for r in rows if r["weight"] == 0]
-        if zero:
-            axis.axhline(np.mean(zero), color=color, ls="--", lw=1, alpha=0.7, label=f"{label}, λ = 0 (augment)")
+        weights = ([0.0] if any(r["weight"] == 0 for r in rows) else []) + positive
+        means = [float(np.mean([r[key] for r in rows if r["weight"] == w])) for w in weights]
+        xs = [x_of(w) for w in weights]
+        first = 1 if weights[0] == 0 else 0
+        ax.plot(xs[first:], means[first:], style, color=color, ms=6, lw=1.8)
+        if first:  # lambda = 0 across the break: a marker and a dotted link
+            ax.plot(xs[:2], means[:2], ":", color=color, lw=1.2)
+            ax.plot(xs[:1], means[:1], style[0], color=color, ms=6, mfc="white", mew=1.8)
+        ax.plot([x_of(r["weight"]) for r in rows], [r[key] for r in rows], ".", color=color, alpha=0.35)
+        labels[ax].append((means[-1], f"{label} {means[-1]:.3g}" if key != "psnr" else f"{label} {means[-1]:.2f} dB",
+                           color))
     for i, (label, value) in enumerate((reference or {}).items()):
-        ax.axhline(value, color=f"{0.3 + 0.2 * (i % 3):.1f}", ls=":", lw=1.2, label=f"PSNR, {label}")
-    ax.set_xscale("log")
-    twin.set_yscale("log")
-    ax.set_xlabel("EQ-Reg weight λ")
-    ax.set_ylabel("PSNR (dB)", color="#1f77b4")
-    twin.set_ylabel("relative equivariance error", color="#d62728")
-    ax.tick_params(axis="y", colors="#1f77b4")
-    twin.tick_params(axis="y", colors="#d62728")
-    ax.grid(alpha=0.3)
-    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
-    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncol=3, frameon=False)
-    ax.set_title("the weight is a trade-off: quality against equivariance", fontsize=10)
+        style = _REFERENCE_STYLES[i % len(_REFERENCE_STYLES)]
+        top.axhline(value, color=style[0], ls=style[1], lw=1.3)
+        labels[top].append((float(value), f"{label} {value:.2f} dB", style[0]))
+    bottom.set_yscale("log")
+    for ax, entries in labels.items():
+        _label_right(ax, entries)
+    bottom.set_xscale("log")
+    ticks = [zero_at] + positive if any(r["weight"] == 0 for r in rows) else positive
+    bottom.set_xticks(ticks, [("0\n(augment)" if t == zero_at else f"{t:g}") for t in ticks])
+    bottom.minorticks_off()
+    top.tick_params(labelbottom=False)
+    bottom.set_xlim(ticks[0] / 2, positive[-1] * 2)
+    if ticks[0] == zero_at:  # mark the break between lambda = 0 and the log axis
+        for ax in (top, bottom):
+            ax.axvspan(zero_at * 1.8, positive[0] / 1.8, color="0.93", lw=0)
+    bottom.set_xlabel("EQ-Reg weight λ (log scale; λ = 0 left of the grey break)")
+    top.set_ylabel("PSNR (dB)")
+    bottom.set_ylabel("relative equivariance error\n(log; 0 = equivariant)")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    top.set_title("the weight is a trade-off: quality (top) against equivariance (bottom)", fontsize=10)
     return fig
+
+
+def _label_right(ax, entries: list[tuple[float, str, str]], gap: float = 0.075) -> None:
+    """Write ``(y, text, colour)`` labels just right of the axes at height ``y``, moved apart where they would overlap.
+
+    ``gap`` is the smallest distance between two labels, as a fraction of the axes' height.
+    """
+    if not entries:
+        return
+    ax.autoscale_view()
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high)  # frozen: the labels are placed in axes fractions of these limits
+    log = ax.get_yscale() == "log"
+
+    def frac(y):
+        return (np.log10(y) - np.log10(low)) / (np.log10(high) - np.log10(low)) if log else (y - low) / (high - low)
+
+    order = sorted(range(len(entries)), key=lambda i: entries[i][0])
+    where = [float(frac(entries[i][0])) for i in order]
+    for k in range(1, len(where)):  # push up what is too close to the label below
+        where[k] = max(where[k], where[k - 1] + gap)
+    overflow = where[-1] - 1.0
+    if overflow > 0:  # then shift the whole stack down, keeping the gaps
+        where = [w - overflow for w in where]
+        for k in range(len(where) - 2, -1, -1):
+            where[k] = min(where[k], where[k + 1] - gap)
+    for k, i in enumerate(order):
+        ax.annotate(entries[i][1], xy=(1.0, frac(entries[i][0])), xycoords="axes fraction", xytext=(1.02, where[k]),
+                    textcoords="axes fraction", va="center", ha="left", fontsize=8, color=entries[i][2],
+                    arrowprops=dict(arrowstyle="-", color=entries[i][2], lw=0.6, alpha=0.6))

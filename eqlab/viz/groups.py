@@ -39,7 +39,7 @@ def _parse_rep(rep) -> Representation:
 
 
 def _cycles(index: list[int]) -> str:
-    """Cycle notation of "channel ``index[c]`` moves to position ``c``", e.g. ``(0 1 3 2)``."""
+    """Cycle notation of "channel ``index[c]`` moves to position ``c``", e.g. ``(0 2 3 1)`` (pixel_shuffle(2))."""
     goes_to = {src: dst for dst, src in enumerate(index)}
     seen, parts = set(), []
     for start in range(len(index)):
@@ -61,7 +61,8 @@ def channel_shift_diagram(group: Group | str, rep, channels: int) -> Figure:
     One panel per representation: a row per group element, a column per channel position ``c``;
     the cell is coloured by (and labelled with) the channel of ``f(x)`` that lands at ``c`` after
     :math:`P_g` (``rep.permutation``), and the right margin gives the permutation in cycle
-    notation ("0→1→3→2" is written ``(0 1 3 2)``). Thick lines separate fields.
+    notation, as moves: ``(0 2 3 1)`` is "0→2→3→1", the quarter turn of ``pixel_shuffle(2)``: channel 0
+    lands at position 2, 2 at 3, 3 at 1 and 1 at 0. Thick lines separate fields.
 
     Args:
         group: the group.
