@@ -50,7 +50,8 @@ def main() -> None:
         for arm in ARMS:
             config = TrainConfig.of(task=args.task, arm=arm, features=args.features, depth=args.depth,
                                     batch_size=args.batch_size, patch_size=args.patch_size, steps=args.steps,
-                                    device=args.device, val_size=32, val_every=0, share_every=0, log_every=1)
+                                    device=args.device, val_size=32, val_every=0, share_every=0, target_share=None,
+                                    log_every=1)
             seconds, patches, samples = step_times(config, args.warmup)
             times[arm] += seconds
             per_step[arm] = (patches, samples)

@@ -3,11 +3,14 @@
 The benchmarks print ratios measured in one run (never timed assertions). They live beside the
 package, not in it, so this only works from a clone of the repository:
 
-    eqlab bench overhead     # benchmarks/reg_overhead.py: EQ-Reg step / paired step, eval, memory
+    eqlab bench overhead     # benchmarks/reg_overhead.py: EQ-Reg over augmentation (exact, stochastic), memory
     eqlab bench throughput   # benchmarks/train_throughput.py: patches/s per arm
-    eqlab bench app          # benchmarks/app_latency.py: median time of each app event
+    eqlab bench threads      # benchmarks/threads.py: eqlab train on a busy machine, against a tuned setting
+    eqlab bench thirdparty   # benchmarks/thirdparty.py: EQ-Reg on spandrel's nets (needs spandrel)
+    eqlab bench app          # benchmarks/app_latency.py: first panel, Explore change, Restore
+    eqlab bench load         # benchmarks/app_load.py: a classroom of clients while one training runs
 
-Further arguments go to the script (``eqlab bench overhead --depth 8``).
+Further arguments go to the script (``eqlab bench overhead --quick``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import runpy
 import sys
 from pathlib import Path
 
-SCRIPTS = {"overhead": "reg_overhead.py", "throughput": "train_throughput.py", "app": "app_latency.py"}
+SCRIPTS = {"overhead": "reg_overhead.py", "throughput": "train_throughput.py", "threads": "threads.py",
+           "thirdparty": "thirdparty.py", "app": "app_latency.py", "load": "app_load.py"}
 FOLDER = Path(__file__).resolve().parents[1] / "benchmarks"
 
 

@@ -99,6 +99,8 @@ def run_grid(runs: Iterable[Run], cache: str | os.PathLike, work: Callable[[Run]
              cost: Callable[[Run], float] | None = None) -> dict[str, dict]:
     """Run (or read from the cache) every job; returns ``{key: record}``.
 
+    The workers are spawned processes: call this from a script's ``if __name__ == "__main__":``.
+
     Args:
         runs: the jobs; keys must be unique.
         cache: folder of the records (``cache/runs/<key>.json``).

@@ -143,10 +143,16 @@ class _Frames(TorchFunctionMode):
              torch.empty_like: 0, torch.full_like: 0, torch.Tensor.new_zeros: 0, torch.Tensor.new_ones: 0,
              torch.Tensor.new_empty: 0, torch.Tensor.new_full: 0}
 
-    def __init__(self, x: torch.Tensor):
+    def __init__(self):
         super().__init__()
-        self.frames: dict[int, object] = {id(x): (Fraction(0), Fraction(0))}
-        self.keep: list = [x]  # the traced tensors stay alive during the probe, so their ids stay unique
+        self.frames: dict[int, object] = {}
+        self.keep: list = []  # the traced tensors stay alive during the probe, so their ids stay unique
+        self.batch = 1
+
+    def start(self, x: torch.Tensor) -> None:
+        """Trace from the net's input ``x``, in the frame ``(0, 0)``."""
+        self.frames[id(x)] = (Fraction(0), Fraction(0))
+        self.keep.append(x)
         self.batch = x.shape[0]
 
     def frame(self, t) -> object:
@@ -214,8 +220,10 @@ def _run(model: nn.Module, x: torch.Tensor, names: list[str], mode: str):
     """One probe forward: ``({name: [_Call, ...]}, output tensor)``; the model is left as it was."""
     modules = dict(model.named_modules())
     calls: dict[str, list[_Call]] = {}
-    x = x.clone()  # a clone: some nets scale their input in place (RCAN: x *= 255)
-    frames = _Frames(x)
+    frames = _Frames()
+    # A fresh copy (some nets scale their input in place: RCAN's x *= 255) that is part of a graph, so that
+    # the autograd graph exists even when the weights are frozen (and in-place ops on it stay allowed).
+    leaf = x.detach().clone().requires_grad_(x.is_floating_point())
 
     thread = threading.get_ident()  # a model shared by threads (the app): record this thread's pass only
 
@@ -232,8 +240,11 @@ def _run(model: nn.Module, x: torch.Tensor, names: list[str], mode: str):
     was_training = model.training
     model.train(mode == "train")
     try:
-        with torch.random.fork_rng(devices=[]), torch.enable_grad(), frames:
-            out = model(x)
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            x = leaf * 1.0 if leaf.requires_grad else leaf
+            frames.start(x)
+            with frames:
+                out = model(x)
     finally:
         for handle in handles:
             handle.remove()

@@ -174,7 +174,8 @@ print(EQReg(build("srnet", features=16, depth=4), g).report())
 # %%
 base = TrainConfig.of(task="sr", scale=2, features=16 if QUICK else 32, depth=4 if QUICK else 8,
                       steps=400 if QUICK else 2000, batch_size=8, patch_size=32 if QUICK else 64,
-                      val_size=48 if QUICK else 128, val_every=0 if QUICK else 250, share_every=0, device="auto")
+                      val_size=48 if QUICK else 128, val_every=0 if QUICK else 250, share_every=0, target_share=None,
+                      device="auto")
 results = {arm: fit(base.replace(arm=arm), progress=False) for arm in ("plain", "augment", "eqreg", "strict")}
 first = next(iter(results.values())).metrics
 print(f"EQ-Reg weight λ = {base.weight:g}; {base.steps} steps")

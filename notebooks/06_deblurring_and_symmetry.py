@@ -114,7 +114,7 @@ def write_set(images, folder):
 root = Path(tempfile.mkdtemp(prefix="eqlab_knob_"))
 knob_base = TrainConfig.of(task="denoise", sigma=100, features=8 if QUICK else 32, depth=5 if QUICK else 8,
                         steps=100 if QUICK else 1500, batch_size=8, patch_size=32, val_size=64, val_every=0,
-                        share_every=0, device="auto")
+                        share_every=0, target_share=None, device="auto")
 knob_arms = ["plain", "strict"] if QUICK else ["plain", "eqreg", "strict"]
 knob = {}
 for bias in (0.0, 1.0):
@@ -158,7 +158,8 @@ card = zoo.card("deblur/plain")
 print(f"start: zoo 'deblur/plain', {card['model']} {card['model_config']}, trained {card['steps']} steps")
 sweep_base = TrainConfig.of(task="deblur", init="deblur/plain", features=card["model_config"]["features"],
                             levels=card["model_config"]["levels"], steps=40 if QUICK else 300, batch_size=8,
-                            patch_size=32, val_size=48 if QUICK else 96, val_every=0, share_every=0, device="auto")
+                            patch_size=32, val_size=48 if QUICK else 96, val_every=0, share_every=0,
+                            target_share=None, device="auto")
 weights = [0.0, 1e-3, 1e-2, 1e-1, 1.0] if QUICK else [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 start = zoo.evaluate(zoo.load("deblur/plain")[0], "deblur", size=sweep_base.val_size)  # fit's test crops
 plain = fit(sweep_base.replace(arm="plain"), progress=False).metrics

@@ -1,7 +1,8 @@
 """Rebuild the model zoo (``eqlab/zoo/<task>/<arm>.safetensors`` + ``.json``) from scratch.
 
 One checkpoint per task (denoise, sr, deblur) and arm (plain, augment, eqreg, strict), trained with
-``eqlab.zoo.recipe`` (seed 0) by ``eqlab.experiments.run_grid`` (worker processes of one torch
+``eqlab.zoo.recipe`` (seed 0) by ``eqlab.experiments.run_grid`` -- the very runs ``scripts/report.py``
+counts as seed 0 of its main grid (the same cache, ``runs/report``) -- (worker processes of one torch
 thread on a CPU, one after the other on a GPU), stored without optimizer state, with its card: the
 exact command, data split, machine, training record and the test metrics of ``eqlab.zoo.evaluate``
 (which ``tests/test_zoo.py`` re-checks). ``eqlab/zoo/build.json`` records the whole build. A run
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", default=list(zoo.TASKS), choices=zoo.TASKS)
     parser.add_argument("--arms", nargs="+", default=list(ARM_NAMES), choices=ARM_NAMES)
     parser.add_argument("--out", default=str(zoo.ROOT), help="zoo folder (default: the package's eqlab/zoo)")
-    parser.add_argument("--cache", default="runs/zoo-build", help="cache of finished runs (default runs/zoo-build)")
+    parser.add_argument("--cache", default="runs/report", help="cache of finished runs (default runs/report: the "
+                        "report's main grid holds the zoo as its seed 0, the same cached runs)")
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's steps (quick tries only)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--workers", type=int, default=None, help="parallel training processes (default: 2 on a CPU)")
@@ -72,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     changes = {"device": args.device} | ({"steps": args.steps} if args.steps else {})
     built_by = shlex.join(["python", "scripts/build_zoo.py", *(sys.argv[1:] if argv is None else argv)])
-    runs = [Run(f"zoo/{t}/{a}", zoo.recipe(t, a, 0, **changes), "zoo",
-                dict(model_out=str(out / t / f"{a}.safetensors"))) for t in args.tasks for a in args.arms]
+    runs = [Run(f"main/{t}/{a}/s0", zoo.recipe(t, a, 0, **changes), "main",
+                dict(angles=[90, 45], model_out=str(out / t / f"{a}.safetensors")))
+            for t in args.tasks for a in args.arms]
     start = time.perf_counter()
     records = run_grid(runs, args.cache, workers=args.workers, threads=args.threads,
                        cost=lambda r: _COST[r.config.arm] * _TASK_COST[r.config.task] * r.config.steps)

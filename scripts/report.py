@@ -3,14 +3,16 @@
 Which runs (every run is ``eqlab.train.fit`` of an ``eqlab.zoo.recipe`` config; ``eqlab.experiments``
 trains them in worker processes, caches each finished run in ``--cache``, and resumes):
 
-    main       3 tasks x 4 arms x 5 seeds at the zoo budget (seed 0 is the zoo's config); every run is
-               also scored on the test crops turned 90 and 45 degrees before the degradation.
+    main       3 tasks x 4 arms x 5 seeds at the zoo budget (seed 0 is the zoo: the same cached run); every
+               run is also scored on the test crops turned 90 and 45 degrees before the degradation.
     share      eqreg at several target gradient shares (the weight that transfers across tasks), 3 seeds.
     fixed      eqreg at the old fixed weight 1e-4 (what one lambda means on each task), 3 seeds.
     reference  eqreg with the reference code's preset (hidden layers, paper norm, lambda 1e-8), 3 seeds.
+    stochastic eqreg computing a random quarter of its layers per step (unbiased), 3 seeds.
     budget     augment, eqreg and strict at a quarter of the zoo budget, 3 seeds (does the gap move?).
     wallclock  strict at a third of its steps: the training seconds of eqreg's full run (equal time).
-    synthetic  denoising on synthetic textures of orientation bias 0, 0.5 and 1, the four arms, 3 seeds.
+    synthetic  denoising on synthetic textures of orientation bias 0, 0.5 and 1, the four arms, 3 seeds,
+               half the zoo's steps.
 
 Usage:
     nohup python scripts/report.py > runs/report.log 2>&1 &     # everything, then docs/results.md
@@ -42,7 +44,9 @@ TASKS = zoo.TASKS
 SHARES = (0.03, 0.1, 0.3)  # target gradient shares of the share section (the zoo's own is in zoo.RECIPE)
 FIXED_WEIGHT = 1e-4  # eqlab 0.1's default lambda: one fixed weight on every task
 BUDGET_FRACTION = 0.25  # the second training budget, as a fraction of the zoo's steps
+STOCHASTIC = 0.25  # the share of the layers the stochastic estimator computes per step
 BIASES = (0.0, 0.5, 1.0)
+SYNTHETIC_FRACTION = 0.5  # the synthetic section trains half the zoo's steps (CPU time)
 SYN_TRAIN, SYN_TEST, SYN_SIZE, SYN_TEST_SIZE, SYN_SEEDS = 24, 5, 128, 144, (2025, 2026)
 ANGLES = {"angles": [90, 45]}
 _COST = {"strict": 4.0, "eqreg": 2.0, "augment": 1.8, "plain": 1.0}
@@ -76,7 +80,7 @@ def plan(args, cache: Path) -> list[Run]:
     for task in TASKS:
         for seed in args.seeds:
             for arm in ARM_NAMES:
-                runs.append(Run(f"main/{task}/{arm}/s{seed}", zoo.recipe(task, arm, seed, **steps), "main", ANGLES))
+                runs.append(main_run(task, arm, seed, **steps))
         for seed in args.seeds[:3]:
             for share in SHARES:
                 if share != zoo.RECIPE.get("target_share"):
@@ -87,18 +91,30 @@ def plan(args, cache: Path) -> list[Run]:
             runs.append(Run(f"reference/{task}/s{seed}",
                             zoo.recipe(task, "eqreg", seed, target_share=None, preset="reference", **steps),
                             "reference"))
+            runs.append(Run(f"stochastic/{task}/s{seed}",
+                            zoo.recipe(task, "eqreg", seed, layer_fraction=STOCHASTIC, **steps), "stochastic"))
             short = max(1, round(zoo.recipe(task, "plain", seed, **steps).steps * BUDGET_FRACTION))
             for arm in ("augment", "eqreg", "strict"):
                 runs.append(Run(f"budget/{task}/{arm}/s{seed}", zoo.recipe(task, arm, seed, steps=short), "budget",
                                 ANGLES))
     for bias in BIASES:
         train, test = synthetic_data(cache, bias)
+        short = args.steps or round(zoo.RECIPE["steps"] * SYNTHETIC_FRACTION)
         for seed in args.seeds[:3]:
             for arm in ARM_NAMES:
                 runs.append(Run(f"synthetic/{bias:g}/{arm}/s{seed}",
-                                zoo.recipe("denoise", arm, seed, data=train, test_data=test, **steps), "synthetic",
-                                ANGLES))
+                                zoo.recipe("denoise", arm, seed, data=train, test_data=test, steps=short),
+                                "synthetic", ANGLES))
     return runs
+
+
+def main_run(task: str, arm: str, seed: int, **changes) -> Run:
+    """A run of the main grid; seed 0 at the zoo's budget *is* the zoo's run (``scripts/build_zoo.py``
+    trains the same ``Run``, so the cache serves both and the shipped weights are these)."""
+    options = dict(ANGLES)
+    if seed == 0 and not changes:
+        options["model_out"] = str(zoo.ROOT / task / f"{arm}.safetensors")
+    return Run(f"main/{task}/{arm}/s{seed}", zoo.recipe(task, arm, seed, **changes), "main", options)
 
 
 def wallclock_plan(records: dict, args) -> list[Run]:

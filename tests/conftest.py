@@ -37,21 +37,27 @@ def one_torch_thread():
 
 
 @contextlib.contextmanager
-def running_app():
-    """The Gradio app with untrained nets on a free 127.0.0.1 port; yields its URL.
+def running_app(models: str = "random"):
+    """The Gradio app on a free 127.0.0.1 port; yields ``(url, demo)`` (``demo.eqlab`` is its ``App``).
 
-    One torch thread, as ``eqlab demo`` uses on a 2-core machine (concurrent requests, one core each).
+    Untrained nets by default (``models="random"``: nothing to load); ``"auto"`` serves the shipped zoo.
+    One torch thread, as ``eqlab demo`` uses on a 2-core machine (concurrent requests, one core each);
+    its own cache folder, so that the first view is computed by the code under test.
     """
+    import tempfile
+
     import eqlab.app as app
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    demo = app.build_app(models="random")
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **app.launch_kwargs())
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-        torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory(prefix="eqlab-app-test-") as cache:
+        demo = app.build_app(models=models, cache_dir=cache)
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    **app.launch_kwargs())
+        try:
+            yield f"http://127.0.0.1:{port}/", demo
+        finally:
+            demo.close()
+            demo.eqlab.close()
+            torch.set_num_threads(threads)

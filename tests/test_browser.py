@@ -1,21 +1,27 @@
-"""One real-browser pass over the app: Debian's chromium driven by Playwright (never a downloaded browser).
+"""Real-browser passes over the app: Debian's chromium driven by Playwright (never a downloaded browser).
 
-Clicks through every tab, checks that the images and plots appear, that a short training run
-finishes, and that the page needs nothing from outside this machine (no CDN, no web fonts).
-Screenshots of each tab are saved under the test's ``tmp_path``. Skipped when chromium or
+At 1400 px: clicks through every tab (Explore choices, a refused upload, Restore, a short training,
+a bad λ that must leave the curves alone, Learn) and checks that the page needs nothing from outside
+this machine (no CDN, no web fonts). At 800, 1024 and 1400 px: the layout reflows without a
+horizontal scroll bar and the charts keep a usable width. Screenshots of every width and tab go to
+the test's ``tmp_path`` (and to ``$EQLAB_SCREENSHOTS`` when set). Skipped when chromium or
 playwright is missing.
 """
 
 import os
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
-
 from conftest import running_app  # noqa: E402
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = next((path for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(path)),
+                shutil.which("chromium") or shutil.which("chromium-browser"))  # Debian's, never playwright's own
+WIDTHS = (800, 1024, 1400)
 
 
 @pytest.fixture(scope="module")
@@ -30,56 +36,130 @@ def sync_api():
 @pytest.fixture(scope="module")
 def url(sync_api):
     pytest.importorskip("gradio")
-    with running_app() as url:
+    with running_app() as (url, _):
         yield url
 
 
-def test_every_tab_in_chromium(sync_api, url, tmp_path):
-    outside = []
+@pytest.fixture(scope="module")
+def browser(sync_api):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("request", lambda r: outside.append(r.url)
-                    if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
-            page.set_default_timeout(90_000)
-            page.goto(url)
+        yield browser
+        browser.close()
 
-            # Explore: the rotation panel and both charts appear on load.
-            page.locator("#explore-panel img").wait_for()
-            page.locator("#explore-layers canvas, #explore-layers svg").first.wait_for()
-            page.locator("#explore-angles canvas, #explore-angles svg").first.wait_for()
-            assert "error with P_g" in page.locator("#explore-status").inner_text()
-            page.get_by_label("C8").check()
-            page.wait_for_function("document.querySelector('#explore-status').innerText.includes('of C8')")
-            page.screenshot(path=tmp_path / "explore.png", full_page=True)
 
-            # Restore & compare: the slider, the maps and the table.
-            page.get_by_role("tab", name="Restore & compare").click()
-            page.get_by_role("button", name="Restore", exact=True).click()
-            page.locator("#restore-maps img").wait_for()
-            assert page.locator("#restore-slider img").count() >= 1
-            assert "strict" in page.locator("#restore-table").inner_text()
-            page.screenshot(path=tmp_path / "restore.png", full_page=True)
+def _shoot(page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
+    extra = os.environ.get("EQLAB_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / f"{name}.png", Path(extra) / f"{name}.png")
 
-            # Train: ten steps, live curves, a result the other tabs can use.
-            page.get_by_role("tab", name="Train").click()
-            steps = page.locator("#train-steps input[type=number]")
-            steps.fill("10")
-            steps.press("Enter")
-            page.get_by_role("button", name="Train", exact=True).click()
-            page.wait_for_function("document.querySelector('#train-status').innerText.includes('Done')",
-                                   timeout=180_000)
-            page.locator("#train-loss canvas, #train-loss svg").first.wait_for()
-            page.screenshot(path=tmp_path / "train.png", full_page=True)
 
-            # Learn: three pictures.
-            page.get_by_role("tab", name="Learn").click()
-            for elem in ("learn-rotate", "learn-channels", "learn-grid"):
-                page.locator(f"#{elem} img").wait_for()
-            page.screenshot(path=tmp_path / "learn.png", full_page=True)
-        finally:
-            browser.close()
+def _status(page, elem: str, text: str, timeout: int = 90_000) -> None:
+    page.wait_for_function(f"document.querySelector('#{elem}').innerText.includes({text!r})", timeout=timeout)
+
+
+def _no_overflow(page, width: int) -> None:
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width + 1, f"horizontal scroll at {width} px: the page is {scroll} px wide"
+
+
+def test_every_tab_in_chromium(browser, url, tmp_path):
+    outside = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("request", lambda r: outside.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    page.set_default_timeout(90_000)
+    page.goto(url)
+
+    # Explore: the first view is in the page; choices update it; a refused upload is cleared.
+    page.locator("#explore-strip img").wait_for()
+    page.locator("#explore-panel img").wait_for()
+    page.locator("#explore-layers canvas, #explore-layers svg").first.wait_for()
+    page.locator("#explore-angles canvas, #explore-angles svg").first.wait_for()
+    assert "Relative error of the whole layer" in page.locator("#explore-status").inner_text()
+    page.locator("#explore-group").get_by_label("C8").check()
+    _status(page, "explore-status", "of C8")
+    page.locator("#explore-layer input").click()
+    page.get_by_role("option", name="tail · trivial (output image)").click()
+    _status(page, "explore-status", "layer tail")
+    page.locator("#explore-task input").click()
+    page.get_by_role("option", name="deblur").click()
+    _status(page, "explore-status", "deblur · eqreg")
+    assert "layer tail" in page.locator("#explore-status").inner_text()  # tail exists in the U-Net too
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    page.locator("#explore-upload input[type=file]").set_input_files(str(notes))
+    _status(page, "explore-status", "your upload was not used")
+    page.wait_for_function("!document.querySelector('#explore-upload').innerText.includes('notes.png')")
+    _shoot(page, tmp_path, "explore-1400-c8")
+
+    # Restore & compare: the slider, the maps and the table.
+    page.get_by_role("tab", name="Restore & compare").click()
+    page.get_by_role("button", name="Restore", exact=True).click()
+    page.locator("#restore-maps img").wait_for()
+    assert page.locator("#restore-slider img").count() >= 1
+    assert "strict" in page.locator("#restore-table").inner_text()
+    _shoot(page, tmp_path, "restore-1400")
+
+    # Train: ten steps, live curves; then a bad λ leaves the curves and the status as they were.
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-mode").get_by_label("fixed λ").check()
+    page.locator("#train-start input").click()
+    page.get_by_role("option", name="scratch").click()
+    steps = page.locator("#train-steps input[type=number]")
+    steps.fill("10")
+    steps.press("Enter")
+    page.get_by_role("button", name="Train", exact=True).click()
+    _status(page, "train-status", "Done", timeout=180_000)
+    page.locator("#train-loss canvas, #train-loss svg").first.wait_for()
+    page.locator("#train-psnr canvas, #train-psnr svg").first.wait_for()
+    weight = page.locator("#train-weight input")
+    weight.fill("5")
+    weight.press("Tab")
+    page.get_by_role("button", name="Train", exact=True).click()
+    try:
+        page.get_by_text("must be between 0 and 1").first.wait_for(timeout=30_000)
+    finally:
+        _shoot(page, tmp_path, "train-1400-bad-weight")
+    assert "Done" in page.locator("#train-status").inner_text()
+    assert page.locator("#train-loss canvas, #train-loss svg").count() >= 1
+    _shoot(page, tmp_path, "train-1400")
+
+    # Learn: three pictures, drawn when the tab opens; the Train tab's message stays behind.
+    page.get_by_role("tab", name="Learn").click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=toast-close]').length == 0", timeout=5_000)
+    for elem in ("learn-rotate", "learn-channels", "learn-grid"):
+        page.locator(f"#{elem} img").wait_for()
+    _shoot(page, tmp_path, "learn-1400")
+    page.close()
     assert outside == [], f"the page asked for outside resources: {outside[:5]}"
-    for name in ("explore", "restore", "train", "learn"):
+    for name in ("explore-1400-c8", "restore-1400", "train-1400", "learn-1400"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_layout_at_width(browser, url, tmp_path, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.set_default_timeout(90_000)
+    page.goto(url)
+    page.locator("#explore-panel img").wait_for()
+    page.locator("#explore-layers canvas, #explore-layers svg").first.wait_for()
+    page.wait_for_timeout(1500)  # let the charts settle at their final width
+    _no_overflow(page, width)
+    for chart in ("explore-layers", "explore-angles"):
+        box = page.locator(f"#{chart}").bounding_box()
+        assert box["width"] >= min(360, width - 60), f"{chart} collapsed to {box['width']:.0f} px at {width} px"
+    strip = page.locator("#explore-strip img").bounding_box()
+    assert strip["width"] >= min(600, width - 80), f"the strip is {strip['width']:.0f} px wide at {width} px"
+    _shoot(page, tmp_path, f"explore-{width}")
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-loss").wait_for()
+    page.wait_for_timeout(800)
+    _no_overflow(page, width)
+    assert page.locator("#train-loss").bounding_box()["width"] >= min(360, width - 60)
+    _shoot(page, tmp_path, f"train-{width}")
+    page.close()
+    shot = np.asarray(Image.open(tmp_path / f"explore-{width}.png"))
+    assert shot.shape[1] == width and shot.std() > 20  # a real page, not a blank one

@@ -14,7 +14,7 @@ from eqlab.train import ARMS, CHECKPOINT_NAME, GROUPS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--features", "16", "--depth", "4", "--patch-size", "32", "--val-size", "48", "--val-every", "0",
-         "--share-every", "0", "--no-progress"]
+         "--share-every", "0", "--target-share", "none", "--no-progress"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def small(**changes) -> TrainConfig:
     """A config that trains in seconds on a CPU."""
     base = dict(features=16, depth=4, patch_size=32, batch_size=8, val_size=64, log_every=1, val_every=0,
-                share_every=0)
+                share_every=0, target_share=None)  # a fixed weight unless a test asks for a target share
     return TrainConfig.of(**{**base, **changes})
 
 

@@ -2,56 +2,79 @@
 
 Launch it with ``eqlab demo`` (or ``python demos/app.py``); ``eqlab demo --help`` lists the flags.
 Four tabs: Explore (does a layer rotate with its input?), Restore & compare (the arms on one
-degraded image, and on its rotated copy), Train (a short, capped run whose result becomes the arm
-"yours" of the browser session) and Learn (the group basics in three pictures).
+degraded image, and on its rotated copy), Train (a short, capped run, from scratch or fine-tuning a
+zoo net, whose result becomes the arm "yours" of the browser session) and Learn (the group basics in
+three pictures).
 
-Models: the shipped checkpoints of ``eqlab.zoo`` when it is installed; otherwise tiny nets trained
-once on first use (cached on disk, see ``ModelBank``), or untrained nets with ``--models random``.
+Models: the shipped checkpoints of ``eqlab.zoo``; tiny nets trained once on first use when the zoo
+lacks a task; untrained nets with ``--models random``.
 
 Caps (``settings.py``): uploads are area-downscaled to a long side of ``MAX_SIDE`` (512 px), then the
-centre square is cropped and downscaled to ``WORK_SIDE`` (256 px) -- the image every tab works on;
-images under ``MIN_SIDE`` (32 px) or over ``MAX_PIXELS`` are refused; per-layer errors and the
-error-versus-angle curve are measured on the centre ``PROBE_SIDE`` (64 px) crop; training runs at most
-``STEPS_CAP`` steps (300 on a CPU, 3000 with CUDA) with ``0 <= weight <= WEIGHT_MAX`` (1).
+centre square is cropped and downscaled to ``WORK_SIDE`` (256 px, Restore) or ``EXPLORE_SIDE``
+(128 px: the Explore pictures, charts and matplotlib figure); images under ``MIN_SIDE`` (32 px) or
+over ``MAX_PIXELS`` are refused; training runs at most 300 steps on a CPU (3000 with CUDA) with
+``0 <= weight <= WEIGHT_MAX``.
 
-Users never share state: everything per user lives in one ``gr.State`` dict (decoded images, cached
-errors, the model trained in the Train tab). The only module-level objects are the read-only model
-cache, one lock per cached model (forward hooks must not interleave), the shared error cache of the
-read-only models and the stop flags of running trainings, keyed by session.
+State: everything the server keeps lives in one ``App`` object per ``build_app`` (``state.py``: the
+models, the caches many users share, the compute slots, the trainings and their stop flags), and
+everything per user in one ``gr.State`` dict (the model trained in the Train tab, the runs of the
+session, the last restoration). Nothing is module-level.
 
 The package, one concept per module (each imports only those above it):
 
-    settings   caps, sizes, choices of tasks / groups / arms, InputError
-    models     ModelBank (zoo / first-use training / random), per-model locks, the training recipe
+    settings   caps, sizes, choices (tasks and arms from eqlab.tasks / eqlab.arms), InputError
+    text       the words: the relative error's definition, how to read the charts
+    cache      a bounded, thread-safe cache that computes a missing entry once
+    bank       ModelBank (zoo / first-use training / random / spandrel's SwinIR) and Loaded
     inputs     uploads and samples -> the square working image, with notes
-    render     numpy pictures: colour maps, labelled tile grids (fast; no matplotlib figure)
-    explore    the Explore tab: rotation panel, per-layer and per-angle errors
+    render     numpy pictures: colour maps, colour bars, labelled tile grids (fast; no matplotlib figure)
+    worker     the training process (python -m eqlab.app.worker)
+    training   the Train tab: checks, the zoo recipe with the tab's changes, runs, stop flags
+    state      App: the models, caches, compute slots and trainings of one app
+    explore    the Explore pictures: "rotate the input" and the field panel, from rotation_view
+    charts     the native charts' data: per-layer and per-angle errors, training curves
     restore    the Restore & compare tab
-    train_tab  the Train tab: a capped run in a thread, stop flags
     learn      the Learn tab's three pictures
-    handlers   the event functions (one per API endpoint) and the DataFrames of the native plots
+    first      the first Explore view, cached on disk; the warm-up after launch
+    handlers   the event functions (one per API endpoint), readable errors
     ui         build_app: the gr.Blocks layout and the event wiring
     launch     main (``eqlab demo``) and launch_kwargs
 
 What is not here: any figure code the notebooks share (``eqlab.viz``; the app draws its hot-path
-pictures as numpy images and its charts as native Gradio plots, because a matplotlib figure of the
-rotation panel takes seconds), or any metric (``eqlab.metrics``).
+pictures as numpy images and its charts as native Gradio plots) or any metric (``eqlab.metrics``).
+
+Helpers that belong in the core library and live here for now: ``cache.Cache`` (a single-flight
+bounded cache) and ``render.feature_scale`` (a robust colour scale for feature maps).
 """
 
-from eqlab.app.explore import _SHARED_ERRORS  # noqa: F401 - benchmarks/app_latency.py clears it for cold timings
-from eqlab.app.explore import (explore_charts, explore_controls, explore_figure, explore_panel, explore_update,
-                               rotation_panel_image)
-from eqlab.app.inputs import load_working_image
-from eqlab.app.launch import launch_kwargs, main
-from eqlab.app.learn import learn_channels, learn_grid, learn_rotate
-from eqlab.app.models import Loaded, ModelBank, net_summary
-from eqlab.app.restore import restore_update
-from eqlab.app.settings import (ARM_CHOICES, GROUPS, MAX_PIXELS, MAX_SIDE, MIN_SIDE, STEPS_CAP, STEPS_MIN, STRENGTH,
-                                TASKS, WEIGHT_MAX, WORK_SIDE, InputError)
-from eqlab.app.train_tab import stop_training, train_run
-from eqlab.app.ui import build_app
-from eqlab.train import ARMS
+import importlib.util
 
-__all__ = ["build_app", "main", "ModelBank", "load_working_image", "explore_update", "explore_panel",
-           "explore_charts", "restore_update",
-           "train_run", "MAX_SIDE", "WORK_SIDE", "MIN_SIDE", "MAX_PIXELS", "STEPS_CAP", "WEIGHT_MAX"]
+if importlib.util.find_spec("gradio") is None:
+    raise ModuleNotFoundError(
+        "the eqlab app needs the package 'gradio', which is not installed; install it with "
+        "`python -m pip install -e \".[app]\"` (or `pip install 'gradio>=5,<7'`)", name="gradio")
+
+from eqlab.app.bank import Loaded, ModelBank  # noqa: E402
+from eqlab.app.inputs import load_working_image  # noqa: E402
+from eqlab.app.launch import launch_kwargs, main  # noqa: E402
+from eqlab.app.settings import (  # noqa: E402
+    EXPLORE_SIDE,
+    GROUPS,
+    MAX_PIXELS,
+    MAX_SIDE,
+    MIN_SIDE,
+    STEPS_CPU,
+    STEPS_GPU,
+    STEPS_MIN,
+    STRENGTH,
+    TASKS,
+    WEIGHT_MAX,
+    WORK_SIDE,
+    InputError,
+)
+from eqlab.app.state import App  # noqa: E402
+from eqlab.app.ui import build_app  # noqa: E402
+
+__all__ = ["build_app", "main", "launch_kwargs", "App", "ModelBank", "Loaded", "load_working_image", "InputError",
+           "MAX_SIDE", "WORK_SIDE", "EXPLORE_SIDE", "MIN_SIDE", "MAX_PIXELS", "STEPS_MIN", "STEPS_CPU", "STEPS_GPU",
+           "WEIGHT_MAX", "STRENGTH", "TASKS", "GROUPS"]

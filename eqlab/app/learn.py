@@ -4,20 +4,19 @@ What is here: ``learn_rotate`` (rotate an image or its edge map: a directed filt
 rotate along), ``learn_channels`` (a lifting conv's four orientation channels cycle when the input
 turns: the P_g of EQ-Reg) and ``learn_grid`` (only multiples of 90° are exact on a pixel grid).
 
+Each picture is drawn once per angle and image and kept in the app's ``learn`` cache (a PNG path);
+arbitrary angles use ``eqlab.groups.rotate_by_angle`` (exact at multiples of 90°, else bilinear).
+
 What is not here: the groups and the lifting conv (``eqlab.groups``, ``eqlab.layers``), the
 matplotlib channel tables (``eqlab.viz.channel_shift_diagram``).
 """
 
-import threading
-
-import numpy as np
 import torch
 
 from eqlab import metrics
-from eqlab.app.inputs import centre_crop
-from eqlab.app.render import canvas, colorize, gray
-from eqlab.app.settings import MAX_SIDE
-from eqlab.data import ALL_IMAGES, limit_side, load_image
+from eqlab.app.render import Bar, gray, save_png
+from eqlab.app.settings import DEFAULT_SAMPLE, MAX_SIDE
+from eqlab.data import ALL_IMAGES, center_crop, limit_side, load_image
 from eqlab.groups import get_group, rotate_by_angle
 from eqlab.layers import LiftingConv2d
 
@@ -32,46 +31,57 @@ def _edge_conv() -> LiftingConv2d:
 
 def _learn_image(sample: str, side: int = 128) -> torch.Tensor:
     """A bundled image (unknown names: "camera") as gray, centre square, downscaled: ``(1, 1, side, side)``."""
-    x = load_image(sample if sample in ALL_IMAGES else "camera", mode="gray", max_side=MAX_SIDE)
-    return limit_side(centre_crop(x, min(x.shape[-2:])), side)[None]  # (1, 1, side, side)
+    x = load_image(sample if sample in ALL_IMAGES else DEFAULT_SAMPLE, mode="gray", max_side=MAX_SIDE)
+    return limit_side(center_crop(x, min(x.shape[-2:])), side)[None]  # (1, 1, side, side)
 
 
-def _rotate_any(x: torch.Tensor, angle: float) -> torch.Tensor:
-    """Exact ``rot90`` for multiples of 90°, bilinear interpolation otherwise."""
-    if angle % 90 == 0:
-        return torch.rot90(x, int(angle // 90) % 4, dims=(-2, -1))
-    return rotate_by_angle(x, angle)
+def _angle(value, default: float) -> float:
+    try:
+        return float(value) % 360
+    except (TypeError, ValueError):
+        return default
 
 
-def learn_rotate(angle, sample: str = "camera") -> tuple[np.ndarray, str]:
-    """Picture 1: rotate an image and a feature map (one vertical-edge channel)."""
-    angle = float(angle) % 360
+def learn_rotate(app, angle, sample: str = DEFAULT_SAMPLE) -> tuple[str, str]:
+    """Picture 1: rotate an image and a feature map (one vertical-edge channel). Returns ``(png, markdown)``."""
+    angle = _angle(angle, 90.0)
+    return app.learn.get_or_make(("rotate", angle, sample), lambda: _rotate(app, angle, sample))
+
+
+def _rotate(app, angle: float, sample: str) -> tuple[str, str]:
     x = _learn_image(sample)
     conv = _edge_conv()
     with torch.no_grad():
         f = conv(x)[:, :1]  # channel 0: vertical edges
-        fg = conv(_rotate_any(x, angle))[:, :1]
-    rf = _rotate_any(f, angle)
+        fg = conv(rotate_by_angle(x, angle))[:, :1]
+    rf = rotate_by_angle(f, angle)
     mask = get_group("C8").mask(*x.shape[-2:]) if angle % 90 else None
     e = metrics.relative_error(rf, fg, mask)
     amp = float(f.abs().max()) or 1.0
-    feat = lambda t: colorize(t[0, 0].numpy(), "RdBu_r", -amp, amp)  # noqa: E731
-    image = canvas([[gray(x), feat(f)], [gray(_rotate_any(x, angle)), feat(fg), feat(rf)]],
-                    ["not rotated", f"rotated by {angle:g}°"],
-                    ["image", "its vertical-edge map", "the map above, rotated"], 170,
-                    f"rotate the image, or rotate its feature map: do the two right maps agree?  error {e:.2f}",
-                    label_width=120)
+    feat = lambda t: app.painter.colorize(t[0, 0].numpy(), "RdBu_r", -amp, amp)  # noqa: E731
+    image = app.painter.canvas(
+        [[gray(x), feat(f)], [gray(rotate_by_angle(x, angle)), feat(fg), feat(rf)]],
+        ["not rotated", f"rotated\nby {angle:g}°"], ["image", "its vertical-edge map", "the map above, rotated"], 190,
+        f"rotate the image, or rotate its feature map: do the two right maps agree?  error {e:.2f}",
+        label_width=120, bars=(Bar(0, 2, "RdBu_r", -amp, amp, "edge"),))
     text = (f"Rotated by **{angle:g}°**, the vertical-edge map of the rotated image (bottom middle) and the map of "
             f"the original, rotated (bottom right), differ by a relative error of **{e:.2f}** (0 = the same, "
-            "1.41 = unrelated). "
+            "1.41 = √2 = unrelated maps, 2 = opposite signs). "
             "An edge detector has a direction: after a quarter turn, vertical edges have become horizontal, "
             "so *this* channel cannot simply rotate along. Picture 2 shows where the answer went.")
-    return image, text
+    return str(save_png(image, app.files / f"learn-{app.counter()}.png")), text
 
 
-def learn_channels(quarter_turns, sample: str = "camera") -> tuple[np.ndarray, str]:
+def learn_channels(app, quarter_turns, sample: str = DEFAULT_SAMPLE) -> tuple[str, str]:
     """Picture 2: a lifting conv's four orientation channels cycle when the input turns."""
-    k = int(float(quarter_turns)) % 4
+    try:
+        k = int(float(quarter_turns)) % 4
+    except (TypeError, ValueError):
+        k = 1
+    return app.learn.get_or_make(("channels", k, sample), lambda: _channels(app, k, sample))
+
+
+def _channels(app, k: int, sample: str) -> tuple[str, str]:
     x = _learn_image(sample, 112)
     conv = _edge_conv()
     group = get_group("C4")
@@ -80,55 +90,61 @@ def learn_channels(quarter_turns, sample: str = "camera") -> tuple[np.ndarray, s
         fg = conv(group.rotate(x, k))
     rf = group.rotate(f, k)
     amp = float(f.abs().max()) or 1.0
-    feat = lambda t: colorize(t.numpy(), "RdBu_r", -amp, amp)  # noqa: E731
+    feat = lambda t: app.painter.colorize(t.numpy(), "RdBu_r", -amp, amp)  # noqa: E731
     index = [(c - k) % 4 for c in range(4)]
-    image = canvas([[gray(x)] + [feat(rf[0, c]) for c in range(4)],
-                     [gray(group.rotate(x, k))] + [feat(fg[0, c]) for c in range(4)]],
-                    [f"rotate f(x)\nby {90 * k}°", f"f(g·x)\n(g = {90 * k}°)"],
-                    ["input"] + [f"ch {c}: filter {90 * c}°" for c in range(4)], 120,
-                    f"rotating the input by {90 * k}° moves every orientation channel {k} place(s) to the right",
-                    [[""] * 5, [""] + [f"= ch {index[c]} above" for c in range(4)]])
+    image = app.painter.canvas(
+        [[gray(x)] + [feat(rf[0, c]) for c in range(4)],
+         [gray(group.rotate(x, k))] + [feat(fg[0, c]) for c in range(4)]],
+        [f"rotate f(x)\nby {90 * k}°", f"f(g·x)\n(g = {90 * k}°)"],
+        ["input"] + [f"ch {c}: filter {90 * c}°" for c in range(4)], 140,
+        f"rotating the input by {90 * k}° moves every orientation channel {k} place(s) to the right",
+        [[""] * 5, [""] + [f"= ch {index[c]} above" for c in range(4)]], label_width=130,
+        bars=(Bar(0, 2, "RdBu_r", -amp, amp, "edge"),))
     text = (f"Four copies of one edge filter, turned by 0°, 90°, 180° and 270°, make four channels: a *field*. "
             f"Turn the input by **{90 * k}°** and channel *c* of the new features equals channel "
             f"**c − {k} (mod 4)** of the rotated old ones: the maps rotate **and the channels cycle**. That cyclic "
             "shift is the P_g in EQ-Reg's f(g·x) = P_g rot_g f(x); EQ-Reg asks every layer of an ordinary CNN to "
             "behave like this, softly.")
-    return image, text
-
-
-_GRID_CURVE: list[dict] = []
-_GRID_GUARD = threading.Lock()
+    return str(save_png(image, app.files / f"learn-{app.counter()}.png")), text
 
 
 def _round_trip(x: torch.Tensor, angle: float) -> torch.Tensor:
-    return _rotate_any(_rotate_any(x, angle), -angle)
+    return rotate_by_angle(rotate_by_angle(x, angle), -angle)
 
 
-def learn_grid(angle) -> tuple[np.ndarray, list[dict], str]:
-    """Picture 3: why only multiples of 90° are exact on a pixel grid (rotate there and back)."""
-    angle = float(angle) % 360
-    x = _learn_image("camera", 96)
+def _grid_curve() -> list[dict]:
+    x = _learn_image(DEFAULT_SAMPLE, 96)
     disk = get_group("C8").mask(*x.shape[-2:])
-    with _GRID_GUARD:
-        if not _GRID_CURVE:
-            _GRID_CURVE.extend(dict(angle=float(a), error=metrics.relative_error(_round_trip(x, a), x, disk),
-                                    series="rotate there and back") for a in range(0, 361, 5))
+    return [dict(angle=float(a), error=metrics.relative_error(_round_trip(x, a), x, disk),
+                 series="rotate there and back") for a in range(0, 361, 5)]
+
+
+def learn_grid(app, angle) -> tuple[str, list[dict], str]:
+    """Picture 3: why only multiples of 90° are exact on a pixel grid (rotate there and back)."""
+    angle = _angle(angle, 30.0)
+    curve = app.learn.get_or_make(("grid curve",), _grid_curve)
+    image, text = app.learn.get_or_make(("grid", angle), lambda: _grid(app, angle))
+    top = max(r["error"] for r in curve)
+    return image, curve + [dict(angle=angle, error=0.0, series="you are here"),
+                           dict(angle=angle, error=top, series="you are here")], text
+
+
+def _grid(app, angle: float) -> tuple[str, str]:
+    x = _learn_image(DEFAULT_SAMPLE, 96)
+    disk = get_group("C8").mask(*x.shape[-2:])
     back = _round_trip(x, angle)
     e = metrics.relative_error(back, x, disk)
     checker = ((torch.arange(12)[:, None] // 2 + torch.arange(12)[None, :] // 2) % 2).float()[None, None]
     checker = torch.nn.functional.pad(checker, (6, 6, 6, 6), value=0.5)
     diff = (back - x).abs()[0, 0] * disk
-    image = canvas([[gray(x), gray(_rotate_any(x, angle)), gray(back),
-                      colorize(diff.numpy(), "magma", 0, 0.25)],
-                     [gray(checker), gray(_rotate_any(checker, angle)), gray(_round_trip(checker, angle)), None]],
-                    ["photo", "pixels\n(zoomed)"], ["original", f"rotated {angle:g}°", "…and back",
-                                                       "|back − original|"], 150,
-                    f"rotate by {angle:g}° and back: relative error {e:.3f}", label_width=110)
-    top = max(r["error"] for r in _GRID_CURVE)
-    curve = list(_GRID_CURVE) + [dict(angle=angle, error=0.0, series="you are here"),
-                                 dict(angle=angle, error=top, series="you are here")]
+    image = app.painter.canvas(
+        [[gray(x), gray(rotate_by_angle(x, angle)), gray(back), app.painter.colorize(diff.numpy(), "magma", 0, 0.25)],
+         [gray(checker), gray(rotate_by_angle(checker, angle)), gray(_round_trip(checker, angle)), None]],
+        ["photo", "pixels\n(zoomed)"], ["original", f"rotated {angle:g}°", "…and back", "|back − original|"], 170,
+        f"rotate by {angle:g}° and back: relative error {e:.3f}", label_width=110,
+        bars=(Bar(0, 1, "magma", 0.0, 0.25, "|diff|"),))
     text = (f"At **{angle:g}°** the round trip loses **{e:.3f}** (relative). Multiples of 90° move every pixel onto "
             "another pixel, so they are exact (error 0). Any other angle lands between pixels: the new values are "
             "interpolated, which blurs and loses the corners. That is why C4 (and D4) can be exact and C8 "
             "(45°) cannot: its error floor is not zero.")
-    return image, curve, text
+    return str(save_png(image, app.files / f"learn-{app.counter()}.png")), text

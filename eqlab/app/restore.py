@@ -1,12 +1,14 @@
 """The Restore & compare tab: every arm on one degraded image, and on its rotated copy.
 
-What is here: ``restore_update`` (degrade the image with the task at the chosen strength, run the
-arms side by side, score PSNR/SSIM, restore the rotated input, rotate the answer back, score again,
-and draw the error and rotation maps on shared colour scales) and ``restore_views`` (what the
-before/after slider shows for an arm, from the session's last run).
+What is here: ``restore_update`` (degrade the image with the task at the chosen strength, run every
+arm on ``x`` and on ``g·x`` in one batch, score PSNR/SSIM, compare f(g·x) with g·f(x), and draw
+"rotate the input, watch the output rotate": restored images, error maps, g·x, f(g·x), g·f(x) and
+their difference, on shared colour scales with colour bars) and ``restore_views`` (what the
+before/after slider shows for an arm, from the session's last run). The shared arms' outputs are
+cached per image, strength and rotation: a classroom's default view is computed once.
 
 What is not here: the degradations and baselines (``eqlab.tasks``), the scores (``eqlab.metrics``),
-the Gradio wiring (``ui.py``, ``handlers.py``).
+the Gradio wiring (``handlers.py``, ``ui.py``).
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -15,28 +17,17 @@ import numpy as np
 import torch
 
 from eqlab import metrics
-from eqlab.app.inputs import image_or_sample
-from eqlab.app.models import ModelBank, arm_model
-from eqlab.app.render import canvas, colorize, gray
-from eqlab.app.settings import ARM_CHOICES, ARM_WORKERS, STRENGTH, known_task
+from eqlab.app.inputs import picture
+from eqlab.app.render import Bar, gray, save_png, tile_for
+from eqlab.app.settings import ARM_CHOICES, COMPUTE_SLOTS, STRENGTH, WORK_SIDE, known_task
 from eqlab.groups import get_group
 from eqlab.tasks import get_task
 
+ROTATIONS = {"90°": 1, "180°": 2, "270°": 3}
 
-def restore_update(bank: ModelBank, task: str, strength, sample: str, upload: str | None, rotation: str,
-                   session: dict | None = None, progress=None):
-    """Run every arm on one degraded image, and on its rotated copy.
 
-    Returns:
-        ``(images, table, status, session)``: ``images`` maps names (``"clean"``, ``"degraded"``,
-        ``"baseline"``, each arm, ``"error <arm>"``, ``"rotation <arm>"``) to ``(H, W, 3)`` uint8
-        images; ``table`` is a list of row dicts (arm, PSNR, SSIM, PSNR and SSIM with the rotated
-        input, their difference, output equivariance error).
-    """
-    session = session if session is not None else {}
-    warnings = []
-    task = known_task(task)
-    field, spec = STRENGTH[task]
+def _strength(task: str, strength, warnings: list[str]) -> tuple[str, float]:
+    name, spec = STRENGTH[task]
     try:
         value = float(strength)
     except (TypeError, ValueError):
@@ -46,87 +37,118 @@ def restore_update(bank: ModelBank, task: str, strength, sample: str, upload: st
         clipped = min(max(value, spec["minimum"]), spec["maximum"])
         warnings.append(f"strength {value:g} is outside [{spec['minimum']}, {spec['maximum']}]; using {clipped:g}")
         value = clipped
+    return name, value
+
+
+def _restore_arm(app, loaded, t, x, y, group, element) -> dict:
+    """One arm on ``x`` and ``g·x``: outputs and scores (cached for the shared arms)."""
+    border = t.scale if t.scale > 1 else 0
+    with app.computing(), torch.no_grad():  # x and g·x in one batch: one forward pass per arm
+        out, out_g = loaded.model(torch.cat([x, group.rotate(x, element)])).clamp(0, 1).split(1)
+    back = group.rotate(out_g, group.inverse(element))
+    png = save_png(gray(out), app.files / f"restored-{app.counter()}.png")  # the slider's "after", drawn once
+    return dict(out=out, out_g=out_g, png=str(png), psnr=metrics.psnr(out, y, crop_border=border),
+                ssim=metrics.ssim(out, y, crop_border=border), psnr_rot=metrics.psnr(back, y, crop_border=border),
+                ssim_rot=metrics.ssim(back, y, crop_border=border),
+                output_error=metrics.relative_error(group.rotate(out, element), out_g))
+
+
+def restore_update(app, task: str, strength, sample: str, upload: str | None, rotation: str,
+                   session: dict | None = None, progress=None):
+    """Run every arm on one degraded image, and on its rotated copy.
+
+    Returns:
+        ``(maps, table, status, session)``: the path of the maps picture, a list of row dicts (arm,
+        source, PSNR, SSIM, the same with the rotated input, their difference, output equivariance
+        error) and a Markdown status. ``session["restore"]`` keeps the slider images of every arm.
+    """
+    session = session if session is not None else {}
+    warnings: list[str] = []
+    task = known_task(task)
+    field, value = _strength(task, strength, warnings)
     t = get_task(task, **{field: value})
     group = get_group("C4")
-    element = {"90°": 1, "180°": 2, "270°": 3}.get(str(rotation), 1)
-    arms = [a for a in ARM_CHOICES if arm_model(bank, session, task, a, progress) is not None]
-    first = arm_model(bank, session, task, arms[0], progress).model
-    x_clean, notes, name, more = image_or_sample(sample, upload, getattr(first, "channels", 1), session)
-    warnings += more
-    y = t.crop(x_clean, max(t.crop_multiple(getattr(first, "config", {})), 4))  # (1, C, S, S)
-    x = t.degrade(y, generator=torch.Generator().manual_seed(0))
+    element = ROTATIONS.get(str(rotation), 1)
+    models = {a: m for a in ARM_CHOICES if (m := app.model(task, a, session, progress)) is not None}
+    first = next(iter(models.values())).model
+    pic = picture(app.images, sample, upload, getattr(first, "channels", 1), WORK_SIDE)
+    warnings += pic.warnings
+    y = t.crop(pic.x, max(t.crop_multiple(getattr(first, "config", {})), 4))  # (1, C, S, S) clean
+    x = t.degrade(y, generator=torch.Generator().manual_seed(0))  # the same noise for every arm and user
     base = t.baseline(x)
-    border = t.scale if t.scale > 1 else 0
 
-    def scores(out):
-        return metrics.psnr(out, y, crop_border=border), metrics.ssim(out, y, crop_border=border)
-
-    images = {"clean": gray(y), "degraded": gray(t.baseline(x) if t.scale > 1 else x.clamp(0, 1)),
-              "baseline": gray(base)}
-    p, s = scores(base)
-    table = [dict(arm=t.baseline_name, source="no net", psnr=p, ssim=s, psnr_rot=p, ssim_rot=s, delta_psnr=0.0,
-                  output_error=0.0)]
-    outs, errors, rot_maps = {}, {}, {}
-    gx = group.rotate(x, element)
-    models = {arm: arm_model(bank, session, task, arm, progress) for arm in arms}
-
-    def run(model):
-        with torch.no_grad():  # x and g·x in one batch: one forward pass per arm
-            return model(torch.cat([x, gx])).clamp(0, 1).split(1)
+    def one(arm):
+        loaded = models[arm]
+        return app.restores.get_or_make((loaded.key, task, value, pic.digest, element),
+                                        lambda: _restore_arm(app, loaded, t, x, y, group, element))
 
     # The arms run side by side: torch releases the GIL, and each request uses one intra-op thread.
-    with ThreadPoolExecutor(max_workers=ARM_WORKERS) as pool:
-        results = dict(zip(arms, pool.map(run, [models[a].model for a in arms])))
-    for arm in arms:
-        loaded = models[arm]
-        out, out_g = results[arm]
-        back = group.rotate(out_g, group.inverse(element))
-        p, s = scores(out)
-        pr, sr = scores(back)
-        table.append(dict(arm=loaded.label, source=loaded.source, psnr=p, ssim=s, psnr_rot=pr, ssim_rot=sr,
-                          delta_psnr=pr - p, output_error=metrics.relative_error(group.rotate(out, element), out_g)))
-        outs[arm] = out
-        errors[arm] = (out - y).abs().mean(1)[0]
-        rot_maps[arm] = (back - out).abs().mean(1)[0]
-    vmax = max(float(np.percentile((base - y).abs().mean(1)[0].numpy(), 99.5)), 1e-3)
-    images["error " + t.baseline_name] = colorize((base - y).abs().mean(1)[0].numpy(), "inferno", 0, vmax)
-    rmax = max(max(float(np.percentile(m.numpy(), 99.5)) for m in rot_maps.values()), 1e-6)
-    for arm in arms:
-        images[arm] = gray(outs[arm])
-        images["error " + arm] = colorize(errors[arm].numpy(), "inferno", 0, vmax)
-        images["rotation " + arm] = colorize(rot_maps[arm].numpy(), "viridis", 0, rmax)
-    scored = {r["arm"]: r for r in table}
-    labels = [r["arm"] for r in table[1:]]
-    images["maps"] = canvas(
-        [[images["degraded"]] + [images[a] for a in arms],
-         [images["error " + t.baseline_name]] + [images["error " + a] for a in arms],
-         [images["clean"]] + [images["rotation " + a] for a in arms]],
-        ["restored", f"|restored − clean|\n(0 … {vmax:.2f})",
-         f"rotated input:\n|g⁻¹f(g·x) − f(x)|\n(0 … {rmax:.2g})"],
-        [f"input: {t.baseline_name}"] + arms, 150,
-        f"{task} · every arm on the same input · error maps on one scale, brighter = worse",
-        [[f"{scored[t.baseline_name]['psnr']:.2f} dB"] + [f"{scored[lbl]['psnr']:.2f} dB" for lbl in labels],
-         [""] * (len(arms) + 1),
-         ["clean (reference)"] + [f"Δ PSNR {scored[lbl]['delta_psnr']:+.2f} dB" for lbl in labels]],
-        label_width=170)
-    status = [f"**{task}**, {field.replace('_', ' ')} = {value:g} · image **{name}** {y.shape[-1]}×{y.shape[-2]} · "
-              f"rotated input: {group.describe(element)} in, rotated back out · error maps share one colour "
-              f"scale (0 … {vmax:.3f}); rotation maps |g⁻¹f(g·x) − f(x)| share another (0 … {rmax:.2g})"]
+    with ThreadPoolExecutor(max_workers=COMPUTE_SLOTS) as pool:
+        results = dict(zip(models, pool.map(one, list(models))))
+    border = t.scale if t.scale > 1 else 0
+    p, s = metrics.psnr(base, y, crop_border=border), metrics.ssim(base, y, crop_border=border)
+    table = [dict(arm=t.baseline_name, source="no net", psnr=p, ssim=s, psnr_rot=p, ssim_rot=s, delta_psnr=0.0,
+                  output_error=0.0)]
+    table += [dict(arm=models[a].label, source=models[a].source, psnr=r["psnr"], ssim=r["ssim"],
+                   psnr_rot=r["psnr_rot"], ssim_rot=r["ssim_rot"], delta_psnr=r["psnr_rot"] - r["psnr"],
+                   output_error=r["output_error"]) for a, r in results.items()]
+    key = ("restore", task, value, pic.digest, element, tuple(m.key for m in models.values()))
+    maps = app.pictures.get_or_make(key, lambda: _draw(app, t, x, y, base, group, element, models, results, table))
+    degraded = app.pictures.get_or_make(("degraded", task, value, pic.digest), lambda: save_png(
+        gray(base if t.scale > 1 else x.clamp(0, 1)), app.files / f"degraded-{app.counter()}.png"))
+    session["restore"] = dict(degraded=str(degraded), outputs={a: r["png"] for a, r in results.items()},
+                              arms=list(results))
+    status = [f"**{task}**, {field.replace('_', ' ')} = {value:g} · image **{pic.name}** {y.shape[-1]}×{y.shape[-2]}"
+              f" · rotate the input by {group.describe(element)}: each net restores g·x too; if it is equivariant, "
+              "f(g·x) equals g·f(x) (the restored image, rotated) and the bottom row stays dark"]
     if task == "deblur":
         status.append("the blur has a fixed direction (30°): a rotated photo is blurred along another direction, "
                       "so here even a perfect deblurrer should *not* be rotation-equivariant")
-    status += [f"⚠️ {w}" for w in warnings] + [f"ℹ️ {n}" for n in notes]
-    session["restore"] = {"images": images, "arms": arms, "baseline": t.baseline_name}
-    return images, table, "\n\n".join(status), session
+    status += [f"⚠️ {w}" for w in warnings] + [f"ℹ️ {n}" for n in pic.notes]
+    return str(maps), table, "\n\n".join(status), session
 
 
+def _draw(app, t, x, y, base, group, element, models, results, table):
+    """The maps picture: restored, error, g·x, f(g·x), g·f(x) and |f(g·x) − g·f(x)| for every arm."""
+    arms = list(results)
+    err = {a: (r["out"] - y).abs().mean(1)[0] for a, r in results.items()}
+    rot = {a: (group.rotate(r["out"], element) - r["out_g"]).abs().mean(1)[0] for a, r in results.items()}
+    base_err = (base - y).abs().mean(1)[0]
+    vmax = max(float(np.percentile(base_err.numpy(), 99.5)), 1e-3)
+    rmax = max(max(float(np.percentile(m.numpy(), 99.5)) for m in rot.values()), 1e-4)
+    shown_x = base if t.scale > 1 else x.clamp(0, 1)
+    turn = group.describe(element)
+    paint = app.painter.colorize
+    rows = [[gray(shown_x)] + [gray(results[a]["out"]) for a in arms],
+            [paint(base_err.numpy(), "inferno", 0, vmax)] + [paint(err[a].numpy(), "inferno", 0, vmax) for a in arms],
+            [gray(group.rotate(shown_x, element))] + [gray(results[a]["out_g"]) for a in arms],
+            [gray(group.rotate(y, element))] + [gray(group.rotate(results[a]["out"], element)) for a in arms],
+            [None] + [paint(rot[a].numpy(), "viridis", 0, rmax) for a in arms]]
+    by_label = {r["arm"]: r for r in table}
+    labels = [models[a].label for a in arms]
+    notes = [[f"{t.baseline_name}: {by_label[t.baseline_name]['psnr']:.2f} dB"]
+             + [f"{by_label[lbl]['psnr']:.2f} dB" for lbl in labels],
+             [""] * (len(arms) + 1),
+             [f"g·x ({turn})"] + [""] * len(arms),
+             ["g·(clean)"] + [""] * len(arms),
+             [""] + [f"e = {by_label[lbl]['output_error']:.2g}" for lbl in labels]]
+    label_width = 150
+    picture_ = app.painter.canvas(
+        rows, ["f(x)\nrestored", "|f(x) − clean|", "f(g·x)\nrestore g·x", "g·f(x)\nrotate f(x)",
+               "|f(g·x) − g·f(x)|"],
+        ["input"] + arms, tile_for(len(arms) + 1, label_width),
+        f"{t.name} · every arm on the same input · rotate the input ({turn}), watch the output rotate",
+        notes, label_width,
+        bars=(Bar(1, 1, "inferno", 0.0, vmax, "|error|"), Bar(4, 1, "viridis", 0.0, rmax, "|diff|")))
+    return save_png(picture_, app.files / f"restore-{app.counter()}.png")
 
-def restore_views(session: dict | None, show: str) -> tuple:
-    """The slider pair ``(degraded, restored by show)`` and the maps picture of the session's last
-    ``restore_update``; ``(None, [])`` before the first one. An arm not run falls back to eqreg."""
+
+def restore_views(session: dict | None, show: str):
+    """The slider pair ``(degraded, restored by show)`` of the session's last ``restore_update``, or
+    ``None`` before the first one. An arm not run falls back to eqreg."""
     restored = (session or {}).get("restore")
     if not restored:
-        return None, []
-    images, arms = restored["images"], restored["arms"]
+        return None
+    arms = restored["arms"]
     show = show if show in arms else ("eqreg" if "eqreg" in arms else arms[0])
-    return (images["degraded"], images[show]), images["maps"]
+    return restored["degraded"], restored["outputs"][show]

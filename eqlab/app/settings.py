@@ -1,54 +1,58 @@
 """The app's caps, sizes and choices, shared by every tab, and the user-facing error type.
 
-What is here: the upload and working-image caps (``MAX_SIDE``, ``WORK_SIDE``, ``MIN_SIDE``,
-``MAX_PIXELS``, ``MAX_FILE``), the probe crop and angles of the Explore charts, the training caps
-of the Train tab (``STEPS_CAP``, ``STEPS_MIN``, ``WEIGHT_MAX``), the tasks, groups and arms the UI
-offers with their colours and one-line help, the strength slider of each task, the sample images,
-``InputError`` and the fall-backs for unknown tasks and groups.
+What is here: the upload and image caps (``MAX_SIDE``, ``WORK_SIDE``, ``EXPLORE_SIDE``, ``MIN_SIDE``,
+``MAX_PIXELS``, ``MAX_FILE``), the angles of the Explore chart, the training caps of the Train tab
+(``STEPS_CAP``, ``STEPS_MIN``, ``WEIGHT_MAX``, ``SHARE_RANGE``), the choices the UI offers (tasks
+and arms read from ``eqlab.tasks`` and ``eqlab.arms``, groups, the strength slider of each task,
+the sample images), the colours of the series that are not arms, ``InputError`` and the fall-backs
+for unknown tasks and groups.
 
-What is not here: the first-use training budget (``QUICK_STEPS``, ``QUICK_WEIGHT``: ``models.py``,
-which owns it) and anything that computes.
+What is not here: the arms' colours and help texts (``eqlab.arms``: ``ARMS[name].color``,
+``.help``), the words that explain the numbers (``text.py``) and anything that computes.
 """
 
 import os
 
-import torch
-
+from eqlab.arms import ARM_NAMES, ARMS
 from eqlab.data import ALL_IMAGES, TEST_IMAGES
 from eqlab.groups import Group, get_group
-from eqlab.train import ARMS
+from eqlab.tasks import TASKS as TASK_TABLE
 
 # -- caps and sizes ----------------------------------------------------------------------------------
 MAX_SIDE = 512  # uploads: long side area-downscaled to this first
-WORK_SIDE = 256  # every tab works on a centre square of at most this side
+WORK_SIDE = 256  # Restore & compare works on a centre square of at most this side
+EXPLORE_SIDE = 128  # Explore (panel, charts and the matplotlib figure alike) downscales that square to this
 MIN_SIDE = 32  # smaller images are refused (the nets and the crops need room)
-MAX_PIXELS = 40_000_000  # larger images are refused before decoding (40 MP: a 6000x4000 photo is 24 MP)
+MAX_PIXELS = 40_000_000  # larger images are refused before decoding (a 6000 x 4000 photo is 24 MP)
 MAX_FILE = "50mb"  # upload size limit passed to launch()
-ARM_WORKERS = min(4, os.cpu_count() or 1)  # threads that run the arms of one Restore request side by side
-PROBE_SIDE = 64  # per-layer errors and error-vs-angle are measured on this centre crop (speed)
-ANGLES = [22.5 * i for i in range(9)]  # 0 ... 180 degrees for the error-vs-angle curve
-CUDA = torch.cuda.is_available()
-STEPS_CAP = 3000 if CUDA else 300  # training steps allowed in the Train tab
+COMPUTE_SLOTS = max(1, min(2, os.cpu_count() or 1))  # computations at once (cache hits never wait for one)
+ANGLES = [22.5 * i for i in range(9)]  # 0 ... 180 degrees for the error-vs-angle chart
 STEPS_MIN = 10
-WEIGHT_MAX = 1.0  # EQ-Reg weight allowed in the Train tab (relative norm: >= 1e-2 already destroys denoising)
+STEPS_GPU, STEPS_CPU = 3000, 300  # training steps allowed in the Train tab (the CPU cap keeps a run near a minute)
+WEIGHT_MAX = 1.0  # EQ-Reg weight allowed in the Train tab (relative norm: >= 1e-2 already hurts denoising)
+SHARE_RANGE = (1e-4, 1.0)  # target gradient shares allowed in the Train tab
 
 # -- choices -----------------------------------------------------------------------------------------
-TASKS = ("denoise", "sr", "deblur")
-GROUPS = ("C4", "D4", "C8")
-YOURS = "yours"
-ARM_CHOICES = list(ARMS) + [YOURS]
-# Net sizes of the app's own models and of the Train tab (tiny: every tab must answer in about a second).
-SIZES = {"denoise": dict(features=16, depth=5), "sr": dict(features=16, depth=5), "deblur": dict(features=8, levels=2)}
-ARM_COLORS = {"plain": "#7f7f7f", "augment": "#1f77b4", "eqreg": "#d62728", "strict": "#2ca02c", YOURS: "#9467bd",
-              "interpolation floor": "#444444"}
-ARM_HELP = {
-    "plain": "ordinary CNN, no rotations in training",
-    "augment": "same CNN, trained on x and a rotated copy (EQ-Reg weight 0)",
-    "eqreg": "same CNN and batches, plus the EQ-Reg penalty",
-    "strict": "group CNN (P4): C4-equivariant by construction",
-    YOURS: "the model you trained in the Train tab",
-}
-# What the strength slider of the Restore tab means for each task: (TrainConfig/Task field, slider kwargs).
+TASKS = tuple(TASK_TABLE)  # ("denoise", "sr", "deblur")
+GROUPS = ("C4", "D4", "C8")  # Explore; training also offers C2
+TRAIN_GROUPS = ("C2", "C4", "D4", "C8")
+YOURS = "yours"  # the arm of the model trained in this browser session
+ARM_CHOICES = list(ARM_NAMES) + [YOURS]
+EXTRA_NET = "swinir"  # a registered third-party net (spandrel's SwinIR), offered untrained when spandrel is there
+SERIES_COLORS = {YOURS: "#9467bd", "interpolation floor": "#bbbbbb"}
+
+
+def arm_color(name: str) -> str:
+    """The colour of an arm (``eqlab.arms``) or of one of the app's own series."""
+    return ARMS[name].color if name in ARMS else SERIES_COLORS.get(name, "#17becf")
+
+
+def arm_help(name: str) -> str:
+    """One line on an arm (``eqlab.arms``), or on "yours"."""
+    return ARMS[name].help if name in ARMS else "the model you trained in the Train tab (this browser session)"
+
+
+# What the strength slider of the Restore tab means for each task: (Task field, slider kwargs).
 STRENGTH = {
     "denoise": ("sigma", dict(label="Noise σ (0-255 scale; the models were trained at σ = 25)", minimum=0, maximum=75,
                               step=5, value=25)),
@@ -59,6 +63,7 @@ STRENGTH = {
 }
 SAMPLES = list(TEST_IMAGES) + [n for n in ALL_IMAGES if n not in TEST_IMAGES]
 SAMPLE_CHOICES = [(f"{n} (test)" if n in TEST_IMAGES else f"{n} (train)", n) for n in SAMPLES]
+DEFAULT_SAMPLE = "camera"
 
 
 class InputError(ValueError):
@@ -73,3 +78,8 @@ def known_task(task) -> str:
 def known_group(group_name) -> Group:
     """The group named ``group_name`` when the app offers it, else C4."""
     return get_group(group_name if group_name in GROUPS else "C4")
+
+
+def steps_cap(cuda: bool) -> int:
+    """The Train tab's step cap on this device."""
+    return STEPS_GPU if cuda else STEPS_CPU

@@ -285,8 +285,9 @@ def error_vs_angle(model: nn.Module, x: torch.Tensor, angles_deg) -> list[dict]:
             angle = float(angle)
             b = _output(model, rotate_by_angle(x, angle))
             mask = get_group("C8").mask(b.shape[-2], b.shape[-1], device=b.device) if angle % 90 else None
+            at_input = get_group("C8").mask(x.shape[-2], x.shape[-1], device=x.device) if angle % 90 else None
             floor = relative_error(rotate_by_angle(blurred, angle), filter2d(rotate_by_angle(x.float(), angle), kernel),
-                                   mask)
+                                   at_input)  # the input's size: an SR net's output is larger
             rows.append(dict(angle_deg=angle, value=relative_error(rotate_by_angle(out, angle), b, mask), floor=floor))
     return rows
 

@@ -22,6 +22,7 @@ Example:
 
 from .base import RestorationNet
 from .dncnn import DnCNN, DnCNNP4
+from .init import initialise
 from .registry import TASK_MODELS, arguments, build, names, register
 from .srnet import SRNet, SRNetP4
 from .thirdparty import SPANDREL, SwinIRNet, build_thirdparty, spandrel_available
@@ -30,7 +31,7 @@ from .upsample import BicubicUpsample, bicubic_upsample
 from .winattn import WindowAttentionNet, WindowBlock
 
 __all__ = [
-    "build", "names", "arguments", "register", "TASK_MODELS", "RestorationNet",
+    "build", "names", "arguments", "register", "initialise", "TASK_MODELS", "RestorationNet",
     "DnCNN", "DnCNNP4", "SRNet", "SRNetP4", "UNet", "UNetP4", "WindowAttentionNet", "WindowBlock",
     "bicubic_upsample", "BicubicUpsample", "SwinIRNet", "SPANDREL", "build_thirdparty", "spandrel_available",
 ]

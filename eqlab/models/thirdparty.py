@@ -18,6 +18,7 @@ What is not here: eqlab's own nets (the other files of ``eqlab.models``).
 from __future__ import annotations
 
 import importlib
+import sys
 
 import torch
 import torch.nn as nn
@@ -45,6 +46,8 @@ def _class(path: str) -> type[nn.Module]:
     try:
         return getattr(importlib.import_module(module), name)
     except ImportError as err:
+        for loaded in [m for m in sys.modules if m == "spandrel" or m.startswith("spandrel.")]:
+            del sys.modules[loaded]  # a half-imported spandrel would let the next attempt "succeed"
         raise ValueError(f"{name} {_HINT} ({err})") from None
 
 

@@ -33,6 +33,7 @@ from typing import ClassVar
 from eqlab.arms import ARM_NAMES
 from eqlab.groups import get_group
 from eqlab.models import names
+from eqlab.models.init import SCHEMES
 from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT
 from eqlab.tasks import TASKS, Task, task_from_config
 
@@ -109,8 +110,11 @@ class NetConfig(_Group):
     depth: int = option(8, "number of convs of dncnn / srnet (blocks of attention nets)")
     levels: int = option(2, "down/up steps of unet (inputs must divide by 2**levels)")
     init: str | None = option(None, "start from these weights: a checkpoint file or a zoo name such as denoise/augment")
+    weight_init: str = option("kaiming", "kaiming (fan-in normal, the output layers x0.1: residual nets start near "
+                              "their skip) or default (PyTorch's); P4 twins keep their own", choices=SCHEMES)
 
     def validate(self) -> None:
+        self._choice("weight_init")
         if self.model is not None and self.model not in names():
             self._bad("model", f"None or one of {names()}")
         for name in ("features", "depth", "levels"):
@@ -126,7 +130,8 @@ class MethodConfig(_Group):
     group: str = option("C4", "symmetry group of the rotations and of the penalty", choices=("C2", "C4", "D4", "C8"))
     weight: float = option(DEFAULT_WEIGHT, "EQ-Reg weight lambda (eqreg; with target_share: its starting value)")
     target_share: float | None = option(
-        None, "hold the gradient share |grad lambda R| / |grad task| at this value by adapting lambda; none: fixed")
+        0.1, "hold the gradient share |grad lambda R| / |grad task| at this value by adapting lambda; none: a fixed "
+        "weight")
     norm: str = option("relative", "penalty norm: relative (scale-free) or paper (unnormalised torch.norm)",
                        choices=NORMS)
     share_every: int = option(10, "steps between gradient-share measurements (eqreg; one extra backward); 0: never")
@@ -149,8 +154,6 @@ class MethodConfig(_Group):
         self._number("target_share", 1e-6, 10.0, optional=True)
         self._number("layer_fraction", 1e-6, 1.0)
         self._int("share_every", 0)
-        if self.target_share is not None and (self.share_every < 1 or self.weight <= 0):
-            raise ValueError("target_share needs share_every >= 1 and a starting weight > 0")
         if self.preset == "reference" and self.target_share is not None:
             raise ValueError("the reference preset has a fixed lambda: target_share must be none")
         get_group(self.group)
@@ -161,8 +164,8 @@ class OptimConfig(_Group):
     """The optimisation: steps, the learning rate and its schedule, clipping, and the seed."""
 
     steps: int = option(200, "optimizer steps")
-    lr: float = option(1e-3, "Adam learning rate at the end of the warm-up")
-    warmup: float = option(0.05, "fraction of the steps with a linear warm-up of the learning rate")
+    lr: float = option(2e-3, "Adam learning rate at the end of the warm-up (the strict arm takes half of it)")
+    warmup: float = option(0.1, "fraction of the steps with a linear warm-up of the learning rate")
     schedule: str = option("cosine", "learning rate after the warm-up: cosine (decay to 0) or constant",
                            choices=SCHEDULES)
     clip: float | None = option(1.0, "clip the gradient norm at this value; none: no clipping")

@@ -43,6 +43,7 @@ from eqlab.data.images import load_default
 from eqlab.data.patches import PatchSampler
 from eqlab.groups import get_group
 from eqlab.models import build
+from eqlab.models.init import initialise
 from eqlab.train.callbacks import CHECKPOINT_NAME, Checkpoints, History, Progress, StallCheck, Validation, as_callback
 from eqlab.train.config import TrainConfig
 from eqlab.train.distributed import World, distributed
@@ -162,7 +163,7 @@ class Trainer:
             if config.optim.clip:
                 torch.nn.utils.clip_grad_norm_(self.params, config.optim.clip)
             for group in self.optimizer.param_groups:
-                group["lr"] = config.optim.lr_at(self.step)
+                group["lr"] = config.optim.lr_at(self.step) * arm.lr_scale
             self.optimizer.step()
             self.samples += x.shape[0] * self.world.size
             self.train_s += time.perf_counter() - tick
@@ -185,9 +186,11 @@ class Trainer:
     def full_record(self) -> dict:
         """The latest step's numbers as floats (synchronises a GPU: called on logged steps only)."""
         losses, measured = self._last
-        record = dict(step=self.step, steps=self.config.optim.steps, **self.arm.record(losses), **measured,
-                      lr=self.config.optim.lr_at(self.step), images_seen=self.step * self.config.problem.batch_size
-                      * self.world.size, samples_seen=self.samples, train_s=self.train_s)
+        config = self.config
+        record = dict(step=self.step, steps=config.optim.steps, **self.arm.record(losses), **measured,
+                      lr=config.optim.lr_at(self.step) * self.arm.lr_scale,
+                      images_seen=self.step * config.problem.batch_size * self.world.size, samples_seen=self.samples,
+                      train_s=self.train_s)
         return record
 
     def record_at_start(self) -> dict | None:
@@ -209,7 +212,8 @@ class Trainer:
         name = self.task.model_name(self.arm.strict, net.model)
         with torch.random.fork_rng(devices=[]):  # the init stream, without touching the global RNG
             torch.manual_seed(_stream_seed(self.config.optim.seed, 0, "init"))
-            model = build(name, **self.task.model_kwargs(name, net.features, net.depth, net.levels))
+            model = initialise(build(name, **self.task.model_kwargs(name, net.features, net.depth, net.levels)),
+                               net.weight_init)
         if net.init:
             _load_weights(model, net.init)
         multiple = self.task.crop_multiple(model.config)
