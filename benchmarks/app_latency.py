@@ -33,6 +33,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from eqlab.machine import process_cpu_s  # (imports torch in this process; the server is another)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -85,15 +87,6 @@ def _panel_url(config: dict, base: str) -> str | None:
     return None
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a running process has used so far (Linux; NaN elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-
-
 def launch_once(models: str, cache: str, limit_s: float = 180.0) -> tuple[float, float, float]:
     """Seconds from process start to the first HTTP answer and to the first panel's PNG, and the CPU seconds
     the server used until then (what the start takes on an idle core)."""
@@ -112,7 +105,7 @@ def launch_once(models: str, cache: str, limit_s: float = 180.0) -> tuple[float,
                 url = _panel_url(json.loads(config), base)
                 if url and _get(url, timeout=10):
                     panel = time.perf_counter() - start
-                    cpu = _cpu_s(process.pid)
+                    cpu = process_cpu_s(process.pid)
                 break
             time.sleep(0.05)
     finally:

@@ -31,6 +31,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from eqlab.machine import process_cpu_s  # (imports torch in this process; the server is another)
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPLORE = ("denoise", "eqreg", "camera", None, "C4", 1, "body.0.conv", 0)
 RESTORE = ("denoise", 25, "camera", None, "90°", "eqreg")
@@ -111,17 +113,6 @@ def fetch(result) -> int:
     if isinstance(result, (list, tuple)):
         return sum(fetch(v) for v in result)
     return 0
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far (Linux; NaN elsewhere)."""
-    import os
-
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
 
 
 def percentile(values: list[float], q: float) -> float:

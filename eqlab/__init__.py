@@ -7,7 +7,8 @@ A reading order for the package (each module imports only those above it; docs/a
     layouts      how a layer's output is read as a map (maps, channels-last, tokens, windows)
     layers       strictly C4-equivariant blocks (the P4 group CNN)
     data         bundled offline images, folders, degradations, synthetic data, patches
-    selection    which layers EQ-Reg reads, how, and why not: one dry probe of the net
+    probe        a dry run of any net: what its conv / linear layers produce, rolls, the output's graph
+    selection    which layers EQ-Reg reads, how, and why not, from the probe
     regularizer  EQReg: the penalty, attached to any unmodified nn.Module by forward hooks
     metrics      PSNR / SSIM and equivariance errors (per layer, output, pixel, angle; rotation views)
     models       small restoration nets, their strict twins and spandrel's SwinIR, by name

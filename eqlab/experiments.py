@@ -34,7 +34,8 @@ import torch
 
 from eqlab.train import TrainConfig
 
-__all__ = ["Run", "run_grid", "train_and_score", "rotated_crops", "mean_std", "summarize", "paired", "load_records"]
+__all__ = ["Run", "run_grid", "train_and_score", "rotated_crops", "mean_std", "summarize", "paired", "load_records",
+           "held_share"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _do(work: Callable[[Run], dict], run: Run, cache: Path) -> dict:
 
 
 def run_grid(runs: Iterable[Run], cache: str | os.PathLike, work: Callable[[Run], dict] | None = None,
-             workers: int | None = None, threads: int = 1, log: Callable[[str], None] | None = print,
+             workers: int | None = None, threads: int = 1, log: Callable[[str], None] | None = None,
              cost: Callable[[Run], float] | None = None) -> dict[str, dict]:
     """Run (or read from the cache) every job; returns ``{key: record}``.
 
@@ -108,7 +109,7 @@ def run_grid(runs: Iterable[Run], cache: str | os.PathLike, work: Callable[[Run]
             default :func:`train_and_score`.
         workers: processes; default 2 on a CPU (at most the cores), 1 with CUDA.
         threads: torch threads per worker on a CPU.
-        log: called with one line per finished run (``None``: silent).
+        log: called with one line per finished run (default: print it at once).
         cost: an estimate of each job's cost; the most expensive start first, so the pool does not
             end with one long job alone.
     """
@@ -117,6 +118,7 @@ def run_grid(runs: Iterable[Run], cache: str | os.PathLike, work: Callable[[Run]
     if len(set(keys)) != len(keys):
         raise ValueError(f"run keys must be unique; repeated: {sorted({k for k in keys if keys.count(k) > 1})}")
     work = work or train_and_score
+    log = log if log is not None else (lambda line: print(line, flush=True))
     cache = Path(cache)
     (cache / "runs").mkdir(parents=True, exist_ok=True)
     records, todo = {}, []
@@ -240,8 +242,8 @@ def train_and_score(run: Run) -> dict:
                  steps=result.step, s_per_step=(logged[-1]["train_s"] / max(result.step, 1)) if logged else 0.0,
                  first_task_loss=logged[0]["task_loss"] if logged else None,
                  last_task_loss=float(np.mean([r["task_loss"] for r in logged[-5:]])) if logged else None,
-                 grad_share=shares[-1] if shares else None, mean_share=float(np.mean(shares[len(shares) // 2:]))
-                 if shares else None, weight=weights[-1] if weights else None,
+                 grad_share=shares[-1] if shares else None, mean_share=held_share(result.history),
+                 weight=weights[-1] if weights else None,
                  samples_seen=logged[-1]["samples_seen"] if logged else 0)
     device = next(model.parameters()).device
     return dict(metrics=metrics, train=train, stalled=result.stalled, machine=machine_info(device),
@@ -249,6 +251,17 @@ def train_and_score(run: Run) -> dict:
 
 
 # -- statistics ----------------------------------------------------------------------------------------
+
+def held_share(history: list[dict]) -> float | None:
+    """The gradient share a run held: the geometric mean of the logged measurements of its second half.
+
+    One measurement is a single batch's ratio of two gradient norms and scatters by about 2x either
+    way; the geometric mean is the centre of that scatter (and what an adaptive weight aims at).
+    """
+    shares = [r["grad_share"] for r in history if r.get("grad_share")]
+    late = shares[len(shares) // 2:]
+    return float(np.exp(np.mean(np.log(late)))) if late else None
+
 
 def mean_std(values: Iterable[float]) -> tuple[float, float, int]:
     """``(mean, sample std, n)``; the std is 0 for one value; NaNs are dropped."""

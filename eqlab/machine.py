@@ -2,7 +2,8 @@
 
 What is here:
     - ``machine_info(device)``: OS, CPU model, core count, Python, torch, threads, the GPU's name.
-    - ``load_average()``: the 1-minute load (benchmarks print it next to every timing).
+    - ``load_average()``: the 1-minute load (benchmarks print it next to every timing);
+      ``process_cpu_s(pid)``: the CPU time another process has used (the app benchmarks).
     - ``choose_wait_policy()``, ``choose_threads()``: how eqlab uses the CPU threads, decided when
       ``eqlab`` is imported (see below).
 
@@ -29,7 +30,7 @@ import os
 import platform
 import sys
 
-__all__ = ["machine_info", "load_average", "choose_wait_policy", "choose_threads", "WAIT_POLICY"]
+__all__ = ["machine_info", "load_average", "process_cpu_s", "choose_wait_policy", "choose_threads", "WAIT_POLICY"]
 
 WAIT_POLICY = "PASSIVE"  # what eqlab asks of OpenMP unless OMP_WAIT_POLICY is already set
 SMALL_MACHINE = 2  # cores: at most this many and torch already loaded -> one torch thread
@@ -70,6 +71,17 @@ def load_average() -> float | None:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return None
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) that process ``pid`` has used so far (Linux's /proc; NaN elsewhere)."""
+    try:
+        from pathlib import Path
+
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def _cpu_name() -> str:

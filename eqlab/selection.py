@@ -44,22 +44,17 @@ import math
 import threading
 import weakref
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import torch
 import torch.nn as nn
-from torch.overrides import TorchFunctionMode
 
 from eqlab.groups import Group, PixelShuffle, Regular, Representation, Trivial, get_group
 from eqlab.layouts import ChannelsLast, Layout, Map, Tokens, Windows
+from eqlab.probe import PROBE_SIDE, PROBE_WIDE, probe
 
-__all__ = ["select", "cached_select", "Selection", "Layer", "Row", "HOOKABLE", "PROBE_SIDE"]
+__all__ = ["select", "cached_select", "Selection", "Layer", "Row", "HOOKABLE"]
 
 HOOKABLE = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
-PROBE_SIDE = 64  # the square probe's side (divisible by windows of 8 and 16 and by 2**4 for U-Nets)
-PROBE_WIDE = 128  # the second probe's width: what doubles is spatial (nets pad inputs to multiples of up to 64)
-PROBE_BATCH = 2
-_UNROLLED = (Fraction(0), Fraction(0))
 
 
 @dataclass(frozen=True)
@@ -126,199 +121,6 @@ def _channels(module: nn.Module) -> int | None:
 
 
 # -- the probe ----------------------------------------------------------------------------------------
-
-class _Frames(TorchFunctionMode):
-    """Trace the frame of every tensor computed from the input: the ``torch.roll`` shifts it has
-    accumulated on the way.
-
-    Only tensors that depend on the input carry a frame (weights do not: a P4 layer rolls its
-    kernels, not the image), and only per-image tensors vote (an attention mask built with
-    ``type_as(x)``, or broadcast over the batch, does not). A tensor made from inputs whose
-    frames agree has that frame; rolled and unrolled data mixed give ``"mixed"``, and so does a
-    roll along one axis only.
-    """
-
-    # functions whose output values do not depend on these tensor arguments (only their dtype, device, shape)
-    _LIKE = {torch.Tensor.type_as: 1, torch.Tensor.to: 1, torch.zeros_like: 0, torch.ones_like: 0,
-             torch.empty_like: 0, torch.full_like: 0, torch.Tensor.new_zeros: 0, torch.Tensor.new_ones: 0,
-             torch.Tensor.new_empty: 0, torch.Tensor.new_full: 0}
-
-    def __init__(self):
-        super().__init__()
-        self.frames: dict[int, object] = {}
-        self.keep: list = []  # the traced tensors stay alive during the probe, so their ids stay unique
-        self.batch = 1
-
-    def start(self, x: torch.Tensor) -> None:
-        """Trace from the net's input ``x``, in the frame ``(0, 0)``."""
-        self.frames[id(x)] = (Fraction(0), Fraction(0))
-        self.keep.append(x)
-        self.batch = x.shape[0]
-
-    def frame(self, t) -> object:
-        """``(dh, dw)`` as fractions of the map, ``"mixed"``, or ``None`` for a tensor independent of the input."""
-        return self.frames.get(id(t))
-
-    def _voters(self, func, args, kwargs):
-        """The tensors whose frame the output inherits: per-image data, not masks built to their shape."""
-        if func in self._LIKE:
-            args, kwargs = args[: self._LIKE[func]], {}
-        return [t for t in _tensors((args, kwargs)) if t.dim() and (t.shape[0] > 1 or self.batch == 1)]
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        frames = {f for f in map(self.frame, self._voters(func, args, kwargs)) if f is not None}
-        if not frames:
-            return out
-        frame = frames.pop() if len(frames) == 1 else "mixed"
-        if func in (torch.roll, torch.Tensor.roll) and frame != "mixed":
-            frame = _rolled(frame, args, kwargs)
-        for t in _tensors(out):
-            self.frames[id(t)] = frame
-            self.keep.append(t)
-        return out
-
-
-def _rolled(frame, args, kwargs):
-    """The frame after ``torch.roll``: shifts as fractions of the rolled axes (so that rolls at two
-    resolutions compare), for a roll over two axes; any other roll of data is ``"mixed"``."""
-    x = args[0]
-    shifts = kwargs.get("shifts", args[1] if len(args) > 1 else 0)
-    dims = kwargs.get("dims", args[2] if len(args) > 2 else None)
-    shifts = tuple(shifts) if isinstance(shifts, (tuple, list, torch.Size)) else (shifts,)
-    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-    if len(shifts) != 2 or len(dims) != 2 or None in dims:
-        return "mixed"
-    sizes = [x.shape[d] for d in dims]
-    return tuple((f + Fraction(int(s), n)) % 1 for f, s, n in zip(frame, shifts, sizes))
-
-
-def _tensors(value):
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
-
-
-@dataclass
-class _Call:
-    shape: tuple | None  # None: not a tensor
-    node: object  # its autograd node
-    frame: object  # (dh, dw), or "mixed"
-
-
-def _first_tensor(out):
-    return next(iter(_tensors(out)), None)
-
-
-def _run(model: nn.Module, x: torch.Tensor, names: list[str], mode: str):
-    """One probe forward: ``({name: [_Call, ...]}, output tensor)``; the model is left as it was."""
-    modules = dict(model.named_modules())
-    calls: dict[str, list[_Call]] = {}
-    frames = _Frames()
-    # A fresh copy (some nets scale their input in place: RCAN's x *= 255) that is part of a graph, so that
-    # the autograd graph exists even when the weights are frozen (and in-place ops on it stay allowed).
-    leaf = x.detach().clone().requires_grad_(x.is_floating_point())
-
-    thread = threading.get_ident()  # a model shared by threads (the app): record this thread's pass only
-
-    def hook(module, inputs, out, name):
-        if threading.get_ident() != thread:
-            return
-        t = out if isinstance(out, torch.Tensor) else None
-        calls.setdefault(name, []).append(_Call(None if t is None else tuple(t.shape),
-                                                None if t is None else t.grad_fn,
-                                                _UNROLLED if t is None else frames.frame(t) or _UNROLLED))
-
-    handles = [modules[name].register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name)) for name in names]
-    state = {k: v.clone() for k, v in model.state_dict().items()}  # batch-norm statistics move in train mode
-    was_training = model.training
-    model.train(mode == "train")
-    try:
-        with torch.random.fork_rng(devices=[]), torch.enable_grad():
-            x = leaf * 1.0 if leaf.requires_grad else leaf
-            frames.start(x)
-            with frames:
-                out = model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
-        with torch.no_grad():
-            for k, v in model.state_dict().items():
-                v.copy_(state[k])
-    first = _first_tensor(out)
-    if first is None:
-        raise ValueError(f"{type(model).__name__} returned {type(out).__name__}, not a tensor: cannot probe it")
-    return calls, first
-
-
-def _graph_from(node, stop: dict, limit: int | None = None) -> set[str]:
-    """The layers (``stop``: node -> name) reached from ``node`` backwards without passing another one."""
-    reached, seen, frontier, depth = set(), set(), [node], 0
-    while frontier and (limit is None or depth <= limit):
-        nxt = []
-        for n in frontier:
-            if n is None or id(n) in seen:
-                continue
-            seen.add(id(n))
-            if id(n) in stop:
-                reached.add(stop[id(n)])
-                continue
-            nxt.extend(f for f, _ in getattr(n, "next_functions", ()))
-        frontier, depth = nxt, depth + 1
-    return reached
-
-
-def _pixel_shuffles(root) -> list[tuple[object, int]]:
-    """Every ``PixelShuffleBackward`` node of the graph, with its factor."""
-    found, seen, frontier = [], set(), [root]
-    while frontier:
-        n = frontier.pop()
-        if n is None or id(n) in seen:
-            continue
-        seen.add(id(n))
-        if type(n).__name__.startswith("PixelShuffleBackward"):
-            found.append((n, int(n._saved_upscale_factor)))
-        frontier.extend(f for f, _ in getattr(n, "next_functions", ()))
-    return found
-
-
-def _examples(model: nn.Module, example) -> list[torch.Tensor]:
-    """The probe inputs to try: ``example`` (a batch, or an int: the input channels), else random
-    ``(2, C, 64, 64)`` for the likely ``C``."""
-    if isinstance(example, torch.Tensor):
-        return [example.detach()]
-    first = next((m for m in model.modules() if isinstance(getattr(m, "in_channels", None), int)), None)
-    param = next(iter(model.parameters()), torch.empty(0))
-    hint = [example] if isinstance(example, int) and not isinstance(example, bool) else []
-    channels = dict.fromkeys(hint + ([first.in_channels] if first is not None else []) + [3, 1])
-    return [torch.rand(PROBE_BATCH, c, PROBE_SIDE, PROBE_SIDE, generator=torch.Generator().manual_seed(0),
-                       dtype=param.dtype).to(param.device) for c in channels]
-
-
-def _probe(model: nn.Module, example, names: list[str], mode: str):
-    """``(input, calls, output)`` of the first probe input the model takes."""
-    errors = []
-    for x in _examples(model, example):
-        try:
-            calls, out = _run(model, x, names, mode)
-            return x, calls, out
-        except Exception as err:  # noqa: BLE001 - reported below if no input works
-            if isinstance(example, torch.Tensor):
-                raise ValueError(f"cannot probe {type(model).__name__} with the example of shape "
-                                 f"{tuple(x.shape)}: {type(err).__name__}: {err}") from None
-            errors.append(f"{tuple(x.shape)}: {type(err).__name__}: {str(err)[:160]}")
-    raise ValueError(f"{type(model).__name__} takes none of the probe inputs; pass example= (an input batch it "
-                     "takes). Tried " + "; ".join(errors))
-
-
-# -- reading the probe ---------------------------------------------------------------------------------
 
 def _on_grid(side: int, probe: int) -> bool:
     """A map side that is the probe's side times 2**k or an integer factor (not padded, not cropped)."""
@@ -476,23 +278,11 @@ def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None
     explicit = not isinstance(layers, str)
 
     # -- probe -----------------------------------------------------------------------------------
-    x, calls, out = _probe(model, example, wanted, mode)
+    seen = probe(model, wanted, mode, example)
+    x, calls, wide_calls, how = seen.x, seen.calls, seen.wide, seen.how
     images = x.shape[0]
-    how = f"probed in {mode} mode at {tuple(x.shape[-2:])}"
-    wide_calls = None
-    if not isinstance(example, torch.Tensor):
-        try:
-            wide_calls, _ = _run(model, torch.cat([x, x.flip(-1)], dim=-1)[..., :PROBE_WIDE], wanted, mode)
-            how = f"two probes in {mode} mode, 64x64 and 64x128"
-        except Exception:  # noqa: BLE001 - a net that only takes square inputs: read the layouts from one shape
-            how += " (one probe: the net refused a 64x128 input)"
-    stop = {id(c.node): n for n, cs in calls.items() for c in cs if c.node is not None}
-    feeds_output = _graph_from(out.grad_fn, stop) if out.grad_fn is not None else set()
-    factors = {}
-    for node, factor in _pixel_shuffles(out.grad_fn):
-        for name in _graph_from(node, stop, limit=4):
-            factors[name] = factor
-    image_channels = out.shape[1] if out.dim() == 4 else None
+    feeds_output, factors = seen.feeds_output, seen.factors
+    image_channels = seen.image_channels
 
     # -- decide --------------------------------------------------------------------------------------
     order = {n: i for i, n in enumerate(calls)}

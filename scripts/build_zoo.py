@@ -28,7 +28,7 @@ import torch
 from eqlab import __version__, zoo
 from eqlab.arms import ARM_NAMES
 from eqlab.checkpoint import load_checkpoint
-from eqlab.experiments import Run, run_grid
+from eqlab.experiments import Run, held_share, run_grid
 from eqlab.machine import machine_info
 from eqlab.train import TrainConfig
 
@@ -50,7 +50,8 @@ def card(record: dict, out: Path, built_by: str) -> dict:
         model=meta["model"], model_config=meta["model_config"],
         parameters=sum(p.numel() for p in model.parameters()), file_bytes=weights.stat().st_size,
         data=zoo.data_split(config), steps=record["train"]["steps"], seed=config.seed, machine=record["machine"],
-        evaluation=zoo.evaluation_protocol(config), metrics=record["metrics"], train=record["train"],
+        evaluation=zoo.evaluation_protocol(config), metrics=record["metrics"],
+        train=dict(record["train"], held_share=held_share(record["history"])),
         stalled=record["stalled"], checksum=meta["checksum"], eqlab_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                                          psnr=c["metrics"]["psnr"], baseline_psnr=c["metrics"]["baseline_psnr"],
                                          ssim=c["metrics"]["ssim"], layer_error=c["metrics"]["layer_error"],
                                          output_error=c["metrics"]["output_error"], train_s=c["train"]["train_s"],
-                                         grad_share=c["train"]["grad_share"], weight=c["train"]["weight"])
+                                         held_share=c["train"]["held_share"], weight=c["train"]["weight"])
                          for c in sorted(cards, key=lambda c: c["name"])})
     (out / "build.json").write_text(json.dumps(build, indent=1) + "\n")
     print(f"done: {len(cards)} checkpoints in {total / 60:.1f} min", flush=True)

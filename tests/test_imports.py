@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-CORE = ["eqlab", "eqlab.machine", "eqlab.groups", "eqlab.layers", "eqlab.regularizer", "eqlab.metrics", "eqlab.data",
-        "eqlab.models", "eqlab.tasks", "eqlab.arms", "eqlab.train", "eqlab.checkpoint", "eqlab.zoo",
-        "eqlab.experiments", "eqlab.cli"]
+CORE = ["eqlab", "eqlab.machine", "eqlab.groups", "eqlab.layouts", "eqlab.layers", "eqlab.data", "eqlab.probe",
+        "eqlab.selection", "eqlab.regularizer", "eqlab.metrics", "eqlab.models", "eqlab.tasks", "eqlab.arms",
+        "eqlab.checkpoint", "eqlab.train", "eqlab.zoo", "eqlab.experiments", "eqlab.cli"]
 FORBIDDEN = ["matplotlib", "ipywidgets", "gradio"]
 
 
