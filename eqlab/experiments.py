@@ -72,8 +72,9 @@ def load_records(cache: str | os.PathLike) -> dict[str, dict]:
     return records
 
 
-def _cached(cache: Path, run: Run) -> dict | None:
-    path = _cache_path(cache, run.key)
+def cached_record(cache: str | os.PathLike, run: Run) -> dict | None:
+    """The cached record of ``run``, or None when there is none or its spec has changed."""
+    path = _cache_path(Path(cache), run.key)
     if not path.exists():
         return None
     record = json.loads(path.read_text())
@@ -123,7 +124,7 @@ def run_grid(runs: Iterable[Run], cache: str | os.PathLike, work: Callable[[Run]
     (cache / "runs").mkdir(parents=True, exist_ok=True)
     records, todo = {}, []
     for run in runs:
-        hit = _cached(cache, run)
+        hit = cached_record(cache, run)
         if hit is None:
             todo.append(run)
         else:
@@ -208,7 +209,8 @@ def train_and_score(run: Run) -> dict:
     """Train ``run.config`` with ``fit`` and score it like a zoo card.
 
     Options (``run.options``): ``angles`` (e.g. ``[90, 45]``: also the PSNR / SSIM of the test
-    crops turned by each angle before the degradation, as ``psnr_rot<angle>``), ``model_out``
+    crops turned by each angle before the degradation, as ``psnr_turned<angle>``: a new noise draw on
+    the turned clean image, unlike ``psnr_rot90``, which turns the same degraded input), ``model_out``
     (a path: save the trained weights there, for the zoo).
 
     Returns:
@@ -229,7 +231,7 @@ def train_and_score(run: Run) -> dict:
         crops = rotated_crops(images, angle, zoo.EVAL_SIZE)
         for key, value in zoo.evaluate(model, config, crops, equivariance=False).items():
             if key in ("psnr", "ssim", "baseline_psnr"):
-                metrics[f"{key}_rot{angle:g}"] = value
+                metrics[f"{key}_turned{angle:g}"] = value
     if run.options.get("model_out"):
         from eqlab.checkpoint import save_checkpoint
 

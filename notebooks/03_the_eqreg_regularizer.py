@@ -36,7 +36,6 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 print(f"quick mode: {QUICK} · device: {DEVICE} · torch {torch.__version__}")
 
 # %%
-from contextlib import contextmanager
 
 import torch.nn.functional as F
 
@@ -166,18 +165,12 @@ for norm, weight in [("paper", 1e-8), ("relative", DEFAULT_WEIGHT)]:
 # noise estimate means the output slides to the noisy input. The default keeps the denominator in the
 # graph, so scaling the features cannot lower it.
 #
-# We write the variant with the public API, as a subclass that overrides `term` (and remembers the
-# element from `active`). It reads conv layers only (a `Map` layout: the output is the map itself).
+# We write the variant with the public API, as a subclass that overrides `term` (`self.element` is the
+# element of the open `active` block). It reads conv layers only (a `Map` layout: the output is the map itself).
 
 # %%
 class DetachedNormEQReg(EQReg):
     """EQ-Reg normalised by a detached feature energy. Do not use: it collapses."""
-
-    @contextmanager
-    def active(self, element):
-        self.element = element
-        with super().active(element):
-            yield self
 
     def term(self, out, layer):
         if not isinstance(layer.layout, Map):

@@ -9,7 +9,7 @@ exact command, data split, machine, training record and the test metrics of ``eq
 that stalls at its degraded input is refused: the build stops with an error instead of shipping it.
 
 Usage:
-    python scripts/build_zoo.py                       # the whole zoo (about an hour on 2 shared CPU cores)
+    python scripts/build_zoo.py                       # the whole zoo (about 30 min on 2 shared CPU cores)
     python scripts/build_zoo.py --tasks denoise --arms plain eqreg --steps 20 --out /tmp/zoo   # a quick try
 """
 
@@ -28,7 +28,7 @@ import torch
 from eqlab import __version__, zoo
 from eqlab.arms import ARM_NAMES
 from eqlab.checkpoint import load_checkpoint
-from eqlab.experiments import Run, held_share, run_grid
+from eqlab.experiments import Run, cached_record, held_share, run_grid
 from eqlab.machine import machine_info
 from eqlab.train import TrainConfig
 
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 dict(angles=[90, 45], model_out=str(out / t / f"{a}.safetensors")))
             for t in args.tasks for a in args.arms]
     start = time.perf_counter()
+    cached = sum(1 for run in runs if cached_record(args.cache, run) is not None)
     records = run_grid(runs, args.cache, workers=args.workers, threads=args.threads,
                        cost=lambda r: _COST[r.config.arm] * _TASK_COST[r.config.task] * r.config.steps)
     stalled = sorted(k for k, r in records.items() if r["stalled"])
@@ -92,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(cards[-1], indent=1) + "\n")
     total = time.perf_counter() - start
     cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
-    build = dict(command=built_by, wall_time_s=round(total, 1), threads_per_worker=args.threads,
+    build = dict(command=built_by, wall_time_s=round(total, 1), runs_from_cache=cached,
+                 job_s_total=round(sum(records[run.key]["job_s"] for run in runs), 1),  # the build's compute
+                 threads_per_worker=args.threads,
                  machine=machine_info("cuda" if cuda else "cpu"),
                  created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                  models={c["name"]: dict(file_bytes=c["file_bytes"], parameters=c["parameters"],

@@ -18,6 +18,7 @@ Usage:
     nohup python scripts/report.py > runs/report.log 2>&1 &     # everything, then docs/results.md
     python scripts/report.py --write-only                      # re-write the page from the cache
     python scripts/report.py --steps 20 --seeds 0 --cache /tmp/r --docs /tmp/docs   # a quick try
+    python scripts/report.py --seeds 0 --sections share budget wallclock   # some sections, fewer seeds
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ BUDGET_FRACTION = 0.25  # the second training budget, as a fraction of the zoo's
 STOCHASTIC = 0.25  # the share of the layers the stochastic estimator computes per step
 BIASES = (0.0, 0.5, 1.0)
 SYNTHETIC_FRACTION = 0.25  # the synthetic section trains a quarter of the zoo's steps (CPU time)
+SECTIONS = ("main", "share", "fixed", "reference", "stochastic", "budget", "wallclock", "synthetic")
 SYN_TRAIN, SYN_TEST, SYN_SIZE, SYN_TEST_SIZE, SYN_SEEDS = 24, 5, 128, 144, (2025, 2026)
 ANGLES = {"angles": [90, 45]}
 _COST = {"strict": 4.0, "eqreg": 2.0, "augment": 1.8, "plain": 1.0}
@@ -97,7 +99,7 @@ def plan(args, cache: Path) -> list[Run]:
             for arm in ("augment", "eqreg", "strict"):
                 runs.append(Run(f"budget/{task}/{arm}/s{seed}", zoo.recipe(task, arm, seed, steps=short), "budget",
                                 ANGLES))
-    for bias in BIASES:
+    for bias in BIASES if "synthetic" in args.sections else ():
         train, test = synthetic_data(cache, bias)
         short = args.steps or round(zoo.RECIPE["steps"] * SYNTHETIC_FRACTION)
         for seed in args.seeds[:3]:
@@ -105,7 +107,7 @@ def plan(args, cache: Path) -> list[Run]:
                 runs.append(Run(f"synthetic/{bias:g}/{arm}/s{seed}",
                                 zoo.recipe("denoise", arm, seed, data=train, test_data=test, steps=short),
                                 "synthetic", ANGLES))
-    return runs
+    return [run for run in runs if run.section in args.sections]
 
 
 def main_run(task: str, arm: str, seed: int, **changes) -> Run:
@@ -120,7 +122,7 @@ def main_run(task: str, arm: str, seed: int, **changes) -> Run:
 def wallclock_plan(records: dict, args) -> list[Run]:
     """Strict for the training seconds that eqreg's full run took (the mean s/step ratio of the main runs)."""
     runs = []
-    for task in TASKS:
+    for task in TASKS if "wallclock" in args.sections else ():
         ratio = _per_step(records, task, "eqreg") / _per_step(records, task, "strict")
         for seed in args.seeds[:3]:
             config = zoo.recipe(task, "strict", seed, **({} if args.steps is None else {"steps": args.steps}))
@@ -159,7 +161,7 @@ def _stat(runs: list[dict], key: str) -> tuple:
     return mean_std(r["metrics"].get(key, r["train"].get(key)) for r in runs)
 
 
-COLUMNS = (("psnr", "PSNR", ".2f"), ("psnr_rot90", "PSNR 90°", ".2f"), ("psnr_rot45", "PSNR 45°", ".2f"),
+COLUMNS = (("psnr", "PSNR", ".2f"), ("psnr_turned90", "PSNR 90°", ".2f"), ("psnr_turned45", "PSNR 45°", ".2f"),
            ("ssim", "SSIM", ".3f"), ("output_error", "output eq. err", ".4f"),
            ("layer_error", "mean layer eq. err", ".3f"))
 
@@ -181,7 +183,7 @@ def arm_table(records: dict, prefix: str, arms=ARM_NAMES, extra: dict | None = N
     base = _select(records, f"{prefix}/plain") or augment
     if base:
         lines.append(f"| *degraded input* | {fmt(_stat(base, 'baseline_psnr'))} | "
-                     f"{fmt(_stat(base, 'baseline_psnr_rot90'))} | {fmt(_stat(base, 'baseline_psnr_rot45'))} | "
+                     f"{fmt(_stat(base, 'baseline_psnr_turned90'))} | {fmt(_stat(base, 'baseline_psnr_turned45'))} | "
                      f"{fmt(_stat(base, 'baseline_ssim'), '.3f')} | | | | | |")
     return "\n".join(lines)
 
@@ -252,6 +254,34 @@ def wallclock_table(records: dict) -> str:
     return "\n".join(lines)
 
 
+def stochastic_table(records: dict) -> str:
+    head = ["task", "layers per step", "PSNR", "Δ PSNR vs exact (paired)", "layer err", "÷ exact's", "s / step"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for task in TASKS:
+        exact, sampled = _select(records, f"main/{task}/eqreg"), _select(records, f"stochastic/{task}")
+        if not (exact and sampled):
+            continue
+        for label, runs in (("all (exact)", exact), (f"a random {STOCHASTIC:g}", sampled)):
+            err = _stat(runs, "layer_error")
+            lines.append("| " + " | ".join([
+                task, label, fmt(_stat(runs, "psnr")),
+                fmt(paired(runs, exact, "psnr"), "+.2f") if runs is sampled else "",
+                fmt(err, ".3f"), f"{err[0] / _stat(exact, 'layer_error')[0]:.2f}",
+                fmt(_stat(runs, "s_per_step"), ".3f", std=False)]) + " |")
+    return "\n".join(lines)
+
+
+def seeds_table(records: dict) -> str:
+    """Which seeds each section holds in the cache (a section can be run with fewer seeds than another)."""
+    lines = ["| section | runs | seeds |", "|---|---|---|"]
+    for section in SECTIONS:
+        runs = [r for k, r in records.items() if k.startswith(section + "/")]
+        if runs:
+            seeds = sorted({r["spec"]["config"]["optim"]["seed"] for r in runs})
+            lines.append(f"| {section} | {len(runs)} | {', '.join(map(str, seeds))} |")
+    return "\n".join(lines)
+
+
 def headline(records: dict) -> str:
     head = ["arm"] + [f"{t}: PSNR / 45° / layer err" for t in TASKS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -259,7 +289,7 @@ def headline(records: dict) -> str:
         cells = [arm]
         for task in TASKS:
             runs = _select(records, f"main/{task}/{arm}")
-            cells.append(f"{fmt(_stat(runs, 'psnr'))} / {fmt(_stat(runs, 'psnr_rot45'), std=False)} / "
+            cells.append(f"{fmt(_stat(runs, 'psnr'))} / {fmt(_stat(runs, 'psnr_turned45'), std=False)} / "
                          f"{fmt(_stat(runs, 'layer_error'), '.3f', std=False)}")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("| *degraded input* | " + " | ".join(
@@ -300,7 +330,8 @@ def write_page(records: dict, args, sessions: list[dict]) -> Path:
         stalled_list=", ".join(sorted(k for k, r in records.items() if stalled(r))) or "none",
         machine=f"{machine['cpu']}, {machine['cpu_count']} cores, torch {machine['torch']}, device {machine['device']}",
         workers=args.workers, wall_min=f"{sum(s['wall_time_s'] for s in sessions) / 60:.0f}",
-        commands="`, then `".join(dict.fromkeys(s["command"] for s in sessions)), seeds=", ".join(map(str, args.seeds)),
+        commands="`, then `".join(dict.fromkeys(s["command"] for s in sessions)), seeds=", ".join(map(str, sorted(
+            {r["spec"]["config"]["optim"]["seed"] for k, r in records.items() if k.startswith("main/")}))),
         steps=recipe.steps, lr=f"{recipe.lr:g}", warmup=f"{recipe.warmup:g}", clip=f"{recipe.clip:g}",
         batch=recipe.batch_size, features=recipe.features, depth=recipe.depth, share=f"{recipe.target_share:g}"
         if recipe.target_share else "none", eval_size=zoo.EVAL_SIZE,
@@ -314,6 +345,7 @@ def write_page(records: dict, args, sessions: list[dict]) -> Path:
         synthetic_tables="\n\n".join(f"### orientation bias {b:g}\n\n" + arm_table(records, f"synthetic/{b:g}")
                                      for b in BIASES),
         budget_fraction=f"{BUDGET_FRACTION:g}", fixed_weight=f"{FIXED_WEIGHT:g}",
+        stochastic_table=stochastic_table(records), stochastic=f"{STOCHASTIC:g}", seeds_table=seeds_table(records),
     )
     template = string.Template((ROOT / "scripts" / "results.md.in").read_text())
     page = docs / "results.md"
@@ -327,6 +359,8 @@ def main(argv=None) -> int:
     parser.add_argument("--docs", default=str(ROOT / "docs"), help="where results.md and figures/ go")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int, default=None, help="override every run's steps (quick tries only)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="train only these sections (default all; the page shows whatever the cache holds)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--write-only", action="store_true", help="write the page from the cache, train nothing")
     args = parser.parse_args(argv)

@@ -38,7 +38,8 @@ def test_files_are_small_and_cards_complete(name):
     assert not missing, missing
     task, arm = name.split("/")
     assert (card["name"], card["task"], card["arm"]) == (name, task, arm)
-    assert card["seed"] == card["train_config"]["seed"] and card["steps"] == card["train_config"]["steps"]
+    config = TrainConfig.from_dict(card["train_config"])
+    assert (card["seed"], card["steps"]) == (config.seed, config.steps)
     for key in ("psnr", "ssim", "baseline_psnr", "output_error", "layer_error"):
         assert isinstance(card["metrics"][key], float), key
     for key in ("platform", "cpu", "python", "torch", "device"):

@@ -43,7 +43,7 @@ def arm_comparison(data: Mapping[str, Mapping[str, Sequence[Mapping]]]) -> Figur
     tasks = list(data)
     fig = figure(3.4 * len(tasks), 5.4)
     axes = fig.subplots(2, len(tasks), squeeze=False)
-    views = (("psnr", "upright"), ("psnr_rot90", "90°"), ("psnr_rot45", "45°"))
+    views = (("psnr", "upright"), ("psnr_turned90", "90°"), ("psnr_turned45", "45°"))
     for col, task in enumerate(tasks):
         arms, ax = data[task], axes[0, col]
         others = [a for a in arms if a != "augment"]
@@ -127,7 +127,7 @@ def synthetic_knob(data: Mapping[float, Mapping[str, Sequence[Mapping]]]) -> Fig
     fig = figure(8.0, 3.4)
     axes = fig.subplots(1, 2)
     arms = list(next(iter(data.values())))
-    for ax, (key, title) in zip(axes, (("psnr", "upright test"), ("psnr_rot90", "test turned 90°"))):
+    for ax, (key, title) in zip(axes, (("psnr", "upright test"), ("psnr_turned90", "test turned 90°"))):
         for i, arm in enumerate(arms):
             means = [np.mean([r["metrics"][key] for r in data[b][arm]]) if data[b][arm] else np.nan for b in biases]
             stds = [np.std([r["metrics"][key] for r in data[b][arm]]) if data[b][arm] else 0 for b in biases]
