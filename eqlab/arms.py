@@ -72,6 +72,7 @@ class Arm:
     help: ClassVar[str] = "ordinary net, no rotations in training"
     paired: ClassVar[bool] = False  # the batch is cat([x, g x])
     strict: ClassVar[bool] = False  # trains the task's strictly equivariant twin
+    penalized: ClassVar[bool] = False  # adds the EQ-Reg penalty (its weight and target share matter)
     lr_scale: ClassVar[float] = 1.0  # times the config's learning rate
 
     group: Group
@@ -183,6 +184,7 @@ class EQRegArm(Augment):
     name = "eqreg"
     color = "#d62728"
     help = "same net and batches, plus the EQ-Reg penalty"
+    penalized = True
 
     def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "relative",
                  share_every: int = 10, layers="auto", reps=None, layer_fraction: float = 1.0,

@@ -88,10 +88,11 @@ def command_for(config) -> str:
     It writes the fields that decide the weights plus every other field that differs from its
     default, so the command rebuilds exactly this config.
     """
+    from eqlab.arms import ARMS
     from eqlab.train import TrainConfig
 
     defaults = TrainConfig().flat()
-    always = _ALWAYS + (_ALWAYS_EQREG if config.method.arm == "eqreg" else ())
+    always = _ALWAYS + (_ALWAYS_EQREG if ARMS[config.method.arm].penalized else ())
     words = ["python", "-m", "eqlab", "train"]
     for name, value in config.flat().items():
         if value == defaults[name] and name not in always:

@@ -114,7 +114,7 @@ class ModelBank:
         if source == "zoo":
             model, card = zoo.load(f"{task}/{arm}")
             return Loaded(model.cpu(), "zoo", arm, ("zoo", task, arm, card.get("checksum")))
-        config = zoo.recipe(task, arm, steps=QUICK_STEPS, weight=QUICK_WEIGHT if arm == "eqreg" else 0.0)
+        config = zoo.recipe(task, arm, steps=QUICK_STEPS, weight=QUICK_WEIGHT if ARMS[arm].penalized else 0.0)
         if source == "random":
             t = get_task(task)
             name = t.model_name(ARMS[arm].strict)

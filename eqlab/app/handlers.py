@@ -22,6 +22,7 @@ from eqlab.app.learn import learn_channels, learn_grid, learn_rotate
 from eqlab.app.restore import restore_update, restore_views
 from eqlab.app.settings import EXTRA_NET, STRENGTH, InputError, known_task, steps_cap
 from eqlab.app.training import SCRATCH, check_train_inputs, start_choices, train_run
+from eqlab.arms import ARMS
 
 LOG = logging.getLogger("eqlab.app")
 ERROR_SECONDS = 12  # an error message closes by itself after this long
@@ -176,7 +177,7 @@ def make_handlers(app) -> SimpleNamespace:
 
     def train_controls(arm):
         choices = start_choices(arm)
-        preferred = "zoo augment" if arm == "eqreg" else SCRATCH
+        preferred = "zoo augment" if arm in ARMS and ARMS[arm].penalized else SCRATCH  # switch the penalty on
         return gr.Dropdown(choices=choices, value=preferred if preferred in choices else SCRATCH)
 
     # -- Learn (wrappers, not the functions themselves: the API keeps these parameter names) --------

@@ -72,14 +72,15 @@ def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed
         raise InputError(f"the EQ-Reg weight λ must be between 0 and {WEIGHT_MAX:g}, got {weight:g} "
                          "(with the scale-free norm, 1e-4 … 1e-2 is the interesting range)")
     target = None
-    if arm == "eqreg" and mode == "target share":
+    penalized = ARMS[arm].penalized
+    if penalized and mode == "target share":
         target = _number(share, "the target gradient share")
         low, high = SHARE_RANGE
         if not low <= target <= high:
             raise InputError(f"the target gradient share must be between {low:g} and {high:g}, got {target:g}")
         if weight <= 0:
             raise InputError("with a target share, λ is the starting weight and must be above 0")
-    return dict(task=task, arm=arm, start=start, group=group, weight=weight if arm == "eqreg" else 0.0,
+    return dict(task=task, arm=arm, start=start, group=group, weight=weight if penalized else 0.0,
                 target_share=target, steps=int(steps_f), seed=int(seed_f), net=net if net == EXTRA_NET else None)
 
 
