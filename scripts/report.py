@@ -124,6 +124,8 @@ def wallclock_plan(records: dict, args) -> list[Run]:
     runs = []
     for task in TASKS if "wallclock" in args.sections else ():
         ratio = _per_step(records, task, "eqreg") / _per_step(records, task, "strict")
+        if math.isnan(ratio):
+            raise SystemExit(f"the wallclock section needs the main runs of {task} (eqreg and strict) in the cache")
         for seed in args.seeds[:3]:
             config = zoo.recipe(task, "strict", seed, **({} if args.steps is None else {"steps": args.steps}))
             steps = max(1, round(config.steps * ratio))
@@ -370,7 +372,8 @@ def main(argv=None) -> int:
     if not args.write_only:
         start = time.perf_counter()
         records = run_grid(plan(args, cache), cache, workers=args.workers, cost=_cost)
-        records.update(run_grid(wallclock_plan(records, args), cache, workers=args.workers, cost=_cost))
+        records.update(run_grid(wallclock_plan({**load_records(cache), **records}, args), cache,
+                                workers=args.workers, cost=_cost))
         cache.mkdir(parents=True, exist_ok=True)
         command = " ".join(["python", "scripts/report.py", *(sys.argv[1:] if argv is None else argv)])
         sessions.append(dict(command=command, wall_time_s=time.perf_counter() - start))
