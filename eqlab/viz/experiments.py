@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from eqlab.viz._common import arm_color, figure
 
@@ -110,6 +111,8 @@ def share_tradeoff(data: Mapping[str, Sequence[Mapping]]) -> Figure:
                 ax.set_yscale("log")
                 ax.set_xlabel("target gradient share")
             ax.set_xscale("log")
+            ax.set_xticks(shares, [f"{v:g}" for v in shares], minor=False)
+            ax.xaxis.set_minor_locator(NullLocator())  # the shares themselves, not 2x10^-1 3x10^-1
             if col == 0:
                 ax.set_ylabel("PSNR − augment (dB)" if key == "psnr" else "mean layer error")
                 ax.legend(fontsize=7, frameon=False)
