@@ -244,7 +244,7 @@ def train_and_score(run: Run) -> dict:
                  steps=result.step, s_per_step=(logged[-1]["train_s"] / max(result.step, 1)) if logged else 0.0,
                  first_task_loss=logged[0]["task_loss"] if logged else None,
                  last_task_loss=float(np.mean([r["task_loss"] for r in logged[-5:]])) if logged else None,
-                 grad_share=shares[-1] if shares else None, mean_share=held_share(result.history),
+                 grad_share=shares[-1] if shares else None, held_share=held_share(result.history),
                  weight=weights[-1] if weights else None,
                  samples_seen=logged[-1]["samples_seen"] if logged else 0)
     device = next(model.parameters()).device

@@ -28,7 +28,7 @@ import torch
 from eqlab import __version__, zoo
 from eqlab.arms import ARM_NAMES
 from eqlab.checkpoint import load_checkpoint
-from eqlab.experiments import Run, cached_record, held_share, run_grid
+from eqlab.experiments import Run, cached_record, run_grid
 from eqlab.machine import machine_info
 from eqlab.train import TrainConfig
 
@@ -51,7 +51,7 @@ def card(record: dict, out: Path, built_by: str) -> dict:
         parameters=sum(p.numel() for p in model.parameters()), file_bytes=weights.stat().st_size,
         data=zoo.data_split(config), steps=record["train"]["steps"], seed=config.seed, machine=record["machine"],
         evaluation=zoo.evaluation_protocol(config), metrics=record["metrics"],
-        train=dict(record["train"], held_share=held_share(record["history"])),
+        train=record["train"],
         stalled=record["stalled"], checksum=meta["checksum"], eqlab_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )

@@ -37,7 +37,7 @@ import torch
 
 from eqlab import zoo
 from eqlab.arms import ARM_NAMES
-from eqlab.experiments import Run, held_share, load_records, mean_std, paired, run_grid
+from eqlab.experiments import Run, load_records, mean_std, paired, run_grid
 from eqlab.train import STALL_MARGIN_DB
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,7 +217,7 @@ def share_table(records: dict) -> str:
             err = _stat(runs, "layer_error")
             lines.append("| " + " | ".join([
                 task, label, fmt(_stat(runs, "weight"), ".2g", std=False),
-                fmt(mean_std(held_share(r["history"]) for r in runs), ".3f"),
+                fmt(_stat(runs, "held_share"), ".3f"),
                 fmt(_stat(runs, "psnr")), fmt(paired(runs, augment, "psnr"), "+.2f"), fmt(err, ".3f"),
                 f"1/{aug_err / err[0]:.1f}" if err[0] > 0 else "–"]) + " |")
     return "\n".join(lines)
