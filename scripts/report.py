@@ -42,7 +42,7 @@ from eqlab.train import STALL_MARGIN_DB
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = zoo.TASKS
-SHARES = (0.05, 0.3)  # target gradient shares of the share section, beside the zoo's own (the default, 0.1)
+SHARES = (0.02, 0.05, 0.3)  # target gradient shares of the share section, beside the zoo's own (the default, 0.1)
 FIXED_WEIGHT = 1e-4  # eqlab 0.1's default lambda: one fixed weight on every task
 BUDGET_FRACTION = 0.25  # the second training budget, as a fraction of the zoo's steps
 STOCHASTIC = 0.25  # the share of the layers the stochastic estimator computes per step
