@@ -56,14 +56,14 @@ CARD_FIELDS = ("name", "task", "arm", "command", "built_by", "train_config", "re
                "model_config", "parameters", "data", "steps", "seed", "machine", "evaluation", "metrics", "train",
                "checksum")
 
-# The zoo recipe: small nets that learn something useful in a few hundred steps on a shared CPU.
+# The zoo recipe: small nets that beat their degraded input clearly within an hour of a shared 2-core CPU.
 # Every arm of a task gets the same budget (steps x batch x patch) and the same seed.
 RECIPE = dict(
     features=16,  # hidden width (the strict twins get features // 2 = 8 fields: the same parameter count)
     depth=8,  # convs of dncnn / srnet
     levels=2,  # down/up steps of the unet
     batch_size=8,  # source patches per step (the paired arms forward 2 x 8)
-    steps=6000,  # optimizer steps: the 12 nets build in about 25 minutes on two CPU cores (2 workers)
+    steps=6000,  # optimizer steps: the 12 nets cost 3359 worker-s (build.json job_s_total), 28 min on 2 cores
     val_size=48,  # fit's own validations are small and cheap; the card uses evaluate() at EVAL_SIZE
     val_every=0,  # validate at the start and the end only
     log_every=20,  # every second gradient-share measurement is logged
