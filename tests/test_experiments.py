@@ -76,13 +76,13 @@ def test_module_train_and_score_keeps_both_rotation_metrics_apart(tmp_path):
     json.dumps(record, default=float)  # a record is JSON (the cache)
 
 
-
 def test_module_train_and_score_records_the_share_the_run_held():
     """The card and the report read ``train.held_share``: the geometric mean of the second half's measurements."""
     config = zoo.recipe("denoise", "eqreg", steps=30, batch_size=2, patch_size=16, val_size=16)
     record = train_and_score(Run("tiny", config))
     assert record["train"]["held_share"] == pytest.approx(held_share(record["history"]))
     assert record["train"]["held_share"] > 0 and record["train"]["weight"] > 0
+
 
 def record_model(folder):
     model, _ = load_checkpoint(folder / "m.safetensors")
