@@ -1,0 +1,121 @@
+"""Which equivariance: a strict net is equivariant in every component, a blind net is flagged, energies add up,
+and the "unrelated maps" figure the text quotes is measured on maps like the nets' own."""
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from eqlab.groups import C4, D4, Regular, Trivial
+from eqlab.layers import GroupConv2d, GroupToImageConv2d, LiftingConv2d
+from eqlab.metrics import (
+    BLIND_SHARE,
+    UNRELATED,
+    centred,
+    equivariance_components,
+    orientation_summary,
+    relative_error,
+    rotation_view,
+    verdict,
+)
+from eqlab.models import build
+
+X = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+
+
+class StrictNet(nn.Sequential):
+    def __init__(self):
+        torch.manual_seed(0)
+        super().__init__(LiftingConv2d(1, 4), nn.ReLU(inplace=True), GroupConv2d(4, 4), nn.ReLU(inplace=True),
+                         GroupToImageConv2d(4, 1))
+
+    def equivariance_reps(self, group):
+        return {"0": Regular(), "2": Regular(), "4": Trivial()}
+
+
+def blind_net() -> nn.Sequential:
+    """Every field's four channels equal, every kernel isotropic: equivariant for free, orientation-blind."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(8, 8, 3, padding=1),
+                        nn.ReLU(inplace=True), nn.Conv2d(8, 1, 3, padding=1))
+    ring = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16  # invariant under quarter turns
+    with torch.no_grad():
+        for conv in (net[0], net[2], net[4]):
+            fields = torch.randn(conv.out_channels // 4 or 1, conv.in_channels)
+            weight = fields.repeat_interleave(4, dim=0)[:conv.out_channels]  # equal within each field
+            conv.weight.copy_(weight[:, :, None, None] * ring)
+    return net
+
+
+def test_strict_net_is_equivariant_in_every_component_that_holds_energy():
+    rows = equivariance_components(StrictNet(), X, C4())
+    regular = [r for r in rows if r["rep"] == "regular"]
+    assert {r["component"] for r in regular} == {"invariant", "frequency 1", "sign"}
+    for row in rows:
+        if row["share"] > 1e-6:
+            assert row["value"] < 1e-4, row
+    summary = orientation_summary(rows)
+    assert all(s["oriented_share"] > BLIND_SHARE for s in summary if s["rep"] == "regular")
+    assert [s["blind"] for s in summary if s["rep"] == "trivial"] == [None]
+
+
+def test_hand_built_blind_net_is_flagged():
+    rows = equivariance_components(blind_net(), X, C4())
+    hidden = [s for s in orientation_summary(rows) if s["rep"] == "regular"]
+    assert hidden and all(s["blind"] for s in hidden)
+    assert all(s["error"] < 1e-4 and s["oriented_share"] < 1e-6 for s in hidden)  # equivariant for free
+    assert all(s["verdict"].startswith("orientation-blind") for s in hidden)
+
+
+def test_component_energies_add_up_to_the_total():
+    net = build("dncnn", features=8, depth=3)
+    rows = equivariance_components(net, X, C4(), elements=[1])
+    for layer in {r["layer"] for r in rows}:
+        parts = [r for r in rows if r["layer"] == layer]
+        view = rotation_view(net, X, C4(), 1, layer)
+        a, b = centred(view.shifted), centred(view.rotated_input)
+        assert sum(r["energy"] for r in parts) == pytest.approx(float(a.pow(2).sum() + b.pow(2).sum()), rel=1e-4)
+        assert sum(r["diff"] for r in parts) == pytest.approx(float((a - b).pow(2).sum()), rel=1e-4)
+        assert sum(r["share"] for r in parts) == pytest.approx(1.0, abs=1e-5)
+        whole = orientation_summary(parts)[0]["error"]
+        assert whole == pytest.approx(view.with_shift, rel=1e-4)  # the whole layer's (centred) error
+
+
+def test_unrelated_maps_read_sqrt2_centred_and_less_uncentred():
+    """The figure the text quotes: ReLU features of a random DnCNN for two different images."""
+    torch.manual_seed(1)
+    net = build("dncnn", features=16, depth=4).eval()
+    feats = {}
+    net.body[1].register_forward_hook(lambda m, i, o: feats.setdefault(len(feats), o.detach().clone()))
+    with torch.no_grad():
+        net(torch.rand(1, 1, 48, 48))
+        net(torch.rand(1, 1, 48, 48))
+    a, b = torch.relu(feats[0]), torch.relu(feats[1])  # non-negative, like the nets' own hidden maps
+    assert relative_error(centred(a), centred(b)) == pytest.approx(UNRELATED, abs=0.1)
+    assert 0.6 < relative_error(a, b) < 1.25  # uncentred: far below √2 though the maps are unrelated
+    assert UNRELATED == pytest.approx(math.sqrt(2))
+
+
+def test_verdict_reads_the_thresholds():
+    assert verdict(0.001).startswith("equivariant")
+    assert verdict(0.2).startswith("nearly equivariant")
+    assert verdict(1.4).startswith("not equivariant")
+    assert verdict(0.03, oriented_share=0.01, oriented_error=1.2).startswith("orientation-blind")
+    assert verdict(0.05, oriented_share=0.6, oriented_error=0.1).startswith("nearly equivariant where it carries")
+    assert verdict(0.9, oriented_share=0.6, oriented_error=1.3).startswith("not equivariant")
+
+
+def test_rotation_view_summary_and_d4():
+    net = build("dncnn", features=8, depth=3)
+    summary = rotation_view(net, X, D4(), 5, "head").summary()
+    assert set(summary) >= {"error", "oriented_share", "oriented_error", "invariant_error", "blind", "verdict"}
+    names = [r["component"] for r in rotation_view(net, X, D4(), 5, "head").components()]
+    assert names == ["invariant", "A2", "B1", "B2", "E"]
+
+
+def test_exception():
+    with pytest.raises(ValueError, match="square"):
+        equivariance_components(StrictNet(), X[..., :12], C4())
+    with pytest.raises(TypeError):
+        equivariance_components(StrictNet(), X.numpy(), C4())
