@@ -12,8 +12,13 @@ Transformer (spandrel's SwinIR when installed, else eqlab's ``winattn``), at 1 a
    ``active()``: it should read 1.00 up to noise).
 
 The variants alternate step by step and the median over rounds is reported, of the CPU time of
-this process (what a step costs on cores of its own: on a shared machine the wall time also counts
+the process (what a step costs on cores of its own: on a shared machine the wall time also counts
 waiting for a core) and of the wall time; the 1-minute load average is printed before and after.
+
+Each net and thread count is measured twice, in two fresh processes run one after the other (their
+order alternating from row to row): with the allocator setting ``import eqlab`` makes on glibc
+(``eqlab.ALLOCATOR``: freed memory stays in the process) and with glibc's defaults
+(``EQLAB_ALLOCATOR=default``, the plain process); with the peak resident memory of each process.
 
 Usage: python benchmarks/reg_overhead.py [--rounds 12] [--quick]
 """
@@ -25,14 +30,18 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: idle OpenMP threads sleep (eqlab.machine)
 
 import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from eqlab import C4  # noqa: E402
-from eqlab.machine import load_average, machine_info  # noqa: E402
+from eqlab.machine import ALLOCATOR_VARIABLE, load_average, machine_info  # noqa: E402
 from eqlab.models import build  # noqa: E402
 from eqlab.regularizer import EQReg  # noqa: E402
 
@@ -130,6 +139,36 @@ def measure(name, model, batch, patch, rounds, device="cpu"):
                 eval=statistics.median(attached) / statistics.median(bare))
 
 
+NETS = {"DnCNN 8x16": dict(depth=8, features=16), "DnCNN 8x32": dict(depth=8, features=32),
+        "DnCNN 17x64": dict(depth=17, features=64), "transformer": None}
+
+
+def worker(net: str, threads: int, args) -> None:
+    """One row, measured in this process; printed as JSON with this process's peak resident memory."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    if NETS[net] is None:
+        name, model = transformer()
+        row = measure(name, model, args.batch // 2, 32, args.rounds, args.device)
+    else:
+        row = measure(net, build("dncnn", **NETS[net]), args.batch, args.patch, args.rounds, args.device)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    row["rss_mib"] = peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    print(json.dumps(row), flush=True)
+
+
+def run_worker(net: str, threads: int, args, plain: bool) -> dict:
+    """:func:`worker` in a fresh process: with eqlab's allocator setting, or with glibc's defaults (``plain``)."""
+    env = {k: v for k, v in os.environ.items() if k != ALLOCATOR_VARIABLE}
+    if plain:
+        env[ALLOCATOR_VARIABLE] = "default"
+    command = [sys.executable, os.path.abspath(__file__), "--worker", net, "--threads", str(threads),
+               "--rounds", str(args.rounds), "--batch", str(args.batch), "--patch", str(args.patch),
+               "--device", args.device]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12, help="timed steps per variant (median)")
@@ -138,39 +177,45 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--quick", action="store_true", help="3 rounds, the two small nets only")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: bf16 autocast, peak memory")
+    parser.add_argument("--nets", nargs="+", choices=sorted(NETS), default=sorted(NETS, key=list(NETS).index),
+                        help="which nets (default: all; transformer: SwinIR if spandrel is installed, else winattn)")
+    parser.add_argument("--worker", choices=sorted(NETS), help=argparse.SUPPRESS)  # one row, in a fresh process
     args = parser.parse_args(argv)
-    rounds = 3 if args.quick else args.rounds
-    nets = [("DnCNN 8x16", dict(depth=8, features=16)), ("DnCNN 8x32", dict(depth=8, features=32)),
-            ("DnCNN 17x64", dict(depth=17, features=64))][: 2 if args.quick else 3]
+    if args.worker:
+        return worker(args.worker, args.threads[0], args)
+    args.rounds = 3 if args.quick else args.rounds
+    rounds = args.rounds
+    nets = [net for net in args.nets if not (args.quick and net in ("DnCNN 17x64", "transformer"))]
+    cuda = args.device.startswith("cuda")  # the host allocator hardly matters there: no plain process
     info = machine_info(args.device)
     if args.device.startswith("cuda"):
         print(f"GPU {info['gpu']}, bf16 autocast; times are wall times, memory is the peak allocated")
     print(f"{info['cpu']} ({info['cpu_count']} cores), torch {info['torch']}, OMP_WAIT_POLICY "
-          f"{info['omp_wait_policy']}; paired batch {2 * args.batch} x {args.patch} x {args.patch}, Adam, "
-          f"{rounds} rounds; load {load_average():.2f} at the start")
+          f"{info['omp_wait_policy']}, allocator {info['allocator']} (plain: {ALLOCATOR_VARIABLE}=default); paired "
+          f"batch {2 * args.batch} x {args.patch} x {args.patch}, Adam, {rounds} rounds; load {load_average():.2f} "
+          "at the start")
     header = (f"{'net':<24}{'threads':>8}{'layers':>7}{'augment ms':>11}{'exact':>8}{'stoch.':>8}"
-              f"{'wall ex.':>9}{'wall st.':>9}{'memory':>8}{'mem st.':>8}{'eval':>7}")
+              f"{'wall ex.':>9}{'wall st.':>9}{'memory':>8}{'mem st.':>8}{'eval':>7}{'RSS MiB':>9}"
+              f"{'plain ex.':>10}{'plain st.':>10}{'plain RSS':>10}{'load':>6}")
     print(header)
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        for name, kwargs in nets:
-            torch.manual_seed(0)
-            row = measure(name, build("dncnn", **kwargs), args.batch, args.patch, rounds, args.device)
-            print(line(row, threads), flush=True)
-        if not args.quick:
-            torch.manual_seed(0)
-            name, model = transformer()
-            row = measure(name, model, args.batch // 2, 32, rounds)
-            print(line(row, threads), flush=True)
+    for i, (threads, net) in enumerate((t, n) for t in args.threads for n in nets):
+        order = (False, True) if i % 2 == 0 else (True, False)  # alternate which process runs first
+        rows = {plain: run_worker(net, threads, args, plain) for plain in order if not (plain and cuda)}
+        print(line(rows[False], rows.get(True), threads), flush=True)
     print(f"ratios over augment (same paired batch, no penalty), CPU time; exact: every layer, stoch.: a random "
           f"quarter per step; wall: the same in wall time; memory: saved-for-backward bytes; eval: forward with "
-          f"EQ-Reg attached / bare. Load at the end {load_average():.2f}.")
+          f"EQ-Reg attached / bare; RSS: peak resident memory of the process; plain: the same process with "
+          f"glibc's default allocator. Load at the end {load_average():.2f}.")
 
 
-def line(row: dict, threads: int) -> str:
-    return (f"{row['name']:<24}{threads:>8}{row['layers']:>7}{row['augment_ms']:>11.1f}{row['exact']:>8.3f}"
+def line(row: dict, plain: dict | None, threads: int) -> str:
+    text = (f"{row['name']:<24}{threads:>8}{row['layers']:>7}{row['augment_ms']:>11.1f}{row['exact']:>8.3f}"
             f"{row['stochastic']:>8.3f}{row['wall_exact']:>9.3f}{row['wall_stochastic']:>9.3f}{row['memory']:>8.3f}"
-            f"{row['memory_stochastic']:>8.3f}{row['eval']:>7.3f}")
+            f"{row['memory_stochastic']:>8.3f}{row['eval']:>7.3f}{row['rss_mib']:>9.0f}")
+    if plain is None:
+        return text + f"{'-':>10}{'-':>10}{'-':>10}{load_average() or 0:>6.2f}"
+    return (text + f"{plain['exact']:>10.3f}{plain['stochastic']:>10.3f}{plain['rss_mib']:>10.0f}"
+            f"{load_average() or 0:>6.2f}")
 
 
 if __name__ == "__main__":

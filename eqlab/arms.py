@@ -40,16 +40,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+from eqlab.checks import check_choice, check_int, check_number
 from eqlab.groups import Group, get_group
-from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT, EQReg
+from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT, EQReg, gradient_ratio
 
 __all__ = ["Arm", "Plain", "Augment", "EQRegArm", "Strict", "StepLoss", "ARMS", "ARM_NAMES", "make_arm"]
 
-_EPS = 1e-12
 WEIGHT_RANGE = (1e-8, 1e3)  # the adaptive weight stays inside this range (a safety net, rarely reached)
 
 
@@ -189,18 +188,14 @@ class EQRegArm(Augment):
     def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "relative",
                  share_every: int = 10, layers="auto", reps=None, layer_fraction: float = 1.0,
                  identity_draws: bool = False, regularizer=EQReg, **options):
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"EQRegArm: weight must be a finite number >= 0, got {weight!r}")
-        if target_share is not None and (not isinstance(target_share, (int, float)) or not 0 < target_share < 10):
-            raise ValueError(f"EQRegArm: target_share must be None or a number in (0, 10), got {target_share!r}")
+        check_number("EQRegArm: weight", weight, 0)
+        check_number("EQRegArm: target_share", target_share, 0, 10, open_low=True, open_high=True, optional=True)
         if target_share is not None and weight <= 0:
             raise ValueError("EQRegArm: an adaptive weight needs a starting weight > 0")
-        if isinstance(share_every, bool) or not isinstance(share_every, int) or share_every < 0:
-            raise ValueError(f"EQRegArm: share_every must be an int >= 0, got {share_every!r}")
+        check_int("EQRegArm: share_every", share_every, 0)
         if target_share is not None and share_every == 0:
             raise ValueError("EQRegArm: a target_share needs share_every >= 1 (the share must be measured)")
-        if norm not in NORMS:
-            raise ValueError(f"EQRegArm: norm must be one of {NORMS}, got {norm!r}")
+        check_choice("EQRegArm: norm", norm, NORMS)
         self.weight, self.target_share, self.norm, self.share_every = float(weight), target_share, norm, share_every
         self.layers, self.reps, self.regularizer, self.options = layers, reps, regularizer, options
         self.layer_fraction, self.identity_draws = layer_fraction, bool(identity_draws)
@@ -237,17 +232,7 @@ class EQRegArm(Augment):
             losses.total.backward()
             return {}
         params = [p for p in self.reg.model.parameters() if p.requires_grad]
-        penalty_grads = torch.autograd.grad(losses.penalty, params, retain_graph=True, allow_unused=True)
-        losses.total.backward()  # p.grad = grad(task) + weight * grad(R), averaged over ranks under DDP
-        penalty_grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, penalty_grads)]
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            for g in penalty_grads:
-                dist.all_reduce(g)
-                g /= dist.get_world_size()
-        penalty_norm = torch.sqrt(sum(g.float().pow(2).sum() for g in penalty_grads))
-        task_norm = torch.sqrt(sum((p.grad.float() - losses.weight * g.float()).pow(2).sum()
-                                   for p, g in zip(params, penalty_grads) if p.grad is not None))
-        ratio = float(penalty_norm / (task_norm + _EPS))  # rho = |grad R| / |grad task|
+        ratio = gradient_ratio(losses.total, losses.penalty, losses.weight, params, backward=True)  # one extra pass
         share = losses.weight * ratio
         if self.target_share is not None and ratio > 0:
             ideal = self.target_share / ratio

@@ -1,11 +1,13 @@
 """Checkpoints: one safetensors file holding the weights, the optimizer state and a JSON card.
 
 What is here:
-    - ``save_checkpoint``: write a checkpoint atomically (temporary file in the same folder, then
-      ``os.replace``), so a crash mid-write never leaves a half-written checkpoint behind.
+    - ``save_checkpoint``: write a checkpoint atomically (``eqlab.files.atomic_path``), so a crash
+      mid-write never leaves a half-written checkpoint behind.
     - ``load_checkpoint``: rebuild the model with ``eqlab.models.build`` and load its weights,
       checking everything that can go wrong; every problem is a ``ValueError`` naming the file.
     - ``read_meta``: the JSON card alone, without reading any tensor.
+    - ``color_of``: a card's colour mode, ``"gray"`` or ``"rgb"``, from its net's channels (the run's
+      ``--color``, in the card's config, is checked against it on load).
 
 What is not here: when to save or how to resume a run (``eqlab.train``), shipped checkpoints
 (``eqlab.zoo``).
@@ -26,13 +28,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_meta", "weights_checksum", "unwrap", "FORMAT_VERSION"]
+from eqlab.files import atomic_path
+
+__all__ = ["save_checkpoint", "load_checkpoint", "read_meta", "color_of", "weights_checksum", "unwrap",
+           "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _META_KEY = "eqlab"
@@ -139,15 +143,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict | No
 
     from safetensors.torch import save_file  # imported here: only checkpoint users need it
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(tensors, tmp, metadata={_META_KEY: header})
-        os.replace(tmp, path)  # atomic on POSIX and Windows when both live on the same volume
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={_META_KEY: header})
     return path
 
 
@@ -183,6 +180,11 @@ def read_meta(path: str | os.PathLike) -> dict:
         raise ValueError(f"checkpoint {str(path)!r} has format {meta.get('format')!r}; "
                          f"this eqlab reads formats up to {FORMAT_VERSION}")
     return meta
+
+
+def color_of(meta: dict) -> str | None:
+    """The colour mode of a checkpoint's net from its card: ``"gray"`` (1 channel), ``"rgb"`` (3) or ``None``."""
+    return {1: "gray", 3: "rgb"}.get((meta.get("model_config") or {}).get("channels"))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
@@ -226,6 +228,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         model = models.build(name, **model_config)
     except (TypeError, ValueError) as err:
         raise ValueError(f"checkpoint {str(path)!r}: cannot build {name!r} with {model_config}: {err}") from None
+    color = color_of(meta)
+    stored = (meta.get("config") or {}).get("problem", meta.get("config") or {}).get("color")
+    if stored is not None and color is not None and stored != color:
+        raise ValueError(f"checkpoint {str(path)!r}: its run was --color {stored}, but its net {name} has "
+                         f"{model_config.get('channels')} channel(s) (a {color} net)")
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))

@@ -1,8 +1,11 @@
 """The ``eqlab`` command line: ``train``, ``eval``, ``compare``, ``demo``, ``bench``.
 
     eqlab train --task denoise --arm eqreg --steps 200 --out-dir runs/dn-eqreg
+    eqlab train --recipe swinir-sr-x2 --data DIV2K/DIV2K_train_HR --test-data Set5/HR
     eqlab eval runs/dn-eqreg/checkpoint.safetensors --rotate
+    eqlab eval runs/sr4/checkpoint.safetensors --test-data Set5/ Set14/ --self-ensemble D4
     eqlab compare --task denoise --steps 200 --seeds 0 1 2
+    eqlab bench overhead --quick      # a script of benchmarks/ (from a source checkout), with its arguments
 
 ``train`` has one flag per field of ``eqlab.train.TrainConfig`` (``batch_size`` -> ``--batch-size``;
 booleans as ``--amp`` / ``--no-amp``; ``none`` for an optional value), generated from the fields'
@@ -12,7 +15,8 @@ inverse: the command line that rebuilds a config (the zoo cards carry it).
 Errors in the input (a bad value, a missing folder, a corrupt checkpoint) print one line and
 exit with status 2. Until the console script is installed, run ``python -m eqlab``.
 
-What is not here: the training loop (``eqlab.train``), the app (``eqlab.app``), benchmarks.
+What is not here: the training loop (``eqlab.train``), the app (``eqlab.app``), the benchmark scripts
+(``benchmarks/``: ``eqlab bench`` only finds and runs them).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import argparse
 import dataclasses
 import importlib
 import json
+import runpy
 import sys
 import typing
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,6 +36,15 @@ import torch
 __all__ = ["main", "build_parser", "config_from_args", "add_config_flags", "command_for"]
 
 _COMPARE_EXCLUDED = ("arm", "seed")
+BENCHMARK_DIR = Path(__file__).resolve().parents[1] / "benchmarks"  # beside the package: a source checkout only
+BENCHMARKS = {  # eqlab bench NAME [arguments of the script]
+    "overhead": "reg_overhead.py",  # EQ-Reg over augmentation (exact, stochastic), memory
+    "throughput": "train_throughput.py",  # patches/s per arm
+    "threads": "threads.py",  # eqlab train on a busy machine, against a tuned setting
+    "thirdparty": "thirdparty.py",  # EQ-Reg on spandrel's nets (needs spandrel)
+    "app": "app_latency.py",  # first panel, Explore change, Restore
+    "load": "app_load.py",  # a classroom of clients while one training runs
+}
 
 
 def _optional(kind):
@@ -73,7 +88,12 @@ def config_from_args(args: argparse.Namespace, **overrides):
 
     fields = TrainConfig().flat()
     values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
-    return TrainConfig.of(**{**values, **overrides})
+    config = TrainConfig.of(**{**values, **overrides})
+    if config.init:  # a zoo name (--init denoise/augment) becomes its file here: the training loop reads files
+        from eqlab import zoo
+
+        config = config.replace(init=zoo.checkpoint_file(config.init))
+    return config
 
 
 # Fields a command always spells out, so it stays exact when a default of TrainConfig changes.
@@ -105,8 +125,9 @@ def command_for(config) -> str:
     return " ".join(words)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``eqlab`` argument parser with its five sub-commands."""
+def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
+    """The ``eqlab`` argument parser with its five sub-commands; ``recipe``: defaults of ``train``'s flags."""
+    from eqlab.ensemble import ENSEMBLE_GROUPS
     from eqlab.train import ARMS
 
     parser = argparse.ArgumentParser(prog="eqlab", description="Explore EQ-Reg, rotation-equivariance "
@@ -116,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one arm (plain, augment, eqreg, strict)",
                            description="Train one arm; every flag is a field of eqlab.train.TrainConfig.")
     add_config_flags(train)
+    train.add_argument("--recipe", default=None, metavar="NAME_OR_PATH",
+                       help="start from a recipe: a TOML file, or a bundled name (eqlab/recipes: swinir-sr-x2, "
+                       "swinir-denoise-color-50); the other flags override its fields")
+    train.set_defaults(**(recipe or {}))
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -123,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "baseline, PSNR on rotated inputs, output and per-layer equivariance errors.")
     ev.add_argument("checkpoint", help="a .safetensors file written by eqlab train")
     ev.add_argument("--data", default=None, help="folder of clean test images (default: the bundled test split)")
+    ev.add_argument("--test-data", nargs="+", action="extend", default=None, metavar="DIR",
+                    help="benchmark folders (Set5/ Set14/ ...; the flag may repeat): whole images, a table per "
+                    "folder, PSNR / SSIM on the Y channel of RGB with a border of scale pixels, as SR papers")
+    ev.add_argument("--self-ensemble", default="none", choices=("none", *ENSEMBLE_GROUPS),
+                    help="also score the net averaged over this group at test time (|G| forward passes; "
+                    "eqlab.ensemble)")
     ev.add_argument("--rotate", action="store_true", help="also report PSNR for every group element")
     ev.add_argument("--crop", type=int, default=None, help="evaluate centre crops of at most this side")
     ev.add_argument("--group", default=None, help="group of the equivariance errors (default: the run's)")
@@ -141,20 +172,25 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars")
     cmp.add_argument("--json", action="store_true", help="print the results as JSON")
 
-    for name, module, what in (("demo", "eqlab.app", "the Gradio app"), ("bench", "eqlab.bench", "benchmarks")):
-        p = sub.add_parser(name, help=f"launch {what} ({module}.main; further arguments are passed on)",
-                           add_help=False)
-        p.set_defaults(module=module)
+    demo = sub.add_parser("demo", help="launch the Gradio app (eqlab.app.main; further arguments are passed on)",
+                          add_help=False)
+    demo.set_defaults(module="eqlab.app")
+    bench = sub.add_parser("bench", help="run a script of benchmarks/ from a source checkout (further arguments "
+                           "are passed on)", description="Run a script of benchmarks/ (a source checkout's: they do "
+                           "not ship with the package); it prints ratios measured in one run, never timed assertions.")
+    bench.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark (BENCHMARKS in eqlab.cli)")
     return parser
 
 
 # -- commands ----------------------------------------------------------------------------------------
 
-def _train(args) -> dict:
+def _train(args) -> dict | None:
     from eqlab.train import fit
 
     config = config_from_args(args)
     result = fit(config, progress=args.progress)
+    if not result.main:  # another rank under torchrun: rank 0 validates, prints and writes
+        return None
     m = result.metrics
     first, end = _loss_ends(result.history)
     summary = dict(step=result.step, wall_time_s=result.wall_time_s, paths=result.paths, metrics=m,
@@ -177,16 +213,22 @@ def _eval(args) -> dict:
     from eqlab.checkpoint import load_checkpoint
     from eqlab.data.folder import load_folder
     from eqlab.data.images import load_default
+    from eqlab.groups import get_group
     from eqlab.train import TrainConfig, evaluate
 
     model, meta = load_checkpoint(args.checkpoint, map_location=args.device)
     config = TrainConfig.from_dict(meta.get("config", {}))
     task = config.task_spec()
+    if args.test_data:
+        return _eval_test_sets(args, model, meta, config, task)
     images = load_folder(args.data, mode=task.mode).images if args.data else load_default("test", mode=task.mode)
     if args.crop:
         images = [task.crop(y, 1, args.crop) for y in images]
     result = evaluate(model, task, images, group=args.group or config.group, rotations=args.rotate)
     result.update(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm)
+    if args.self_ensemble != "none":
+        result["self_ensemble"] = dict(group=args.self_ensemble, **evaluate(
+            model, task, images, group=args.group or config.group, self_ensemble=args.self_ensemble))
     if not args.json:
         crops = f"centre crops of at most {args.crop} px" if args.crop else "whole images"
         print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps), "
@@ -197,7 +239,29 @@ def _eval(args) -> dict:
         for element, value in result.get("psnr_rot", {}).items():
             print(f"  element {element}: PSNR {value:.2f} dB")
         print(f"output equivariance error {result['output_error']:.4f}, mean layer error {result['layer_error']:.4f}")
+        if "self_ensemble" in result:
+            plus = result["self_ensemble"]
+            print(f"averaged over {plus['group']} (self-ensemble, {get_group(plus['group']).order} forward passes): "
+                  f"PSNR {plus['psnr']:.2f} dB, SSIM {plus['ssim']:.4f}, rotated PSNR {plus['psnr_rot90']:.2f}, "
+                  f"output equivariance error {plus['output_error']:.2e}")
     return result
+
+
+def _eval_test_sets(args, model, meta, config, task) -> dict:
+    """``eqlab eval --test-data``: a table per benchmark folder (``eqlab.testsets``)."""
+    from eqlab.testsets import format_table, score_folder
+
+    sets = [score_folder(model, task, folder, self_ensemble=args.self_ensemble, crop=args.crop)
+            for folder in args.test_data]
+    if not args.json:
+        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps)")
+        for scores in sets:
+            print()
+            print(format_table(scores, task.baseline_name))
+            for name, why in scores["skipped"]:
+                print(f"  skipped {name}: {why}")
+    return dict(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm,
+                test_sets={scores["name"]: scores for scores in sets})
 
 
 _COLUMNS = (("psnr", "PSNR", ".2f"), ("ssim", "SSIM", ".4f"), ("psnr_rot90", "PSNR rot90", ".2f"),
@@ -222,7 +286,7 @@ def _preload(config) -> None:
             load_default(split, mode=mode)
 
 
-def _compare(args) -> dict:
+def _compare(args) -> dict | None:
     from eqlab.train import fit
 
     runs = {arm: [] for arm in args.arms}
@@ -232,10 +296,14 @@ def _compare(args) -> dict:
         for arm in args.arms:
             out_dir = f"{args.out_dir}/{arm}-seed{seed}" if args.out_dir else None
             result = fit(base.replace(arm=arm, seed=seed, out_dir=out_dir), progress=args.progress)
+            if not result.main:  # another rank under torchrun: it trains, rank 0 tabulates
+                continue
             first, end = _loss_ends(result.history)
             runs[arm].append(dict(result.metrics, wall_time_s=result.wall_time_s, seed=seed, loss_first=first,
                                   loss_end=end, train_s=result.history[-1]["train_s"], stalled=result.stalled,
                                   psnr_step0=result.history[0].get("val_psnr", float("nan"))))
+    if not runs[args.arms[0]]:
+        return None
     first = next(iter(runs.values()))[0]
     table = {arm: {key: (float(np.mean([r[key] for r in rows])), float(np.std([r[key] for r in rows])))
                    for key, _, _ in _COLUMNS} for arm, rows in runs.items()}
@@ -256,6 +324,21 @@ def _compare(args) -> dict:
     return dict(table={arm: {k: v[0] for k, v in row.items()} for arm, row in table.items()},
                 std={arm: {k: v[1] for k, v in row.items()} for arm, row in table.items()},
                 baseline=baseline, runs=runs)
+
+
+def _bench(args, rest: list[str]) -> int:
+    """Run one script of ``benchmarks/`` with the remaining arguments; 2 when it cannot be found."""
+    script = BENCHMARK_DIR / BENCHMARKS[args.name]
+    if not script.is_file():
+        print(f"eqlab bench: {script} not found; the benchmarks ship with the source repository, "
+              "not with the installed package", file=sys.stderr)
+        return 2
+    saved, sys.argv = sys.argv, [str(script), *rest]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved
+    return 0
 
 
 def _delegate(args) -> int:
@@ -281,17 +364,23 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input)."""
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if args.command in ("demo", "bench"):
+    if args.command == "demo":
         args.args = rest  # everything after the sub-command belongs to the delegate
         return _delegate(args)
+    if args.command == "bench":
+        return _bench(args, rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
+        if getattr(args, "recipe", None):  # parse again with the recipe's fields as the defaults
+            from eqlab.recipes import load_recipe
+
+            args = build_parser(load_recipe(args.recipe)).parse_args(argv)
         result = {"train": _train, "eval": _eval, "compare": _compare}[args.command](args)
     except ValueError as err:
         print(f"eqlab {args.command}: error: {err}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.json and result is not None:  # None: a rank other than 0 under torchrun
         print(json.dumps(result, indent=1, default=lambda v: v.item() if isinstance(v, torch.Tensor) else str(v)))
     return 0
 

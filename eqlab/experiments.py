@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from eqlab.files import write_text
 from eqlab.train import TrainConfig
 
 __all__ = ["Run", "run_grid", "train_and_score", "rotated_crops", "mean_std", "summarize", "paired", "load_records",
@@ -89,10 +90,7 @@ def _do(work: Callable[[Run], dict], run: Run, cache: Path) -> dict:
     start = time.perf_counter()
     record = dict(key=run.key, section=run.section, spec=run.spec(), **work(run))
     record["job_s"] = time.perf_counter() - start
-    path = _cache_path(cache, run.key)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=float))
-    os.replace(tmp, path)
+    write_text(_cache_path(cache, run.key), json.dumps(record, indent=1, default=float))
     return record
 
 

@@ -377,6 +377,14 @@ class Representation:
     def table(self, group: Group, element: int, channels: int) -> list[int]:
         raise NotImplementedError
 
+    def field_size(self, group: Group, channels: int, trivial: int = 4) -> int:
+        """Channels in one *field*: the block of consecutive channels this representation maps onto itself.
+
+        A representation that permutes nothing (``Trivial``, and this default) has no fields: its
+        channels are grouped ``trivial`` (4) at a time for display.
+        """
+        return max(1, min(channels, trivial))
+
     def permutation(self, group: Group, element: int, channels: int, device=None) -> torch.Tensor:
         self.check(group, channels)
         return _index(self, group, _check_element(group, element), channels, str(device or "cpu"))
@@ -410,6 +418,9 @@ class Regular(Representation):
                 f"regular representation of {group.name} needs channels divisible by {group.order}, got {channels}"
             )
 
+    def field_size(self, group: Group, channels: int, trivial: int = 4) -> int:
+        return group.order
+
     def table(self, group: Group, element: int, channels: int) -> list[int]:
         inv = group.inverse(element)
         within = [group.compose(inv, h) for h in group.elements()]
@@ -434,7 +445,9 @@ class PixelShuffle(Representation):
 
     Rotating the upsampled image moves sub-pixels inside each ``factor x factor`` block (for a
     counter-clockwise quarter turn with factor 2, sub-pixel 0 moves to 2, 2 to 3, 3 to 1 and 1 to 0:
-    the cycle (0 2 3 1), not a cyclic shift of the channels) and permutes the blocks by
+    the cycle (0 2 3 1). Under C4 that is the regular representation with the channels in another
+    order (``Regular`` cycles 0 1 2 3); under D4 it is the permutation of a square's four corners,
+    not D4's regular representation) and permutes the blocks by
     ``base`` (the representation of the upsampled feature map, ``Trivial`` for an image).
     The table is derived by pushing channel ids through ``pixel_shuffle``, the spatial action
     and ``pixel_unshuffle``, so it is right for every element, reflections included.
@@ -454,6 +467,10 @@ class PixelShuffle(Representation):
             raise ValueError(f"pixel_shuffle({self.factor}) needs channels divisible by {self.factor ** 2}, "
                              f"got {channels}")
         self.base.check(group, channels // self.factor**2)
+
+    def field_size(self, group: Group, channels: int, trivial: int = 4) -> int:
+        # sub-pixel blocks of r**2 channels, permuted by the base representation
+        return self.factor**2 * self.base.field_size(group, channels // self.factor**2, trivial=1)
 
     def table(self, group: Group, element: int, channels: int) -> list[int]:
         r2 = self.factor**2
@@ -488,25 +505,19 @@ class Permutation(Representation):
         if channels % block:
             raise ValueError(f"permutation blocks of {block} do not divide {channels} channels")
 
+    def field_size(self, group: Group, channels: int, trivial: int = 4) -> int:
+        return len(self.tables[0])
+
     def table(self, group: Group, element: int, channels: int) -> list[int]:
         block = len(self.tables[0])
         return [c + i for c in range(0, channels, block) for i in self.tables[element]]
 
 
 def field_size(rep: Representation, group: Group, channels: int, trivial: int = 4) -> int:
-    """Channels in one *field*: the block of consecutive channels that ``rep`` maps onto itself.
-
-    ``|G|`` for ``Regular``, ``r**2`` for ``pixel_shuffle(r)`` (times the base's field), the table
-    length for ``Permutation``; the trivial representation permutes nothing, so its channels are
-    grouped ``trivial`` (4) at a time for display.
-    """
-    if isinstance(rep, Regular):
-        return group.order
-    if isinstance(rep, PixelShuffle):  # sub-pixel blocks of r**2 channels, permuted by the base rep
-        return rep.factor**2 * field_size(rep.base, group, channels // rep.factor**2, trivial=1)
-    if isinstance(rep, Permutation):
-        return len(rep.tables[0])
-    return max(1, min(channels, trivial))
+    """``rep.field_size(group, channels, trivial)`` (``Representation.field_size``): ``|G|`` for
+    ``Regular``, ``r**2`` for ``pixel_shuffle(r)`` (times the base's field), the table length for
+    ``Permutation``, ``trivial`` (4) channels at a time for ``Trivial``."""
+    return rep.field_size(group, channels, trivial)
 
 
 def regular() -> Regular:

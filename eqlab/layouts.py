@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from einops import rearrange
 
-__all__ = ["Layout", "Map", "ChannelsLast", "Tokens", "Windows", "Function", "grid_for"]
+__all__ = ["Layout", "Map", "ChannelsLast", "Tokens", "Windows", "Function", "ProbeShapes", "grid_for"]
 
 
 def grid_for(count: int, aspect: float = 1.0) -> tuple[int, int]:
@@ -52,10 +52,58 @@ def grid_for(count: int, aspect: float = 1.0) -> tuple[int, int]:
     return h, w
 
 
+@dataclass(frozen=True)
+class ProbeShapes:
+    """A layer's output shapes at two probe inputs, what :meth:`Layout.read` recognises a layout from.
+
+    Attributes:
+        square: the output's shape at a ``side x side`` input of ``images`` images.
+        wide: its shape at a ``side x width`` input, or None (one probe input only).
+        images: the batch of the probe inputs.
+        side, width: the probe inputs' sides (``eqlab.probe``: 64 and 128).
+        channels_first: the layer's features are dimension 1 of a 4-d output (a convolution), not the last.
+    """
+
+    square: tuple[int, ...]
+    wide: tuple[int, ...] | None
+    images: int
+    side: int
+    width: int
+    channels_first: bool
+
+    def grows(self, i: int) -> bool:
+        """Dimension ``i`` scales with the input's width (True without a wide probe)."""
+        return self.wide is None or self.wide[i] == round(self.square[i] * self.width / self.side)
+
+    def fixed(self, *dims: int) -> bool:
+        """Dimensions ``dims`` do not change with the input's width (True without a wide probe)."""
+        return self.wide is None or all(self.wide[i] == self.square[i] for i in dims)
+
+    def on_grid(self, length: int) -> bool:
+        """A map side that is the probe's side times 2**k or an integer factor (not padded, not cropped)."""
+        ratio = length / self.side
+        if ratio >= 1:
+            return ratio == int(ratio)
+        return math.log2(self.side / length) == int(math.log2(self.side / length)) and self.side % length == 0
+
+    def windows(self) -> bool:
+        """The leading dimension counts windows: a multiple of the images, larger than them."""
+        return self.square[0] > self.images and self.square[0] % self.images == 0
+
+
 class Layout:
     """Base class. Subclasses say how one image's raw output is arranged."""
 
     permutes = True  # an arrangement of entries (index_map exists); False for Function
+
+    @classmethod
+    def read(cls, shapes: ProbeShapes) -> Layout | None:
+        """The layout of this kind that a layer with these probe shapes has; None: not of this kind.
+
+        Raises:
+            ValueError: of this kind, but not on the input's grid (padded or cropped), with the reason.
+        """
+        return None
 
     def map_shape(self, raw: tuple[int, ...], aspect: float = 1.0) -> tuple[int, int, int]:
         """``(C, H, W)`` of the map held by one image's raw output of shape ``raw``."""
@@ -86,6 +134,17 @@ class Layout:
 class Map(Layout):
     """``(B, C, H, W)``: convolutions."""
 
+    @classmethod
+    def read(cls, shapes):
+        square, side = shapes.square, shapes.side
+        if not shapes.channels_first or square[0] != shapes.images:
+            return None
+        h, w = square[2], square[3]
+        if h != w or not shapes.on_grid(h) or not (shapes.fixed(2) and shapes.grows(3)):
+            raise ValueError(f"a map of {h}x{w} at a {side}x{side} input is not on the input's grid "
+                             "(padded or cropped)")
+        return cls()
+
     def map_shape(self, raw, aspect=1.0):
         return tuple(raw)
 
@@ -100,17 +159,37 @@ class Map(Layout):
 class ChannelsLast(Layout):
     """``(B, H, W, C)``: an ``nn.Linear`` applied to a map in channels-last order."""
 
+    @classmethod
+    def read(cls, shapes):
+        square, side = shapes.square, shapes.side
+        if shapes.channels_first or len(square) != 4 or square[0] != shapes.images or square[1] != square[2] \
+                or not shapes.grows(2):
+            return None
+        if not shapes.on_grid(square[1]):
+            raise ValueError(f"a {square[1]}x{square[2]} grid at a {side}x{side} input is not on the input's grid")
+        return cls()
+
     def map_shape(self, raw, aspect=1.0):
         h, w, c = raw
         return c, h, w
 
     def index_map(self, raw, aspect=1.0):
-        return torch.arange(math.prod(raw)).view(*raw).permute(2, 0, 1)
+        return rearrange(torch.arange(math.prod(raw)).view(*raw), "h w c -> c h w")
 
 
 @dataclass(frozen=True, repr=False)
 class Tokens(Layout):
     """``(B, H*W, C)``: raster tokens (``x.flatten(2).transpose(1, 2)`` of a map), e.g. ViT, SwinIR's MLP."""
+
+    @classmethod
+    def read(cls, shapes):
+        square, side = shapes.square, shapes.side
+        if shapes.channels_first or len(square) != 3 or square[0] != shapes.images or not shapes.grows(1):
+            return None
+        length = math.isqrt(square[1])
+        if length * length != square[1] or not shapes.on_grid(length):
+            raise ValueError(f"{square[1]} tokens at a {side}x{side} input are not a grid on the input's")
+        return cls()
 
     def map_shape(self, raw, aspect=1.0):
         n, c = raw
@@ -119,7 +198,7 @@ class Tokens(Layout):
     def index_map(self, raw, aspect=1.0):
         n, c = raw
         h, w = grid_for(n, aspect)
-        return torch.arange(n * c).view(h, w, c).permute(2, 0, 1)
+        return rearrange(torch.arange(n * c), "(h w c) -> c h w", h=h, w=w)
 
 
 @dataclass(frozen=True, repr=False)
@@ -166,17 +245,32 @@ class Windows(Layout):
         extra += ", channels_first=True" if self.channels_first else ""
         return f"Windows({self.size}{extra})"
 
+    @classmethod
+    def read(cls, shapes):
+        """Unshifted windows (a traced roll makes them shifted: ``eqlab.selection``)."""
+        square, counted = shapes.square, shapes.windows() and shapes.grows(0)
+        if shapes.channels_first:  # (B*nW, C, s, s)
+            if counted and square[2] == square[3] and shapes.fixed(2, 3):
+                return cls(square[2], channels_first=True)
+            return None
+        if len(square) == 4 and square[0] == shapes.images and shapes.wide is not None and shapes.grows(1):
+            tokens = square[2]  # (B, nW, s*s, C)
+        elif len(square) == 4 and shapes.windows() and square[1] == square[2]:  # (B*nW, s, s, C)
+            return cls(square[1])
+        elif len(square) == 3 and counted and shapes.fixed(1):  # (B*nW, s*s, C)
+            tokens = square[1]
+        else:
+            return None
+        size = math.isqrt(tokens)
+        if size * size != tokens:
+            raise ValueError(f"windows of {tokens} tokens are not square")
+        return cls(size)
+
     def map_shape(self, raw, aspect=1.0):
         raw, s = self._raw(tuple(raw)), self.size
         nh, nw = grid_for(raw[0], aspect)
         c = raw[1] if self.channels_first else raw[-1]
         return c, nh * s, nw * s
-
-    def per_image(self, out, images):
-        if out.shape[0] % images:
-            raise ValueError(f"{self}: leading dimension {out.shape[0]} is not a multiple of {images} images")
-        k = out.shape[0] // images
-        return (k, *out.shape[1:]) if k > 1 else tuple(out.shape[1:])
 
     def index_map(self, raw, aspect=1.0):
         raw, s = self._raw(tuple(raw)), self.size

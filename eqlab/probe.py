@@ -141,7 +141,8 @@ def _run(model: nn.Module, x: torch.Tensor, names: list[str], mode: str):
                                                 UNROLLED if t is None else frames.frame(t) or UNROLLED))
 
     handles = [modules[name].register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name)) for name in names]
-    state = {k: v.clone() for k, v in model.state_dict().items()}  # batch-norm statistics move in train mode
+    # Only buffers can change in a forward pass without an optimizer step (batch-norm statistics move in train mode).
+    buffers = {k: v.clone() for k, v in model.named_buffers()}
     was_training = model.training
     model.train(mode == "train")
     try:
@@ -155,8 +156,8 @@ def _run(model: nn.Module, x: torch.Tensor, names: list[str], mode: str):
             handle.remove()
         model.train(was_training)
         with torch.no_grad():
-            for k, v in model.state_dict().items():
-                v.copy_(state[k])
+            for k, v in model.named_buffers():
+                v.copy_(buffers[k])
     first = _first_tensor(out)
     if first is None:
         raise ValueError(f"{type(model).__name__} returned {type(out).__name__}, not a tensor: cannot probe it")

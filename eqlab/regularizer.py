@@ -7,15 +7,21 @@ after the representation's channel permutation ``P_g``:
 
 .. math:: d_l = P_g\\, \\mathrm{rot}_g(y_0) - y_1
 
-Two norms:
+Four norms:
 
 - ``norm="paper"``: :math:`R = \\sum_l \\|d_l\\|_2`, exactly the reference code (``torch.norm``,
   unsquared, unnormalised). Its scale grows with batch, width and patch size, so its weight
   (1e-9 ... 1e-6 in the paper) means something different for every model.
-- ``norm="relative"`` (default): :math:`R = \\frac{1}{L} \\sum_l \\frac{\\|d_l\\|^2}{\\|y_0\\|^2 + \\|y_1\\|^2}`.
-  Each term lies in [0, 2] and does not change when a layer's features are rescaled; the
-  denominator is *not* detached, so shrinking the features towards zero cannot lower it and
-  training cannot satisfy the penalty by collapsing (a detached norm does collapse: notebook 3).
+- ``norm="relative"``: :math:`R = \\frac{1}{L} \\sum_l \\frac{\\|d_l\\|^2}{\\|y_0\\|^2 + \\|y_1\\|^2}`
+  (eqlab 0.2's default). Each term lies in [0, 2] and does not change when a layer's features are
+  rescaled; the denominator is *not* detached (a detached norm collapses at once: notebook 3).
+  But the whole layer is one number, and a regular field whose channels are all equal and
+  isotropic satisfies it for free: trained with it, the zoo's nets kept 1--16 % of their energy in
+  the part that carries orientation (strict twins: 25--53 %) and that part stayed unrelated.
+- ``norm="split"``: the same ratio for the invariant part and for the oriented part of each field
+  (``eqlab.isotypic``), averaged; ``norm="components"``: for every isotypic component. Each part is
+  scale-free on its own, so making a field blind no longer lowers the penalty
+  (``docs/orientation.md`` measures what each learns).
 
 What is here: ``EQReg`` (hooks, the fused term, loss, per-layer stats, gradient share, the report
 of what it regularized, the stochastic layer subset, the reference preset). Which layers, with
@@ -36,20 +42,23 @@ mode: outside the context the model runs exactly as if EQ-Reg did not exist.
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from functools import lru_cache
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 
+from eqlab.checks import check_choice, check_number
 from eqlab.groups import Group, Representation, get_group
-from eqlab.layouts import Layout
+from eqlab.isotypic import block_energies, components
+from eqlab.layouts import Layout, Map
 from eqlab.selection import Layer, Selection, select
 
-__all__ = ["EQReg", "DEFAULT_WEIGHT", "REFERENCE_WEIGHT", "NORMS", "Layer"]
+__all__ = ["EQReg", "gradient_ratio", "DEFAULT_WEIGHT", "REFERENCE_WEIGHT", "NORMS", "Layer"]
 
-NORMS = ("relative", "paper")
+NORMS = ("relative", "paper", "split", "components")
+COMPONENT_NORMS = {"split": "invariant part and oriented part", "components": "every isotypic component"}
 DEFAULT_WEIGHT = 1e-4  # relative norm, MSE task loss; see README "choosing the weight"
 REFERENCE_WEIGHT = 1e-8  # the reference code's lambda for its deraining nets (1e-6 ACDNet, 1e-9 SwinIR / Restormer)
 _EPS = 1e-12
@@ -144,6 +153,153 @@ def _plain_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: int, 
     return d.pow(2).sum() / (a.pow(2).sum() + b.pow(2).sum() + _EPS)
 
 
+class _SplitTerm(torch.autograd.Function):
+    """The split norm of one layer, fused, for maps ``(C, H, W)`` whose fields average to their invariant part.
+
+    With ``A`` the action as a gather (as in :class:`_GatherTerm`), ``d = A y_0 - y_1``, ``Q`` the
+    invariant projector (each field of ``n`` channels replaced by its mean, which ``A`` commutes
+    with) and ``I - Q`` the oriented one, every part ``k`` has ``N_k = ||Π_k d||^2``,
+    ``S_k = ||Π_k y_0||^2 + ||Π_k y_1||^2``, ``L_k = N_k / S_k``, and ``R = (L_inv + L_or) / 2``:
+
+    .. math:: \\partial_{A y_0} R = \\sum_k \\tfrac{1}{S_k} \\Pi_k (d - L_k A y_0), \\quad
+              \\partial_{y_1} R = \\sum_k \\tfrac{1}{S_k} \\Pi_k ((L_k - 1) d - L_k A y_0)
+
+    With :math:`\\Pi_{or} v = v - Q v` both are ``alpha d + beta A y_0 + Q(gamma d + delta A y_0)``. Like the
+    whole-layer term it saves ``A y_0`` and ``d`` only; the field means are recomputed in the backward pass.
+    ``tests/test_regularizer.py`` checks values and gradients against the term written with projectors.
+    """
+
+    @staticmethod
+    def forward(ctx, raw, index, inverse, channels, field):
+        half = raw.shape[0] // 2
+        y0, y1 = raw[:half], raw[half:]  # (B, K) views, K = C H W
+        a = y0.index_select(1, index)  # (B, K): A y_0, fresh
+        compute = torch.promote_types(raw.dtype, torch.float32)
+        if a.dtype != compute:
+            a, y1 = a.to(compute), y1.to(compute)
+        d = a - y1
+
+        def invariant_energy(t):  # ||Q t||^2 = n ||field means||^2
+            return field * _field_mean(t, channels, field).square().sum(dtype=compute)
+
+        s_inv = invariant_energy(raw) + _EPS
+        s_or = (torch.linalg.vector_norm(raw, dtype=compute).square() - s_inv).clamp_min(0) + _EPS
+        n_inv = invariant_energy(d)
+        n_or = (torch.dot(d.view(-1), d.view(-1)) - n_inv).clamp_min(0)
+        l_inv, l_or = n_inv / s_inv, n_or / s_or
+        ctx.save_for_backward(a, d, torch.stack([l_inv, l_or, s_inv, s_or]))
+        ctx.inverse, ctx.channels, ctx.field, ctx.dtype = inverse, channels, field, raw.dtype
+        return (l_inv + l_or) / 2
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        a, d, scalars = ctx.saved_tensors
+        l_inv, l_or, s_inv, s_or = scalars.unbind()
+        channels, field, half = ctx.channels, ctx.field, a.shape[0]
+        mean_d, mean_a = _field_mean(d, channels, field), _field_mean(a, channels, field)  # (B, C/n, 1, S)
+        c_inv, c_or = grad / s_inv, grad / s_or  # d L_k = (2 / S_k)(...), and R is the mean of the two parts
+
+        def combine(alpha, beta, gamma, delta):  # alpha d + beta a + Q (gamma d + delta a)
+            out = _fields(torch.mul(d, alpha).addcmul_(a, beta), channels, field)
+            return out.add_(torch.mul(mean_d, gamma).addcmul_(mean_a, delta)).view_as(d)
+
+        cross = -c_inv * l_inv + c_or * l_or
+        grad_a = combine(c_or, -c_or * l_or, c_inv - c_or, cross)
+        grad_y1 = combine(c_or * (l_or - 1), -c_or * l_or, c_inv * (l_inv - 1) - c_or * (l_or - 1), cross)
+        grad_raw = torch.empty((2 * half, a.shape[1]), dtype=a.dtype, device=a.device)  # (2B, K)
+        torch.index_select(grad_a, 1, ctx.inverse, out=grad_raw[:half])
+        grad_raw[half:] = grad_y1
+        return grad_raw.to(ctx.dtype), None, None, None, None
+
+
+def _fields(t: torch.Tensor, channels: int, field: int) -> torch.Tensor:
+    """Raw maps ``(B, C H W)`` as fields ``(B, C/n, n, H W)`` (a view)."""
+    return t.view(t.shape[0], channels // field, field, -1)
+
+
+def _field_mean(t: torch.Tensor, channels: int, field: int) -> torch.Tensor:
+    """The mean of every field over its ``n`` channels: ``(B, C/n, 1, H W)``."""
+    return _fields(t, channels, field).mean(dim=2, keepdim=True, dtype=torch.promote_types(t.dtype, torch.float32))
+
+
+@lru_cache(maxsize=256)
+def _uniform_field(rep: Representation, group: Group, channels: int) -> int:
+    """``n`` when the invariant part of ``rep`` is each block's mean over its ``n`` channels (one orbit), else 0."""
+    invariant = components(rep, group, channels)[0].projector
+    n = invariant.shape[0]
+    return n if n > 1 and torch.allclose(invariant, torch.full_like(invariant, 1.0 / n), atol=1e-6) else 0
+
+
+@lru_cache(maxsize=256)
+def _parts(rep: Representation, group: Group, channels: int, norm: str) -> tuple[tuple, ...]:
+    """The component groups a component norm normalises separately: indices into ``components(...)``."""
+    parts = components(rep, group, channels)
+    if norm == "components":
+        return tuple((i,) for i in range(len(parts)))
+    oriented = tuple(i for i, part in enumerate(parts) if not part.invariant)
+    invariant = tuple(i for i, part in enumerate(parts) if part.invariant)
+    return tuple(p for p in (invariant, oriented) if p)
+
+
+def _component_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: int, rep: Representation,
+                    norm: str) -> torch.Tensor:
+    """The penalty normalised per isotypic component (``eqlab.isotypic``), on maps ``(B, C, H, W)``.
+
+    With :math:`\\Pi_k` the projector of a group of components (``"split"``: the invariant part and
+    the oriented part; ``"components"``: every isotypic component on its own),
+
+    .. math:: R_l = \\frac{1}{K} \\sum_k \\frac{\\|\\Pi_k d\\|^2}{\\|\\Pi_k A y_0\\|^2 + \\|\\Pi_k y_1\\|^2}
+
+    Each part is scale-free on its own, so shrinking the oriented part towards zero (making every
+    channel of a field equal, which the whole-layer norm rewards) no longer lowers the penalty.
+    """
+    a = group.act(y0, element, rep).float()  # fresh
+    b = y1.float() if y1.dtype != torch.float32 else y1.clone()  # fresh: a later in-place op may change y1
+    mask = group.mask(a.shape[-2], a.shape[-1], device=a.device)
+    if mask is not None:
+        a, b = a * mask, b * mask
+    parts = components(rep, group, a.shape[1])
+    diff = block_energies(a - b, parts)  # (P,)
+    energy = block_energies(a, parts) + block_energies(b, parts)
+    terms = [diff[list(k)].sum() / (energy[list(k)].sum() + _EPS) for k in _parts(rep, group, a.shape[1], norm)]
+    return torch.stack(terms).mean()
+
+
+def gradient_ratio(total: torch.Tensor, penalty: torch.Tensor, weight: float, params: list[nn.Parameter],
+                   backward: bool = False) -> float:
+    """The gradient ratio :math:`\\rho = \\|\\nabla R\\| / \\|\\nabla L_{task}\\|` over ``params``.
+
+    The penalty's gradient costs one backward pass through the retained graph; the task's is read
+    from the gradient of ``total = task + weight * penalty`` minus ``weight`` times the penalty's.
+    The gradient share of the penalty is ``weight * rho``.
+
+    Args:
+        total: the scalar loss ``task + weight * penalty`` of the step.
+        penalty: the unweighted penalty ``R`` (a scalar in the graph).
+        weight: the ``lambda`` inside ``total``.
+        params: the trainable parameters the ratio is taken over.
+        backward: also backpropagate ``total`` into ``p.grad`` (the training step's own backward,
+            averaged over ranks under DDP; the penalty's gradient is averaged the same way). Without
+            it ``p.grad`` is left as it was and the total's gradient costs a second pass.
+    """
+    penalty_grads = torch.autograd.grad(penalty, params, retain_graph=True, allow_unused=True)
+    penalty_grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, penalty_grads)]
+    if backward:
+        total.backward()  # p.grad = grad(task) + weight * grad(R)
+        total_grads = [p.grad for p in params]
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            for g in penalty_grads:
+                dist.all_reduce(g)
+                g /= dist.get_world_size()
+    else:
+        total_grads = torch.autograd.grad(total, params, retain_graph=True, allow_unused=True)
+    penalty_norm = torch.sqrt(sum(g.float().pow(2).sum() for g in penalty_grads))
+    task_norm = torch.sqrt(sum((t.float() - weight * g.float()).pow(2).sum()
+                               for t, g in zip(total_grads, penalty_grads) if t is not None))
+    return float(penalty_norm / (task_norm + _EPS))
+
+
 class EQReg:
     """The EQ-Reg penalty attached to an unmodified model.
 
@@ -175,13 +331,9 @@ class EQReg:
     def __init__(self, model: nn.Module, group: Group | str = "C4", weight: float = DEFAULT_WEIGHT,
                  layers="auto", reps=None, norm: str = "relative", layouts=None, example=None,
                  layer_fraction: float = 1.0, generator: torch.Generator | None = None):
-        if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
-        if isinstance(layer_fraction, bool) or not isinstance(layer_fraction, (int, float)) or \
-                not 0 < layer_fraction <= 1:
-            raise ValueError(f"layer_fraction must be a number in (0, 1], got {layer_fraction!r}")
+        check_choice("norm", norm, NORMS)
+        check_number("weight", weight, 0)
+        check_number("layer_fraction", layer_fraction, 0, 1, open_low=True)
         self.model = model
         self.group = get_group(group)
         self.weight = float(weight)
@@ -264,6 +416,16 @@ class EQReg:
         if images % 2 or out.shape[0] % images:
             raise ValueError(f"layer {layer.name!r}: a batch of {images} images cannot be paired; build it with "
                              "group.pair()")
+        if self.norm == "split" and self.group.exact and isinstance(layer.layout, Map) and out.dim() == 4:
+            field = _uniform_field(layer.rep, self.group, out.shape[1])
+            if field:  # regular fields, pixel-shuffle blocks: the fused term
+                index, inverse = _gather(layer.layout, tuple(out.shape[1:]), self._aspect, self.group, self._element,
+                                         layer.rep, str(out.device))
+                return _SplitTerm.apply(out.reshape(images, -1), index, inverse, out.shape[1], field)
+        if self.norm in COMPONENT_NORMS:
+            maps = layer.layout.to_map(out, images, self._aspect)  # (2B, C, H, W)
+            return _component_term(maps[:images // 2], maps[images // 2:], self.group, self._element, layer.rep,
+                                   self.norm)
         if self.group.exact and layer.layout.permutes:
             raw = layer.layout.per_image(out, images)
             index, inverse = _gather(layer.layout, raw, self._aspect, self.group, self._element, layer.rep,
@@ -289,7 +451,7 @@ class EQReg:
         if not terms:
             return torch.zeros(())
         total = torch.stack(terms).sum()
-        if self.norm == "relative":
+        if self.norm != "paper":  # the scale-free norms: a mean over layers
             return total / len(terms)
         return total * (len(self.layers) / len(terms))
 
@@ -304,18 +466,14 @@ class EQReg:
     def gradient_share(self, task_loss: torch.Tensor, params=None) -> float:
         """``||grad(weight * R)|| / ||grad(task_loss)||`` over ``params`` (default: all trainable).
 
-        Costs two extra backward passes through the retained graph: measure it every few steps.
+        Costs two extra backward passes through the retained graph (``gradient_ratio``; the training
+        arm folds one of them into its own backward): measure it every few steps.
         """
         params = [p for p in (params if params is not None else self.model.parameters()) if p.requires_grad]
-        if not self._terms:
+        if not self._terms or self.weight == 0:
             return 0.0
-
-        def grad_norm(loss):
-            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-            return torch.sqrt(sum(g.float().pow(2).sum() for g in grads if g is not None))
-
-        reg_norm = grad_norm(self.loss()) if self.weight > 0 else torch.zeros(())
-        return float(reg_norm / (grad_norm(task_loss) + _EPS))
+        penalty = self.raw_loss()
+        return self.weight * gradient_ratio(task_loss + self.weight * penalty, penalty, self.weight, params)
 
     def report(self) -> str:
         """Every candidate layer -- chosen or skipped, layout, representation, reason -- as a table."""

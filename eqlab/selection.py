@@ -40,7 +40,6 @@ What is not here: the penalty (``eqlab.regularizer``), the layouts themselves (`
 from __future__ import annotations
 
 import difflib
-import math
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ import torch
 import torch.nn as nn
 
 from eqlab.groups import Group, PixelShuffle, Regular, Representation, Trivial, get_group
-from eqlab.layouts import ChannelsLast, Layout, Map, Tokens, Windows
+from eqlab.layouts import ChannelsLast, Layout, Map, ProbeShapes, Tokens, Windows
 from eqlab.probe import PROBE_SIDE, PROBE_WIDE, probe
 
 __all__ = ["select", "cached_select", "Selection", "Layer", "Row", "HOOKABLE"]
@@ -122,69 +121,33 @@ def _channels(module: nn.Module) -> int | None:
 
 # -- the probe ----------------------------------------------------------------------------------------
 
-def _on_grid(side: int, probe: int) -> bool:
-    """A map side that is the probe's side times 2**k or an integer factor (not padded, not cropped)."""
-    ratio = side / probe
-    return ratio >= 1 and ratio == int(ratio) or (ratio < 1 and math.log2(probe / side) == int(math.log2(probe / side))
-                                                    and probe % side == 0)
+READ_ORDER = (Map, ChannelsLast, Tokens, Windows)  # the first that reads a layer's shapes is its layout
 
 
 def _layout(module: nn.Module, square: tuple, wide: tuple | None, images: int, frame) -> tuple[Layout | None, str]:
     """The layout of one output (``square``: at 64 x 64; ``wide``: at 64 x 128 or None), or why there is none."""
     channels = _channels(module)
-    grow = PROBE_WIDE / PROBE_SIDE
-    conv = not isinstance(module, nn.Linear) and len(square) == 4 and square[1] == channels
+    channels_first = not isinstance(module, nn.Linear) and len(square) == 4 and square[1] == channels
     if frame == "mixed":
         return None, "its output mixes differently rolled frames"
     if len(square) < 3:
         return None, f"a {len(square)}-d output (a vector per image) has no spatial layout"
-    same = wide is not None and tuple(wide) == tuple(square)
-    if same:
+    if wide is not None and tuple(wide) == tuple(square):
         return None, "its output does not grow with the image (a pooled vector, table or learned tokens)"
-
-    def grows(i):  # dimension i scales with the input width
-        return wide is None or wide[i] == round(square[i] * grow)
-
-    if conv:
-        if len(square) != 4 or square[1] != channels:
-            return None, f"output {square} is not (B, {channels}, H, W)"
-        h, w = square[2], square[3]
-        if square[0] == images:
-            if h != w or not _on_grid(h, PROBE_SIDE) or (wide is not None and (wide[2] != h or not grows(3))):
-                return None, f"a map of {h}x{w} at a 64x64 input is not on the input's grid (padded or cropped)"
-            layout = Map()
-        elif square[0] % images == 0 and h == w and (wide is None or (wide[0] == round(square[0] * grow)
-                                                                         and wide[2:] == square[2:])):
-            layout = Windows(h, channels_first=True)
-        else:
-            return None, f"output {square} is neither a map nor windows of this batch"
+    if not channels_first and square[-1] != channels:
+        return None, f"output {square} does not end with the {channels} features"
+    shapes = ProbeShapes(tuple(square), None if wide is None else tuple(wide), images, PROBE_SIDE, PROBE_WIDE,
+                         channels_first)
+    for kind in READ_ORDER:
+        try:
+            layout = kind.read(shapes)
+        except ValueError as err:  # of this kind, but not on the input's grid
+            return None, str(err)
+        if layout is not None:
+            break
     else:
-        if square[-1] != channels:
-            return None, f"output {square} does not end with the {channels} features"
-        if len(square) == 4 and square[0] == images and square[1] == square[2] and (wide is None or grows(2)):
-            if not _on_grid(square[1], PROBE_SIDE):
-                return None, f"a {square[1]}x{square[2]} grid at a 64x64 input is not on the input's grid"
-            layout = ChannelsLast()
-        elif len(square) == 4 and square[0] == images and wide is not None and grows(1):  # (B, nW, s*s, C)
-            s = math.isqrt(square[2])
-            if s * s != square[2]:
-                return None, f"{square[2]} tokens per window is not a square window"
-            layout = Windows(s)
-        elif len(square) == 4 and square[0] % images == 0 and square[1] == square[2] and square[0] > images:
-            layout = Windows(square[1])  # (B*nW, s, s, C)
-        elif len(square) == 3 and square[0] == images and grows(1):
-            side = math.isqrt(square[1])
-            if side * side != square[1] or not _on_grid(side, PROBE_SIDE):
-                return None, f"{square[1]} tokens at a 64x64 input are not a grid on the input's"
-            layout = Tokens()
-        elif len(square) == 3 and square[0] % images == 0 and square[0] > images and (wide is None or (
-                wide[0] == round(square[0] * grow) and wide[1] == square[1])):
-            s = math.isqrt(square[1])
-            if s * s != square[1]:
-                return None, f"windows of {square[1]} tokens are not square"
-            layout = Windows(s)
-        else:
-            return None, f"output {square} is not a map, tokens or windows of this batch"
+        what = "neither a map nor windows" if channels_first else "not a map, tokens or windows"
+        return None, f"output {square} is {what} of this batch"
     if any(frame):
         side = layout.map_shape(layout.per_image(torch.empty(square, device="meta"), images))[1]
         shift = (-frame[0] * side) % side

@@ -2,7 +2,7 @@
 
 What is here: ``Task`` (a small frozen dataclass), ``get_task(name, **overrides)``, and
 ``evaluate(model, task, images)``, which scores a net on a task (quality against the degraded
-baseline, rotated inputs, equivariance errors).
+baseline, rotated inputs, equivariance errors), or its self-ensemble (``eqlab.ensemble``).
 
 =========  ===========================================  ================  ======================
 task       degradation ``x = D(y)`` (defaults)           nets (plain, P4)  degraded baseline
@@ -14,8 +14,9 @@ deblur     motion blur, 9 px at 30 degrees, noise 2.55   unet, unet_p4     the b
 
 Every task is "motion blur (if ``blur_length > 0``), bicubic down-scaling (if ``scale > 1``), then
 Gaussian noise of ``sigma``" (``sigma`` on the 0-255 scale), so ``sr`` with ``sigma > 0`` is noisy
-super-resolution and ``sr`` with ``blur_length > 0`` the classical blur-down (BD) model. All images are gray
-(``mode="gray"``, 1 channel), which keeps CPU training fast.
+super-resolution and ``sr`` with ``blur_length > 0`` the classical blur-down (BD) model. Images are gray
+by default (``mode="gray"``, 1 channel), which keeps CPU training fast; ``mode="rgb"`` (``--color rgb``)
+gives 3-channel images and nets, the degradation acting on every channel (independent noise per channel).
 
 Symmetry of the tasks (why it matters for EQ-Reg): noise and bicubic down-scaling commute with
 quarter turns, so the ideal denoiser and SR net are rotation-equivariant. A *fixed* oblique
@@ -41,9 +42,10 @@ import torch
 import torch.nn as nn
 
 from eqlab import metrics
-from eqlab.data.degrade import BicubicDown, GaussianNoise, MotionBlur, bicubic_up
+from eqlab.data.degrade import BicubicDown, MotionBlur, bicubic_up
 from eqlab.data.kernels import filter2d, motion_kernel
 from eqlab.data.patches import center_crop, crop_to_multiple
+from eqlab.ensemble import SelfEnsemble
 from eqlab.groups import get_group
 from eqlab.models import TASK_MODELS, arguments
 
@@ -73,7 +75,7 @@ class Task:
     blur_length: float = 0.0  # motion-blur length in pixels (0: no blur)
     blur_angle_deg: float = 30.0  # motion-blur direction in degrees, counter-clockwise as displayed
     blur_random: bool = False  # draw a blur direction per image, uniform in [0, 180), instead
-    mode: str = "gray"  # colour mode of the images ("gray": 1 channel)
+    mode: str = "gray"  # colour mode of the images: "gray" (1 channel) or "rgb" (3 channels)
 
     def __post_init__(self) -> None:
         if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float)) or not 0 <= self.sigma <= 255:
@@ -82,6 +84,8 @@ class Task:
             BicubicDown(self.scale)  # raises ValueError for a scale other than 2, 3, 4
         if self.blur_length:
             motion_kernel(self.blur_length, self.blur_angle_deg)  # validates both
+        if self.mode not in ("gray", "rgb"):
+            raise ValueError(f"{self.name}: mode (--color) must be 'gray' or 'rgb', got {self.mode!r}")
 
     @property
     def channels(self) -> int:
@@ -89,27 +93,54 @@ class Task:
         return 1 if self.mode == "gray" else 3
 
     # -- degradation -------------------------------------------------------------------------------
-    def degrade(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def degrade(self, y: torch.Tensor, generator: torch.Generator | None = None,
+                draws: dict | None = None) -> torch.Tensor:
         """Network input from clean images.
 
         Args:
             y: ``(B, C, H, W)`` clean images in [0, 1]; ``scale`` must divide ``H`` and ``W``.
             generator: draws the noise (and random blur directions). Same state, same ``x``.
+            draws: the random part drawn beforehand by :meth:`draws` (then ``generator`` is unused):
+                the training pipeline draws in the training process and degrades in its workers.
 
         Returns:
             ``x``: ``(B, C, H / scale, W / scale)``, not clipped (noise stays unbiased).
         """
         if not isinstance(y, torch.Tensor) or y.dim() != 4:
             raise ValueError(f"{self.name}: y must be (B, C, H, W), got {getattr(y, 'shape', type(y).__name__)}")
+        draws = self.draws(tuple(y.shape), generator) if draws is None else draws
         x = y
         if self.blur_length and not self.blur_random:
             x = MotionBlur(self.blur_length, self.blur_angle_deg)(x)
         elif self.blur_length:
-            angles = torch.rand(x.shape[0], generator=generator, dtype=torch.float64) * 180.0
+            angles = draws["angles_deg"]
             x = torch.cat([filter2d(xi[None], motion_kernel(self.blur_length, float(a))) for xi, a in zip(x, angles)])
         if self.scale != 1:
             x = BicubicDown(self.scale)(x)
-        return GaussianNoise(self.sigma)(x, generator=generator)
+        if draws["noise"] is not None:  # GaussianNoise's x + (sigma / 255) n, with n drawn beforehand
+            x = x + (self.sigma / 255.0) * draws["noise"].to(x.device)
+        return x
+
+    def draws(self, shape: tuple[int, int, int, int], generator: torch.Generator | None = None) -> dict:
+        """The random part of :meth:`degrade` for clean images of ``shape``, in the order it draws them.
+
+        Args:
+            shape: ``(B, C, H, W)`` of the clean batch.
+            generator: the random stream (a CPU generator: the same draws on every device).
+
+        Returns:
+            ``{"angles_deg": (B,) float64 blur directions or None, "noise": (B, C, H / scale, W / scale)
+            standard normal float32 or None}``.
+        """
+        b, c, h, w = shape
+        angles = None
+        if self.blur_length and self.blur_random:
+            angles = torch.rand(b, generator=generator, dtype=torch.float64) * 180.0
+        noise = None
+        if self.sigma > 0:
+            device = generator.device if generator is not None else "cpu"
+            noise = torch.randn((b, c, h // self.scale, w // self.scale), generator=generator, device=device)
+        return {"angles_deg": angles, "noise": noise}
 
     def baseline(self, x: torch.Tensor) -> torch.Tensor:
         """The classical answer without a net: ``x`` itself, or bicubic up-scaling for SR.
@@ -131,13 +162,15 @@ class Task:
             return override
         return self.strict_model if strict else self.plain_model
 
-    def model_kwargs(self, name: str, features: int, depth: int, levels: int) -> dict:
+    def model_kwargs(self, name: str, features: int, depth: int, levels: int, **extra) -> dict:
         """Constructor arguments for net ``name`` at a given size.
 
         Only the arguments the net's constructor takes are passed (``eqlab.models.arguments``;
         nothing is built). ``features`` is the hidden width (``dim`` for attention nets); a P4
         twin gets ``fields = features // 2``, which matches the parameter count of the plain net
-        (see ``eqlab.models.dncnn``). ``scale`` is passed to SR nets.
+        (see ``eqlab.models.dncnn``). ``scale`` is passed to SR nets, ``channels`` (1 gray, 3 RGB)
+        to every net. ``extra`` (e.g. ``heads``, ``stages``) is passed where taken; ``None``: the
+        net's default.
 
         Raises:
             ValueError: unknown model name.
@@ -145,6 +178,7 @@ class Task:
         accepted = set(arguments(name))
         wanted = dict(channels=self.channels, features=features, dim=features, fields=max(1, features // 2),
                       depth=depth, levels=levels, scale=self.scale)
+        wanted.update({k: v for k, v in extra.items() if v is not None})
         return {k: v for k, v in wanted.items() if k in accepted}
 
     def crop_multiple(self, model_config: dict) -> int:
@@ -200,8 +234,10 @@ _OVERRIDABLE = ("sigma", "scale", "blur_length", "blur_angle_deg", "blur_random"
 
 def task_from_config(config) -> Task:
     """The task of a config object (e.g. ``eqlab.train.TrainConfig``): ``config.task`` plus the overrides
-    among its attributes ``sigma``, ``scale``, ``blur_length``, ``blur_angle_deg``, ``blur_random``."""
+    among its attributes ``sigma``, ``scale``, ``blur_length``, ``blur_angle_deg``, ``blur_random``, and
+    ``color`` as the task's ``mode``."""
     overrides = {k: getattr(config, k, None) for k in _OVERRIDABLE if k != "mode"}
+    overrides["mode"] = getattr(config, "color", None)
     overrides["blur_random"] = overrides["blur_random"] or None  # False keeps the task's default
     return get_task(config.task, **overrides)
 
@@ -238,7 +274,8 @@ def get_task(name: str | Task, **overrides) -> Task:
 # -- scoring a net on a task ------------------------------------------------------------------------
 
 def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor], group="C4", rotations: bool = False,
-             equivariance: bool = True, layer_crop: int = 48) -> dict:
+             equivariance: bool = True, layer_crop: int = 48, self_ensemble: str | None = None,
+             per_image: bool = False) -> dict:
     """Score a net on clean test images: quality, baseline, rotated inputs, equivariance.
 
     The one scoring function of eqlab (training validation, the zoo cards, the report, the CLI).
@@ -256,15 +293,25 @@ def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor], group
             onto itself (input transformed by ``g``, output transformed back by ``g^{-1}``).
         equivariance: also measure ``output_error`` and ``layer_error`` (most of the cost).
         layer_crop: side of the centre crop of each input used for the per-layer error.
+        self_ensemble: ``"C2"``, ``"C4"`` or ``"D4"`` scores the net averaged over that group
+            (``eqlab.ensemble.SelfEnsemble``, ``|G|`` forward passes per restoration): every
+            number but ``layer_error`` (the layers are the net's) and the baseline; ``None`` or
+            ``"none"``: the net itself.
+        per_image: also return ``per_image``, the list of every image's numbers.
 
     Returns:
         a dict of floats averaged over images: ``psnr``, ``ssim``, ``baseline_psnr``,
         ``baseline_ssim`` (the degraded input, or bicubic for SR), ``psnr_rot90`` (input
-        rotated a quarter turn, output rotated back) and ``images``; with ``equivariance``
+        rotated a quarter turn, output rotated back) and ``images`` (for RGB images PSNR and
+        SSIM are on the BT.601 Y channel, and ``psnr_rgb`` on the three channels); with ``equivariance``
         also ``output_error`` (mean of ``metrics.output_equivariance_error`` over the
         non-identity elements, on the largest centred square) and ``layer_error``
         (``metrics.mean_layer_error``, kind ``"shift"``; NaN when the net's layers carry no
-        representation of ``group``, e.g. 12 channels and D4); with ``rotations`` also
+        representation of ``group``, e.g. 12 channels and D4), and which equivariance
+        (``metrics.orientation_summary`` over the layers whose representation has oriented
+        components, averaged over them): ``oriented_share`` (the share of the energy that carries
+        orientation), ``oriented_error`` and ``invariant_error`` (each part's error) and
+        ``blind_layers`` (the fraction of layers flagged orientation-blind); with ``rotations`` also
         ``psnr_rot``: ``{element: psnr}``.
     """
     task = get_task(task_or_config) if isinstance(task_or_config, (str, Task)) else task_from_config(task_or_config)
@@ -276,34 +323,44 @@ def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor], group
     multiple = task.crop_multiple(getattr(model, "config", {}))
     was_training = model.training
     model.eval()
+    averaged = None if self_ensemble in (None, "none") else SelfEnsemble(model, self_ensemble)
     rows = []
     with torch.no_grad():
         for index, y in enumerate(images):
             y = task.crop(y, multiple)[None]  # (1, C, H, W)
             x = task.degrade(y, generator=torch.Generator().manual_seed(EVAL_SEED + index)).to(device)
             rows.append(_score_image(model, task, group, x, y.to(device), multiple // task.scale, rotations,
-                                     equivariance, layer_crop))
+                                     equivariance, layer_crop, averaged))
     model.train(was_training)
     result = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "psnr_rot"}
     if rotations:
         result["psnr_rot"] = {e: float(np.mean([r["psnr_rot"][e] for r in rows if e in r["psnr_rot"]]))
                               for e in rows[0]["psnr_rot"]}
     result["images"] = len(rows)
+    if per_image:
+        result["per_image"] = rows
     return result
 
 
 def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bool, equivariance: bool,
-                 layer_crop: int) -> dict:
-    """The per-image numbers of :func:`evaluate`; ``x``: ``(1, C, h, w)`` input, ``y``: ``(1, C, H, W)``."""
+                 layer_crop: int, averaged: nn.Module | None = None) -> dict:
+    """The per-image numbers of :func:`evaluate`; ``x``: ``(1, C, h, w)`` input, ``y``: ``(1, C, H, W)``.
+
+    ``averaged``: the self-ensemble of ``model`` to score instead (the layer errors stay ``model``'s).
+    """
     border = task.scale if task.scale > 1 else 0
+    net = model if averaged is None else averaged
 
     def restore(t):
-        return model(t).clamp(0.0, 1.0)
+        return net(t).clamp(0.0, 1.0)
 
     def score(out):
         return metrics.psnr(out, y, crop_border=border), metrics.ssim(out, y, crop_border=border)
 
-    row = dict(zip(("psnr", "ssim"), score(restore(x))))
+    out = restore(x)
+    row = dict(zip(("psnr", "ssim"), score(out)))
+    if y.shape[1] == 3:  # psnr / ssim are on BT.601 Y (SR papers); colour denoising papers report RGB
+        row["psnr_rgb"] = metrics.psnr(out, y, crop_border=border, y_channel=False)
     row.update(zip(("baseline_psnr", "baseline_ssim"), score(task.baseline(x))))
     quarter = get_group("C4")
     row["psnr_rot90"] = metrics.psnr(quarter.rotate(restore(quarter.rotate(x, 1)), 3), y, crop_border=border)
@@ -314,11 +371,18 @@ def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bo
     if equivariance:
         side = min(x.shape[-2:]) // in_multiple * in_multiple
         row["output_error"] = float(np.mean(list(
-            metrics.output_equivariance_error(model, task.crop(x, in_multiple, side), group).values())))
+            metrics.output_equivariance_error(net, task.crop(x, in_multiple, side), group).values())))
         side = min(side, max(layer_crop // in_multiple, 1) * in_multiple)
+        crop = task.crop(x, in_multiple, side)
         try:
-            rows = metrics.equivariance_error(model, task.crop(x, in_multiple, side), group, kinds=("shift",))
+            rows = metrics.equivariance_error(model, crop, group, kinds=("shift",))
             row["layer_error"] = metrics.mean_layer_error(rows)
+            layers = [r for r in metrics.orientation_summary(metrics.equivariance_components(model, crop, group))
+                      if r["blind"] is not None]  # the layers whose representation has oriented components
         except ValueError:  # the layers carry no representation of the group (e.g. 12 channels and D4)
-            row["layer_error"] = float("nan")
+            row["layer_error"], layers = float("nan"), []
+        for key in ("oriented_share", "oriented_error", "invariant_error"):
+            values = [r[key] for r in layers if r[key] == r[key]]
+            row[key] = float(np.mean(values)) if values else float("nan")
+        row["blind_layers"] = float(np.mean([r["blind"] for r in layers])) if layers else float("nan")
     return row

@@ -18,12 +18,17 @@
 #
 # **What you will learn**
 #
+# - what a *representation* is, `ρ(gh) = ρ(g)ρ(h)`, and the three a restoration net needs: regular
+#   (hidden layers), trivial (images) and the PixelShuffle one;
+# - the *lifting* and *group* convolutions as formulas, and how a group CNN gets back to an image;
 # - the *lifting* convolution: one kernel, four rotated copies, so a rotated input rotates the maps
 #   **and** cycles the four orientation channels;
 # - the *group* convolution, and why its output carries the same cyclic shift (the `P_g` of EQ-Reg);
 # - a strict P4 net's feature maps cycling, and `viz.rotation_panel` at zero error on the strict twin,
 #   next to an ordinary CNN;
-# - representations: `regular` (cyclic shift), `trivial` (images), `pixel_shuffle(2)`;
+# - what "equivariant" can hide: a field whose channels are all equal is equivariant for free;
+# - exercises where you build the pieces and check them against eqlab: the representation law on the
+#   tables, a lifting convolution from `rot90` and `conv2d`, a projection back to an image;
 # - the price of strictness at equal parameters: multiply-adds counted, forward time measured.
 
 # %%
@@ -34,22 +39,58 @@ import torch
 
 QUICK = os.environ.get("EQLAB_QUICK") == "1"  # quick mode: small images, few steps (what CI runs)
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-print(f"quick mode: {QUICK} · device: {DEVICE} · torch {torch.__version__}")
+MODE = "quick" if QUICK else DEVICE  # budgets are chosen by device: "cpu" fits a laptop, "cuda" runs longer
+print(f"mode: {MODE} · torch {torch.__version__}")
 
 # %%
 from eqlab import C2, C4, D4, viz
 from eqlab.data import center_crop, load_image
-from eqlab.groups import regular
-from eqlab.layers import GroupConv2d, LiftingConv2d
-from eqlab.metrics import equivariance_error, mean_layer_error, relative_error
+from eqlab.groups import pixel_shuffle, regular, trivial
+from eqlab.layers import GroupConv2d, GroupPool, GroupToImageConv2d, LiftingConv2d
+from eqlab.metrics import (
+    equivariance_components,
+    equivariance_error,
+    mean_layer_error,
+    orientation_summary,
+    relative_error,
+)
 from eqlab.models import build
 
 torch.manual_seed(0)
-SIZE = 48 if QUICK else 128
+SIZE = {"quick": 48, "cpu": 128, "cuda": 128}[MODE]
 x = center_crop(load_image("camera", max_side=2 * SIZE), SIZE)[None]  # (1, 1, SIZE, SIZE)
 g = C4()
 
 # %% [markdown]
+# ## Definitions: how a group acts on a feature map
+#
+# Notebook 1 defined the action on an image, `(g·f)(p) = f(g⁻¹p)`. A hidden layer's output `y` has `C`
+# channels, and a group element may also move them: `g·y = P_g rot_g y`, with `P_g` a permutation of the
+# channels (position `c` of `P_g y` reads channel `table[c]` of `y`). For this to be an action, turning by
+# `h` and then by `g` must equal turning by `gh` once, which asks of the permutations
+#
+# $$ \rho(gh) = \rho(g)\,\rho(h) \quad\text{for all } g, h \in G, \qquad \rho(e) = \mathrm{id}: $$
+#
+# a map `ρ` from the group to invertible matrices (here permutations) with this law is a
+# **representation**. Three of them appear in a restoration net:
+#
+# - **trivial**, `P_g = id`: every channel is a scalar image (the input, the output, an image-valued conv);
+# - **regular**, channels grouped in fields of `|G|`, one channel per group element `h`, with
+#   `(P_g y)_h = y_{g⁻¹h}`: for C4 a cyclic shift of the four orientations of each field;
+# - **PixelShuffle**: the conv before `nn.PixelShuffle(r)` holds the `r²` sub-pixels of each output block,
+#   and a turn moves them around the block (notebook 5).
+#
+# A layer `Φ` is equivariant when `Φ(g·x) = P_g rot_g Φ(x)`: the layer error of `eqlab.metrics` measures
+# exactly this difference. A group CNN is built so that every layer satisfies it by construction:
+#
+# - **lifting** convolution (image → P4 map), kernel `ψ`, orientation `j`:
+#   $[x \star \psi]_j(p) = \sum_q x(q)\, (\mathrm{rot}_j\,\psi)(q - p)$;
+# - **group** convolution (P4 map → P4 map), one kernel `Ψ_s` per input orientation `s`:
+#   $[y \star \Psi]_j(p) = \sum_s \sum_q y_s(q)\, (\mathrm{rot}_j\,\Psi_{s-j})(q - p)$;
+# - **projection** back to an image (P4 map → image): sum the orientations, each read with a kernel turned
+#   to match, $\sum_s [y_s \star \mathrm{rot}_s V]$ (`GroupToImageConv2d`), or pool over them (mean or
+#   max, `GroupPool`). Both are unchanged by `P_g`, so their output turns with the input and nothing else.
+#
 # ## Lifting: one kernel, four orientations
 #
 # `LiftingConv2d(1, fields, k)` learns one kernel per field and uses it in four copies rotated by
@@ -118,6 +159,12 @@ viz.image_grid(bank.reshape(16, 3, 3), [f"out {j} ← in {s}" for j in range(4) 
 # `viz.rotation_panel` compares `f(g·x)` with `P_g rot_g f(x)` for one layer and one field. On the
 # strict twin the error row is black (round-off only). On an ordinary CNN it is not, whichever channel
 # order you try.
+#
+# The table after the panels prints two errors per net, averaged over layers and elements: **with `P_g`**,
+# the layer's own representation; and the **best permutation**: for each layer and element, the smallest
+# error over the permutations `P_h` of *every* group element `h` (`kind="best"`). The second asks whether
+# the net is equivariant with its channels in some other order of the group; an ordinary CNN is not, in any
+# order.
 
 # %%
 strict = build("dncnn_p4", fields=4, depth=5)  # a random strict P4 denoiser
@@ -135,12 +182,37 @@ for arm, rows in errors.items():
 viz.layer_error_bars(errors)
 
 # %% [markdown]
-# ## Representations
+# ## What "equivariant" can hide
 #
-# Not every layer transforms by a cyclic shift. An image-valued layer (the last conv) uses the
-# **trivial** representation: rotate, permute nothing. The conv before a `PixelShuffle(2)` holds the
-# four sub-pixels of each 2×2 block; a quarter turn moves them around the block, which is a different
-# permutation (notebook 5). Each cell names the channel that lands there:
+# The law `Φ(g·x) = P_g rot_g Φ(x)` can be met in a cheap way. Split each regular field into its mean over
+# the four channels (the **invariant** part, which no `P_g` can move) and the rest, which changes with
+# `P_g` and carries the orientation (for C4: the DFT along the field, `frequency 1` and `sign`). A field
+# whose four channels are equal, isotropic maps satisfies the law *for free*: it is equivariant, and it has
+# thrown orientation away (*orientation-blind*). `eqlab.metrics.equivariance_components` measures each
+# part's share of the energy and its own error. Below, a lifting conv with a generic kernel next to a
+# "blind" one whose four channels use the same isotropic kernel:
+
+# %%
+blind = LiftingConv2d(1, 2, kernel_size=3)
+with torch.no_grad():
+    blind.weight.copy_(torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16)  # a small blur
+for name, layer in {"generic lifting conv": lift, "blind lifting conv": blind}.items():
+    net = torch.nn.Sequential(layer, torch.nn.ReLU(), GroupToImageConv2d(2, 1, 3))  # a tiny strict net
+    (summary, *_) = orientation_summary(equivariance_components(net, x, g, layers=["0"], reps={"0": regular()}))
+    oriented_error = summary["oriented_error"]  # NaN when no energy carries orientation: nothing to compare
+    print(f"{name:21} error {summary['error']:.1e}   orientation-carrying share of the energy "
+          f"{max(summary['oriented_share'], 0.0):.3f}   its error "
+          + (f"{oriented_error:.1e}" if oriented_error == oriented_error else "none (nothing to compare)"))
+
+# %% [markdown]
+# Both read an error of zero, and only the first carries orientation. A measurement of equivariance should
+# say both numbers; notebook 4 reads them on the zoo's trained nets.
+
+# %% [markdown]
+# ## Representations, side by side
+#
+# The three representations of the definitions, as gather tables: each cell names the channel that lands
+# there. The PixelShuffle one cycles the four sub-pixels too, in another channel order (notebook 5):
 
 # %%
 viz.channel_shift_diagram(C4(), ["regular", "pixel_shuffle(2)", "trivial"], channels=8)
@@ -226,42 +298,72 @@ print(f"strict / plain at {TIME_SIZE}x{TIME_SIZE}, one thread: multiply-adds x{s
 # Each solution is in the collapsed cell below its exercise (click it to expand). Try first.
 
 # %% [markdown]
-# **Exercise 1.** A group convolution maps a P4 map to a P4 map. Check it on a random P4 input `h` of
-# 2 fields: `gconv(P_g rot_g h)` against `P_g rot_g gconv(h)` (`g.act(..., regular())`), for every quarter
-# turn, and show that leaving out the channel shift breaks the equality.
+# **Exercise 1.** Check the representation law `ρ(gh) = ρ(g)ρ(h)` on the tables. With the gather convention
+# (position `c` of `P_g y` reads channel `t_g[c]`), `P_g (P_h y)` reads `y[t_h[t_g[c]]]`. Assert
+# `t_{gh}[c] = t_h[t_g[c]]` for every pair of elements, for `regular()` under C4 and D4, `pixel_shuffle(2)`
+# under C4 and D4, and `trivial()`; then check the same law on a random map with `group.act`.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-layer = GroupConv2d(2, 3, kernel_size=3)
-h = torch.randn(1, 2 * 4, 24, 24, generator=torch.Generator().manual_seed(0))  # 2 fields x 4 orientations
+for group, rep, channels in [(C4(), regular(), 8), (D4(), regular(), 16), (C4(), pixel_shuffle(2), 8),
+                             (D4(), pixel_shuffle(2), 8), (C4(), trivial(), 3)]:
+    t = {e: rep.table(group, e, channels) for e in group.elements()}
+    for a in group.elements():
+        for b in group.elements():
+            assert t[group.compose(a, b)] == [t[b][t[a][c]] for c in range(channels)], (group, rep, a, b)
+    y = torch.randn(1, channels, 6, 6, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(group.act(group.act(y, b, rep), a, rep), group.act(y, group.compose(a, b), rep))
+               for a in group.elements() for b in group.elements())
+    print(f"{rep.name:26} under {group.name}: ρ(gh) = ρ(g)ρ(h) for all {group.order ** 2} pairs, on tables and maps")
+
+# %% [markdown]
+# **Exercise 2.** Write a lifting convolution yourself from `torch.rot90` and `torch.nn.functional.conv2d`:
+# for a weight `w` of shape `(fields, 1, k, k)`, output channel `4·f + j` correlates the image with `w[f]`
+# turned `j` quarter turns. Compare it with `LiftingConv2d` holding the same weight (assert), and check
+# that your version is equivariant with `P_g` (`g.act(..., regular())`).
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+import torch.nn.functional as F
+
+
+def my_lifting(x, w):
+    """(B, 1, H, W) -> (B, fields * 4, H, W): channel 4 f + j uses w[f] turned j quarter turns."""
+    bank = torch.stack([torch.rot90(w, j, dims=(-2, -1)) for j in range(4)], dim=1)  # (fields, 4, 1, k, k)
+    return F.conv2d(x, bank.flatten(0, 1), padding=w.shape[-1] // 2)
+
+
+reference = LiftingConv2d(1, 3, kernel_size=5, bias=False)
 with torch.no_grad():
+    mine, theirs = my_lifting(x, reference.weight), reference(x)
+    assert torch.allclose(mine, theirs, atol=1e-6), (mine - theirs).abs().max()
+    print(f"max |my lifting - LiftingConv2d| = {(mine - theirs).abs().max():.1e}")
     for k in g.elements()[1:]:
-        exact = relative_error(layer(g.act(h, k, regular())), g.act(layer(h), k, regular()))
-        rotated_only = relative_error(layer(g.rotate(h, k)), g.rotate(layer(h), k))
-        print(f"{g.describe(k):>8}: with P_g {exact:.1e}   rotation only {rotated_only:.3f}")
+        error = relative_error(my_lifting(g.rotate(x, k), reference.weight), g.act(mine, k, regular()))
+        assert error < 1e-5
+        print(f"{g.describe(k):>8}: my_lifting(g x) vs P_g rot_g my_lifting(x): {error:.1e}")
 
 # %% [markdown]
-# **Exercise 2.** Under the half turn (element 2), from which channel does channel 0 of a regular field come?
-# Read it off `regular().table(C4(), 2, 4)`, then check it on the Sobel lifting conv above: channel 0 of
-# `sobel(g²·x)` should be channel 2 of `sobel(x)`, turned by 180°.
+# **Exercise 3.** Project a P4 map back to an image. Take `y = lift(x)` (2 fields), and build two images from
+# it: the mean over the four orientations of field 0, and `Σ_s y_s ⋆ rot_s V` for a random 3×3 kernel `V`
+# written with `conv2d` (compare it with `GroupToImageConv2d` holding `V`, assert). Check that both images
+# turn with the input and nothing else: `image(g·x) = rot_g image(x)`.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-print("P_g for the half turn, position c reads channel:", regular().table(g, 2, 4))
+to_image = GroupToImageConv2d(2, 1, kernel_size=3, bias=False)
+V = to_image.weight  # (1, 2 fields, 3, 3)
+
+
+def my_projection(y):
+    """(B, 2 * 4, H, W) -> (B, 1, H, W): orientation s of each field is read with V turned s quarter turns."""
+    bank = torch.stack([torch.rot90(V, s, dims=(-2, -1)) for s in range(4)], dim=2)  # (1, 2, 4, 3, 3)
+    return F.conv2d(y, bank.flatten(1, 2), padding=1)
+
+
+images = {"mean over orientations": lambda image: GroupPool("mean")(lift(image))[:, :1],  # field 0
+          "Σ_s y_s ⋆ rot_s V": lambda image: my_projection(lift(image))}
 with torch.no_grad():
-    turned = sobel(g.rotate(x, 2))  # (1, 4, H, W)
-    reference = g.rotate(sobel(x), 2)
-    print("relative error, channel 0 of sobel(g²x) vs channel 2 of g² sobel(x):",
-          f"{relative_error(turned[:, 0], reference[:, 2]):.1e}")
-
-# %% [markdown]
-# **Exercise 3.** Does the ratio of multiply-adds depend on the input size or the depth? Count it with
-# `multiply_adds` for inputs of 32 and 96 pixels and for nets of depth 4 and 12 (same widths as above).
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-for depth in (4, 12):
-    pair = build("dncnn", features=32, depth=depth).eval(), build("dncnn_p4", fields=16, depth=depth).eval()
-    for side in (32, 96):
-        x_side = torch.rand(1, 1, side, side)
-        plain_count, strict_count = (multiply_adds(m, x_side) for m in pair)
-        print(f"depth {depth:2}, {side:2}x{side:<2} input: strict / plain = {strict_count / plain_count:.2f}")
-print("the body convs dominate: each reads twice the channels and writes twice the channels, 4x in all;")
-print("only the first and last convs (image in, image out) differ, so the ratio creeps toward 4 with depth")
+    assert torch.allclose(my_projection(lift(x)), to_image(lift(x)), atol=1e-6)
+    for name, image in images.items():
+        worst = max(relative_error(image(g.rotate(x, k)), g.rotate(image(x), k)) for k in g.elements()[1:])
+        assert worst < 1e-5
+        print(f"{name:23} image(g x) vs rot_g image(x), worst over C4: {worst:.1e}")
+print("my projection equals GroupToImageConv2d; both images are equivariant with the trivial representation")

@@ -11,6 +11,7 @@ that stalls at its degraded input is refused: the build stops with an error inst
 Usage:
     python scripts/build_zoo.py                       # the whole zoo (about 30 min on 2 shared CPU cores)
     python scripts/build_zoo.py --tasks denoise --arms plain eqreg --steps 20 --out /tmp/zoo   # a quick try
+    python scripts/build_zoo.py --rescore             # re-score every shipped card with today's zoo.evaluate
 """
 
 from __future__ import annotations
@@ -57,6 +58,22 @@ def card(record: dict, out: Path, built_by: str) -> dict:
     )
 
 
+def rescore(out: Path) -> int:
+    """Re-evaluate the metrics of every card in ``out`` (the weights and the rest of the card stay as built)."""
+    for weights in sorted(out.glob("*/*.safetensors")):
+        path = weights.with_suffix(".json")
+        info = json.loads(path.read_text())
+        model, _ = load_checkpoint(weights)
+        config = TrainConfig.from_dict(info["train_config"])
+        info["metrics"] = zoo.evaluate(model, config, size=info["evaluation"]["size"]) | {
+            k: v for k, v in info["metrics"].items() if k.startswith("psnr_turned") or k.startswith("ssim_turned")}
+        info["evaluation"] = zoo.evaluation_protocol(config)
+        path.write_text(json.dumps(info, indent=1) + "\n")
+        print(f"{info['name']}: PSNR {info['metrics']['psnr']:.2f}, layer error {info['metrics']['layer_error']:.3f}, "
+              f"oriented share {info['metrics']['oriented_share']:.3f}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(zoo.TASKS), choices=zoo.TASKS)
@@ -70,9 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker on a CPU (default 1)")
     parser.add_argument("--keep-stalled", action="store_true", help="write runs that stalled too, flagged on their "
                         "card (quick tries only; the shipped zoo never holds one)")
+    parser.add_argument("--rescore", action="store_true", help="train nothing: re-evaluate every shipped card's "
+                        "metrics with the current eqlab.zoo.evaluate (new metrics, same weights) and rewrite them")
     args = parser.parse_args(argv)
 
     out = Path(args.out)
+    if args.rescore:
+        return rescore(out)
     changes = {"device": args.device} | ({"steps": args.steps} if args.steps else {})
     built_by = shlex.join(["python", "scripts/build_zoo.py", *(sys.argv[1:] if argv is None else argv)])
     runs = [Run(f"main/{t}/{a}/s0", zoo.recipe(t, a, 0, **changes), "main",

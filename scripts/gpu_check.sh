@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The prepared GPU run: what nobody has measured on a GPU yet, in about 10 minutes on one GPU.
+# The prepared GPU run: what nobody has measured on a GPU yet, in about 20 minutes on one GPU.
 #
 #   bash scripts/gpu_check.sh            # from the repository root, on a machine with CUDA and torch
 #
 # 1. the GPU tests (bf16 autocast training, CUDA checkpoints loading on the CPU, the penalty in bf16);
 # 2. the throughput of the four arms on CUDA (bf16 autocast), and EQ-Reg's cost over augmentation;
 # 3. a longer zoo build under a time cap, into /tmp (the shipped zoo is not touched), to see how far
-#    the recipe gets with a GPU's budget.
+#    the recipe gets with a GPU's budget;
+# 4. each named recipe (eqlab/recipes) for 3 minutes on a generated folder: images/s and GPU memory.
 # Each part has its own time cap, so one that hangs cannot take the others down; everything is printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,4 +21,6 @@ timeout 120 python3 benchmarks/train_throughput.py --device cuda --steps 80 --wa
 timeout 120 python3 benchmarks/reg_overhead.py --device cuda --threads 1 --rounds 20
 echo "== 3. a longer zoo build (capped at 4 minutes, written to /tmp/zoo-gpu)"
 timeout 240 python3 scripts/build_zoo.py --device cuda --workers 1 --steps 2000 --out /tmp/zoo-gpu --cache /tmp/zoo-gpu-cache --keep-stalled
+echo "== 4. the named recipes as written (SwinIR 6x6 blocks, 180 channels; needs spandrel), 3 minutes each on a generated folder"
+timeout 900 python3 scripts/recipe_check.py --minutes 3 swinir-sr-x2 swinir-denoise-color-50
 echo "== done"

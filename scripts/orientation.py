@@ -3,22 +3,22 @@
 Sections (every run is ``eqlab.train.fit`` of an ``eqlab.zoo.recipe`` config through
 ``eqlab.experiments.run_grid``; finished runs are cached in ``--cache`` and the script resumes):
 
-    pilot      eqreg with each component norm ("split", "components") at a quarter of the zoo's budget,
-               seed 0, every task: which penalty keeps orientation at all.
-    grid       augment, eqreg with the whole-layer norm ("relative", eqlab 0.2's default) and eqreg with
-               the split norm (the new default) at the zoo budget, seeds 0-2, every task: PSNR, layer
-               error, the oriented share of the energy and the error of each part. Seed 0 of the split
-               arm is the zoo's eqreg. The weights of every grid run are kept (``--cache``/weights) for
-               the test-time averaging section.
-    frontier   the split norm at target shares 0.03 and 0.3 (3 seeds): where the parts out of reach lie.
+    zoo        eqreg with the split norm at the zoo budget, seed 0, every task: the new ``<task>/eqreg``
+               (``--ship``); the shipped augment, strict and eqlab 0.2's eqreg (whole-layer norm, shipped
+               as ``<task>/eqreg-relative``) are scored beside it, not retrained.
+    quarter    augment, eqreg with the split norm and eqreg with the whole-layer norm at a quarter of the
+               zoo's steps, seeds 0-2, every task (and the "components" norm, seed 0): does the split norm
+               keep orientation on every seed, and at what PSNR?
+    frontier   the split norm at target share 0.3 on SR, seeds 0-2: where the part out of reach lies.
 
 Each run's ``metrics`` come from ``eqlab.zoo.evaluate`` (the card's protocol), which reports
-``oriented_share``, ``oriented_error``, ``invariant_error`` and ``blind_layers`` beside the PSNR;
-``ensemble`` adds, from the kept weights, the PSNR of the net averaged over C4 and D4 at test time.
+``oriented_share``, ``oriented_error``, ``invariant_error`` and ``blind_layers`` beside the PSNR; the
+weights of the zoo and quarter runs are kept (``--cache``/weights) and scored again averaged over C4 and
+D4 at test time (``eqlab.ensemble.SelfEnsemble``).
 
 Usage:
-    nohup python scripts/orientation.py --sections pilot > runs/orientation.log 2>&1 &
-    python scripts/orientation.py --sections grid frontier     # then the page
+    nohup python scripts/orientation.py > runs/orientation.log 2>&1 &    # every section, then the page
+    python scripts/orientation.py --write-only --ship          # ship the zoo section's nets, write the page
     python scripts/orientation.py --write-only                 # the page from the cache
     python scripts/orientation.py --steps 20 --seeds 0 --cache /tmp/o --docs /tmp/docs   # a quick try
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
 from pathlib import Path
 
@@ -54,37 +55,71 @@ def plan(args) -> list[Run]:
         key = f"zoo/{task}/split/s0"
         return Run(key, zoo.recipe(task, "eqreg", 0, norm="split", **full), "zoo", kept(key))
 
-    runs = []
-    for seed in args.seeds:
-        if seed == args.seeds[0]:
-            runs.append(zoo_run("deblur"))
-        for task in zoo.TASKS:
-            for name, norm in NORMS.items():
-                key = f"quarter/{task}/{name}/s{seed}"
-                changes = {"steps": short} | ({} if norm is None else {"norm": norm})
-                runs.append(Run(key, zoo.recipe(task, "augment" if norm is None else "eqreg", seed, **changes),
-                                "quarter", kept(key)))
-            if seed == args.seeds[0]:
-                runs.append(Run(f"quarter/{task}/components/s{seed}",
-                                zoo.recipe(task, "eqreg", seed, norm="components", steps=short), "quarter"))
-        if seed == args.seeds[0]:
-            runs += [zoo_run("denoise"), zoo_run("sr")]
+    def quarter_run(task: str, name: str, seed: int) -> Run:
+        key, norm = f"quarter/{task}/{name}/s{seed}", NORMS.get(name, name)
+        changes = {"steps": short} | ({} if norm is None else {"norm": norm})
+        return Run(key, zoo.recipe(task, "augment" if norm is None else "eqreg", seed, **changes), "quarter",
+                   kept(key) if name in NORMS else {})
+
+    first, *others = args.seeds  # the order the runs start in: what the page needs most comes first
+    runs = [zoo_run("deblur")]
+    runs += [quarter_run(task, name, first) for task in zoo.TASKS for name in ("augment", "split")]
+    runs += [zoo_run("denoise"), zoo_run("sr")]
+    runs += [quarter_run(task, name, seed) for seed in others for task in zoo.TASKS for name in ("augment", "split")]
+    runs += [quarter_run(task, "relative", seed) for seed in args.seeds for task in zoo.TASKS]
+    runs += [quarter_run(task, "components", first) for task in zoo.TASKS]
     runs += [Run(f"frontier/{task}/{share:g}/s{seed}",
                  zoo.recipe(task, "eqreg", seed, norm="split", target_share=share, steps=short), "frontier")
              for task in FRONTIER_TASKS for share in FRONTIER_SHARES for seed in args.seeds]
     return [run for run in runs if run.section in args.sections]
 
 
-def ensemble_scores(record: dict, cache: Path) -> dict:
-    """PSNR of the kept weights averaged over each group at test time (the card's crops and noise)."""
-    from eqlab.checkpoint import load_checkpoint
+def ensemble_scores(model, config) -> dict:
+    """PSNR of a net averaged over each group at test time (the card's crops and noise)."""
     from eqlab.ensemble import SelfEnsemble
-    from eqlab.train import TrainConfig
 
-    config = TrainConfig.from_dict(record["spec"]["config"])
-    model, _ = load_checkpoint(record["spec"]["options"]["model_out"])
     return {group: zoo.evaluate(SelfEnsemble(model, group), config, equivariance=False)["psnr"]
             for group in ENSEMBLE_GROUPS}
+
+
+def score_kept(cache: Path) -> None:
+    """Add the test-time averages to every cached record whose weights were kept (once)."""
+    from eqlab.checkpoint import load_checkpoint
+    from eqlab.train import TrainConfig
+
+    for path in sorted((cache / "runs").glob("*.json")):
+        record = json.loads(path.read_text())
+        weights = Path(record["spec"]["options"].get("model_out", ""))
+        if "ensemble" not in record and weights.is_file():
+            model, _ = load_checkpoint(weights)
+            record["ensemble"] = ensemble_scores(model, TrainConfig.from_dict(record["spec"]["config"]))
+            path.write_text(json.dumps(record, indent=1, default=float))
+
+
+def shipped(cache: Path) -> dict[str, dict]:
+    """The zoo-budget nets of seed 0 that need no training here, scored like a run: ``{"<task>/<name>": record}``.
+
+    augment and strict are the shipped zoo's; ``relative`` is eqlab 0.2's eqreg (``<task>/eqreg-relative`` once
+    the new zoo ships, ``<task>/eqreg`` before). Scored once and kept in ``cache/shipped.json``.
+    """
+    path = cache / "shipped.json"
+    scores = json.loads(path.read_text()) if path.exists() else {}
+    for task in zoo.TASKS:
+        names = {"augment": "augment", "strict": "strict",
+                 "relative": "eqreg-relative" if f"{task}/eqreg-relative" in zoo.available() else "eqreg"}
+        for name, arm in names.items():
+            key = f"{task}/{name}"
+            card = zoo.card(f"{task}/{arm}")
+            if key in scores or (name == "relative" and card["train_config"]["method"]["norm"] != "relative"):
+                continue
+            model, _ = zoo.load(f"{task}/{arm}")
+            from eqlab.train import TrainConfig
+
+            config = TrainConfig.from_dict(card["train_config"])
+            scores[key] = dict(metrics=zoo.evaluate(model, config), ensemble=ensemble_scores(model, config),
+                               train=card["train"], stalled=card["stalled"])
+    path.write_text(json.dumps(scores, indent=1, default=float))
+    return scores
 
 
 def _cell(values, digits=2) -> str:
@@ -94,92 +129,104 @@ def _cell(values, digits=2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
 
 
+COLUMNS = ("| arm | PSNR | layer err | oriented share | oriented err | invariant err | blind | C4 average | "
+           "D4 average |\n|---|---|---|---|---|---|---|---|---|")
+
+
+def _row(name: str, records: list[dict]) -> str:
+    m = [r["metrics"] for r in records]
+    e = [r.get("ensemble", {}) for r in records]
+    return (f"| {name} | {_cell([x['psnr'] for x in m])} | {_cell([x['layer_error'] for x in m], 3)} | "
+            f"{_cell([x['oriented_share'] for x in m], 3)} | {_cell([x['oriented_error'] for x in m], 3)} | "
+            f"{_cell([x['invariant_error'] for x in m], 3)} | {_cell([x['blind_layers'] for x in m])} | "
+            f"{_cell([x['C4'] for x in e if 'C4' in x])} | {_cell([x['D4'] for x in e if 'D4' in x])} |")
+
+
 def write_page(cache: Path, docs: Path) -> Path:
     records = load_records(cache)
+    ships = shipped(cache)
+    machine = next(iter(records.values()))["machine"] if records else {}
+    lines = [(ROOT / "scripts" / "orientation.md.in").read_text().format(
+        date=datetime.date.today().isoformat(), runs=len(records), cpu=machine.get("cpu", "?"),
+        torch=machine.get("torch", "?"))]
 
-    def section(prefix):
-        return {k: r for k, r in records.items() if k.startswith(prefix)}
-
-    lines = ["# Which equivariance does EQ-Reg learn?", "",
-             f"Generated by `python scripts/orientation.py` on {datetime.date.today().isoformat()} from "
-             f"{len(records)} cached runs. Machine: "
-             + (next(iter(records.values()))["machine"].get("cpu", "?") if records else "?")
-             + " (a shared 2-core CPU, one torch thread per worker).", "",
-             "Every number is from `eqlab.zoo.evaluate` (the cards' protocol: centre 96-px crops of the 5 test "
-             "images, C4). *Layer err*: the relative error of each regularized layer, centred maps (√2 ≈ unrelated). "
-             "*Oriented share*: the share of the layer's (centred) energy outside the invariant component of its "
-             "representation, i.e. in the part that can carry orientation; *oriented err* / *invariant err*: the "
-             "relative error of each part (`eqlab.metrics.orientation_summary`, averaged over the layers). "
-             "*Blind*: the fraction of layers whose oriented share is under 10 %.", ""]
-    pilot = section("pilot/")
-    if pilot:
-        lines += ["## Pilot: which penalty keeps orientation (seed 0, a quarter of the zoo's steps)", "",
-                  "| task | norm | PSNR | layer err | oriented share | oriented err | invariant err | blind |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for key, r in sorted(pilot.items()):
-            _, task, norm, _ = key.split("/")
-            m = r["metrics"]
-            lines.append(f"| {task} | {norm} | {m['psnr']:.2f} | {m['layer_error']:.3f} | {m['oriented_share']:.3f} | "
-                         f"{m['oriented_error']:.3f} | {m['invariant_error']:.3f} | {m['blind_layers']:.2f} |")
+    lines += ["## 1. The zoo budget, seed 0: the shipped nets", "",
+              "6000 steps. *augment*, *strict*: the shipped zoo's; *relative*: eqlab 0.2's eqreg (whole-layer norm, "
+              "shipped now as `<task>/eqreg-relative`); *split*: the new default, shipped as `<task>/eqreg`.", ""]
+    checks = []
+    for task in zoo.TASKS:
+        lines += [f"**{task}**", "", COLUMNS]
+        for name in ("augment", "relative", "split", "strict"):
+            rs = [records[f"zoo/{task}/split/s0"]] if name == "split" and f"zoo/{task}/split/s0" in records else \
+                [ships[f"{task}/{name}"]] if f"{task}/{name}" in ships else []
+            if rs:
+                lines.append(_row(name, rs))
         lines.append("")
-    grid = section("grid/")
-    if grid:
-        lines += ["## The grid: augment, eqreg (whole-layer norm) and eqreg (split norm), zoo budget", "",
-                  "Mean ± std over the seeds; Δ PSNR is paired by seed against augment (same images, same noise).", "",
-                  "| task | arm | seeds | PSNR | Δ vs augment | layer err | oriented share | oriented err | "
-                  "invariant err | blind | held share |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for task in zoo.TASKS:
-            augment = [r for k, r in grid.items() if k.startswith(f"grid/{task}/augment/")]
-            for name in NORMS:
-                rs = [r for k, r in grid.items() if k.startswith(f"grid/{task}/{name}/")]
-                if not rs:
-                    continue
-                delta = "–"
+        if f"zoo/{task}/split/s0" in records:
+            new, aug, strict = records[f"zoo/{task}/split/s0"]["metrics"], ships[f"{task}/augment"]["metrics"], \
+                ships[f"{task}/strict"]["metrics"]
+            checks.append(f"| {task} | {new['oriented_share']:.3f} vs ½ × {strict['oriented_share']:.3f} "
+                          f"{'✓' if new['oriented_share'] >= strict['oriented_share'] / 2 else '✗'} | "
+                          f"{new['oriented_error']:.3f} {'✓' if new['oriented_error'] <= 0.3 else '✗'} | "
+                          f"{new['psnr'] - aug['psnr']:+.2f} dB {'✓' if new['psnr'] >= aug['psnr'] - 0.1 else '✗'} |")
+    if checks:
+        lines += ["The goals for the shipped eqreg net (oriented share ≥ half of the strict twin's, its error ≤ 0.3, "
+                  "PSNR ≥ augment − 0.1 dB):", "", "| task | oriented share | oriented err | PSNR − augment |",
+                  "|---|---|---|---|", *checks, ""]
+
+    lines += ["## 2. Three seeds at a quarter of the budget", "",
+              f"{round(zoo.RECIPE['steps'] * QUARTER)} steps, seeds 0–2, mean ± std. Δ PSNR paired by seed against "
+              "augment (same images, same noise). *components*: every isotypic component normalised apart "
+              "(seed 0).", ""]
+    for task in zoo.TASKS:
+        lines += [f"**{task}**", "", COLUMNS]
+        augment = [r for k, r in records.items() if k.startswith(f"quarter/{task}/augment/")]
+        deltas = []
+        for name in ("augment", "relative", "split", "components"):
+            rs = [r for k, r in records.items() if k.startswith(f"quarter/{task}/{name}/")]
+            if rs:
+                lines.append(_row(f"{name} ({len(rs)} seed{'s' if len(rs) > 1 else ''})", rs))
                 if name != "augment":
                     mean, std, n = paired(rs, augment, "psnr")
-                    delta = f"{mean:+.2f} ± {std:.2f}" if n else "–"
-                m = [r["metrics"] for r in rs]
-                share = [r["train"].get("held_share") for r in rs]
-                lines.append(f"| {task} | {name} | {len(rs)} | {_cell([x['psnr'] for x in m])} | {delta} | "
-                             f"{_cell([x['layer_error'] for x in m], 3)} | {_cell([x['oriented_share'] for x in m], 3)} | "
-                             f"{_cell([x['oriented_error'] for x in m], 3)} | "
-                             f"{_cell([x['invariant_error'] for x in m], 3)} | {_cell([x['blind_layers'] for x in m])} | "
-                             f"{_cell([s for s in share if s], 3)} |")
-        lines.append("")
-        ensembled = {k: r for k, r in grid.items() if "ensemble" in r}
-        if ensembled:
-            lines += ["## Test-time averaging", "",
-                      "The same kept weights, averaged at test time over the group: `SelfEnsemble(model, group)` "
-                      "(|G| forward passes; exactly equivariant outputs for C4). PSNR mean ± std over the seeds.", "",
-                      "| task | arm | single pass | C4 average (4×) | D4 average (8×) |", "|---|---|---|---|---|"]
-            for task in zoo.TASKS:
-                for name in NORMS:
-                    rs = [r for k, r in ensembled.items() if k.startswith(f"grid/{task}/{name}/")]
-                    if rs:
-                        lines.append(f"| {task} | {name} | {_cell([r['metrics']['psnr'] for r in rs])} | "
-                                     f"{_cell([r['ensemble']['C4'] for r in rs])} | "
-                                     f"{_cell([r['ensemble']['D4'] for r in rs])} |")
-            lines.append("")
-    frontier = section("frontier/")
+                    if n:
+                        deltas.append(f"{name} {mean:+.2f} ± {std:.2f} dB")
+        lines += ["", "PSNR − augment, paired: " + "; ".join(deltas) if deltas else "", ""]
+
+    frontier = {k: r for k, r in records.items() if k.startswith("frontier/")}
     if frontier:
-        lines += ["## Frontier: the split norm at other target shares", "",
-                  "| task | target share | seeds | PSNR | layer err | oriented share | oriented err | stalled |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for task in zoo.TASKS:
+        lines += ["## 3. Frontier: the split norm at a stronger share", "", "| task | target share | " + COLUMNS[2:]]
+        for task in FRONTIER_TASKS:
             for share in FRONTIER_SHARES:
                 rs = [r for k, r in frontier.items() if k.startswith(f"frontier/{task}/{share:g}/")]
                 if rs:
-                    m = [r["metrics"] for r in rs]
-                    lines.append(f"| {task} | {share:g} | {len(rs)} | {_cell([x['psnr'] for x in m])} | "
-                                 f"{_cell([x['layer_error'] for x in m], 3)} | "
-                                 f"{_cell([x['oriented_share'] for x in m], 3)} | "
-                                 f"{_cell([x['oriented_error'] for x in m], 3)} | "
-                                 f"{sum(bool(r['stalled']) for r in rs)} |")
+                    lines.append(f"| {task} | {share:g} " + _row(f"split ({len(rs)} seeds)", rs))
         lines.append("")
     docs.mkdir(parents=True, exist_ok=True)
     page = docs / "orientation.md"
     page.write_text("\n".join(lines))
     return page
+
+
+def ship(cache: Path, out: Path = zoo.ROOT) -> None:
+    """Ship the split-norm nets of the zoo section as ``<task>/eqreg``, eqlab 0.2's as ``<task>/eqreg-relative``."""
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_zoo import card
+
+    records = load_records(cache)
+    built_by = "python scripts/orientation.py --sections zoo --ship"
+    for task in zoo.TASKS:
+        record = records[f"zoo/{task}/split/s0"]
+        if record["stalled"]:
+            raise SystemExit(f"refusing to ship zoo/{task}/split/s0: it stalled at its degraded input")
+        old = json.loads((out / task / "eqreg.json").read_text())
+        if old["train_config"]["method"]["norm"] == "relative":  # eqlab 0.2's eqreg becomes the variant
+            old.update(name=f"{task}/eqreg-relative", variant="eqreg-relative")
+            shutil.copyfile(out / task / "eqreg.safetensors", out / task / "eqreg-relative.safetensors")
+            (out / task / "eqreg-relative.json").write_text(json.dumps(old, indent=1) + "\n")
+        shutil.copyfile(record["spec"]["options"]["model_out"], out / task / "eqreg.safetensors")
+        (out / task / "eqreg.json").write_text(json.dumps(card(record, out, built_by), indent=1) + "\n")
 
 
 def main(argv=None) -> int:
@@ -191,17 +238,15 @@ def main(argv=None) -> int:
     parser.add_argument("--docs", default=str(ROOT / "docs"))
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--write-only", action="store_true")
+    parser.add_argument("--ship", action="store_true", help="then ship the zoo section's nets into eqlab/zoo "
+                        "(re-score the cards afterwards: python scripts/build_zoo.py --rescore)")
     args = parser.parse_args(argv)
     cache = Path(args.cache)
     if not args.write_only:
         run_grid(plan(args), cache, workers=args.workers)
-        import json
-
-        for path in sorted((cache / "runs").glob("grid__*.json")):
-            record = json.loads(path.read_text())
-            if "ensemble" not in record and Path(record["spec"]["options"].get("model_out", "")).exists():
-                record["ensemble"] = ensemble_scores(record, cache)
-                path.write_text(json.dumps(record, indent=1, default=float))
+    score_kept(cache)
+    if args.ship:
+        ship(cache)
     print(write_page(cache, Path(args.docs)))
     return 0
 

@@ -61,3 +61,21 @@ def running_app(models: str = "random"):
             demo.close()
             demo.eqlab.close()
             torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def rgb_folder(tmp_path):
+    """A folder of 4 smooth 72-px colour PNGs (gradients and waves): a few steps of restoration visibly help."""
+    import numpy as np
+    from PIL import Image
+
+    path = tmp_path / "rgb"
+    path.mkdir()
+    rng = np.random.default_rng(0)
+    grid = np.linspace(0, 1, 72)
+    for i in range(4):
+        u, v = np.meshgrid(grid + 0.1 * i, grid[::-1])
+        channels = [np.sin(2 * np.pi * (f * u + g * v) + phase) for f, g, phase in rng.uniform(0.5, 2.5, (3, 3))]
+        Image.fromarray((127.5 + 100 * np.stack(channels, axis=-1)).clip(0, 255).astype(np.uint8)).save(
+            path / f"im{i}.png")
+    return path

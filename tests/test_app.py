@@ -349,6 +349,25 @@ def test_gray_image_for_an_rgb_model(files):
     assert x.shape[1] == 1 and any("converted to gray" in n for n in notes)
 
 
+def test_restore_in_colour_only_with_a_colour_net(tmp_path):
+    """Gray nets restore a colour image's luma and say so; with a colour net of yours, the picture is RGB."""
+    from eqlab.app.bank import Loaded
+    from eqlab.app.restore import restore_update
+    from eqlab.models import build
+
+    state = app.App("random", cache_dir=tmp_path)
+    _, table, status, _ = restore_update(state, "denoise", 25, "astronaut", None, "90°")
+    assert "no net of this task is" in status and len(table) == 1 + len(ARM_NAMES)
+    torch.manual_seed(0)
+    mine = Loaded(build("dncnn", channels=3, features=8, depth=3).eval(), "yours", "yours", ("mine", "rgb"))
+    session = {"mine": {"denoise": {"loaded": mine}}}
+    maps, table, status, session = restore_update(state, "denoise", 25, "astronaut", None, "90°", session)
+    assert "no net of this task is" not in status and "yours" in session["restore"]["arms"]
+    yours, plain = (_image(session["restore"]["outputs"][arm]) for arm in ("yours", "plain"))
+    assert (yours[..., 0] != yours[..., 1]).any() and (plain[..., 0] == plain[..., 1]).all()  # colour, gray shown
+    assert len(table) == 2 + len(ARM_NAMES)
+
+
 def test_working_image_caps(files):
     x, notes, _ = app.load_working_image(None, files["rgba"])  # 64 px: kept, not upscaled
     assert x.shape[-2:] == (64, 64) and any("white" in n for n in notes)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from eqlab.checkpoint import FORMAT_VERSION, load_checkpoint, read_meta, save_checkpoint
+from eqlab.checkpoint import FORMAT_VERSION, color_of, load_checkpoint, read_meta, save_checkpoint
 from eqlab.models import build
 
 
@@ -45,6 +45,17 @@ def test_round_trip_is_bit_exact(tmp_path):
     for index, state in want["state"].items():
         for key, value in state.items():
             assert torch.equal(got["state"][index][key], value), (index, key)
+
+
+def test_colour_is_recorded_and_checked(tmp_path):
+    """The card's run colour (config problem.color) must match its net's channels."""
+    rgb = build("dncnn", channels=3, features=8, depth=3)
+    path = save_checkpoint(tmp_path / "rgb.safetensors", rgb, {"problem": {"color": "rgb"}})
+    assert color_of(read_meta(path)) == "rgb" and load_checkpoint(path)[0].channels == 3
+    gray, _ = trained()
+    path = save_checkpoint(tmp_path / "bad.safetensors", gray, {"problem": {"color": "rgb"}})
+    with pytest.raises(ValueError, match=r"was --color rgb, but its net dncnn has 1 channel\(s\) \(a gray net\)"):
+        load_checkpoint(path)
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):

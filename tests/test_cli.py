@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import types
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from eqlab import cli
 from eqlab.cli import build_parser, command_for, config_from_args, main
 from eqlab.train import ARMS, CHECKPOINT_NAME, GROUPS, TrainConfig
 
@@ -94,17 +96,98 @@ def test_exception_bad_input_exits_2(tmp_path, capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_demo_and_bench_delegate(monkeypatch, capsys):
+def test_demo_delegates(monkeypatch, capsys):
     calls = []
     monkeypatch.setitem(sys.modules, "eqlab.app", types.SimpleNamespace(main=lambda args: calls.append(args)))
     assert main(["demo", "--port", "7860", "--share"]) == 0
     assert calls == [["--port", "7860", "--share"]]
-    monkeypatch.setitem(sys.modules, "eqlab.bench", None)  # as if the module were not installed
-    assert main(["bench"]) == 2
-    assert "eqlab.bench is not available" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "eqlab.app", None)  # as if the module were not installed
+    assert main(["demo"]) == 2
+    assert "eqlab.app is not available" in capsys.readouterr().err
+
+
+def test_bench_runs_a_script_of_benchmarks_and_prints_ratios(capsys):
+    assert main(["bench", "overhead", "--quick", "--threads", "1", "--patch", "16", "--batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "ratios over augment" in out and out.count("DnCNN") == 2  # one row per net of the quick run
+
+
+def test_exception_bench(monkeypatch, capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        main(["bench", "nope"])
+    assert "invalid choice" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "BENCHMARK_DIR", tmp_path)  # an installed package: no benchmarks/ beside it
+    assert main(["bench", "overhead"]) == 2
+    assert "not found" in capsys.readouterr().err
 
 
 def test_python_dash_m():
     done = subprocess.run([sys.executable, "-m", "eqlab", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "compare" in done.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow  # two fresh Python processes importing torch: 15-60 s on two shared cores
+def test_torchrun_two_ranks_exit_0(tmp_path):
+    out_dir = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH",
+                                                                                                         "")]))
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "eqlab", "train",
+                           "--task", "denoise", "--arm", "eqreg", "--steps", "4", "--out-dir", str(out_dir), "--json",
+                           *SMALL], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout)  # one document: only rank 0 prints
+    assert summary["step"] == 4 and summary["paths"]["checkpoint"] == str(out_dir / CHECKPOINT_NAME)
+    assert (out_dir / CHECKPOINT_NAME).is_file() and "psnr" in summary["metrics"]
+    assert main(["eval", str(out_dir / CHECKPOINT_NAME), "--crop", "32", "--json"]) == 0
+
+
+def _png_folder(folder, sizes=((50, 61), (43, 38))):
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(sizes):
+        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(image).save(folder / f"im{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize(("scale", "arm"), [(3, "strict"), (4, "eqreg")])
+def test_sr_scales_then_eval_on_test_sets(tmp_path, capsys, scale, arm):
+    out_dir = tmp_path / "run"
+    assert main(["train", "--task", "sr", "--scale", str(scale), "--arm", arm, "--steps", "2", "--out-dir",
+                 str(out_dir), *SMALL, "--patch-size", "48"]) == 0
+    capsys.readouterr()
+    sets = [str(_png_folder(tmp_path / "SetA")), str(_png_folder(tmp_path / "SetB", sizes=((40, 40),)))]
+    checkpoint = str(out_dir / CHECKPOINT_NAME)
+    assert main(["eval", checkpoint, "--test-data", *sets, "--self-ensemble", "D4"]) == 0
+    out = capsys.readouterr().out
+    assert f"SetA: 2 whole images, sr x{scale}; PSNR / SSIM on the gray images, border {scale} px" in out
+    assert "SetB: 1 whole images" in out and "PSNR+D4" in out and "bicubic PSNR" in out
+    assert main(["eval", checkpoint, "--test-data", sets[0], "--test-data", sets[1], "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert list(result["test_sets"]) == ["SetA", "SetB"]
+    set_a = result["test_sets"]["SetA"]
+    assert [r["image"] for r in set_a["images"]] == ["im0.png", "im1.png"]
+    assert set_a["self_ensemble"] is None and "psnr_plus" not in set_a["mean"]
+
+
+def test_eval_self_ensemble_is_exactly_equivariant(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    assert main(["train", "--arm", "plain", "--steps", "2", "--out-dir", str(out_dir), *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out_dir / CHECKPOINT_NAME), "--crop", "32", "--self-ensemble", "C4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["output_error"] > 1e-3 and result["self_ensemble"]["output_error"] < 1e-5
+    assert result["self_ensemble"]["group"] == "C4"

@@ -58,6 +58,96 @@ def test_ssim_matches_skimage_on_the_y_channel():
     assert psnr(x, y, crop_border=4) != psnr(x, y)
 
 
+# -- the reference: BasicSR's calculate_psnr / calculate_ssim ----------------------------------------
+# Transcribed from XPixelGroup/BasicSR, basicsr/metrics/psnr_ssim.py and metric_util.py (to_y_channel,
+# bgr2ycbcr): HWC BGR images on the [0, 255] scale; crop first, then the BT.601 Y channel in float32
+# as BasicSR makes it, then float64. cv2.filter2D(...)[5:-5, 5:-5] is a 'valid' correlation with the
+# 11 x 11 window (scipy here, so the tests need no OpenCV).
+
+def _basicsr_to_y_channel(img):
+    img = img.astype(np.float32) / 255.0
+    if img.ndim == 3 and img.shape[2] == 3:
+        luma = np.dot(img, [24.966, 128.553, 65.481]) + 16.0  # bgr2ycbcr(y_only=True): [0, 1] -> [16, 235]
+        img = (luma / 255.0).astype(np.float32)[..., None]
+    return img * 255.0
+
+
+def _basicsr_prepare(img, img2, crop_border, test_y_channel):
+    if crop_border != 0:
+        img = img[crop_border:-crop_border, crop_border:-crop_border, ...]
+        img2 = img2[crop_border:-crop_border, crop_border:-crop_border, ...]
+    if test_y_channel:
+        img, img2 = _basicsr_to_y_channel(img), _basicsr_to_y_channel(img2)
+    return img.astype(np.float64), img2.astype(np.float64)
+
+
+def basicsr_calculate_psnr(img, img2, crop_border, test_y_channel=False):
+    img, img2 = _basicsr_prepare(img, img2, crop_border, test_y_channel)
+    mse = np.mean((img - img2) ** 2)
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 * 255.0 / mse)
+
+
+def _basicsr_ssim(img, img2):
+    from scipy.signal import correlate2d
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    kernel = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5**2))  # cv2.getGaussianKernel(11, 1.5)
+    window = np.outer(kernel / kernel.sum(), kernel / kernel.sum())
+
+    def valid(a):
+        return correlate2d(a, window, mode="valid")
+
+    mu1, mu2 = valid(img), valid(img2)
+    sigma1_sq, sigma2_sq = valid(img**2) - mu1**2, valid(img2**2) - mu2**2
+    sigma12 = valid(img * img2) - mu1 * mu2
+    ssim_map = ((2 * mu1 * mu2 + c1) * (2 * sigma12 + c2)) / ((mu1**2 + mu2**2 + c1) * (sigma1_sq + sigma2_sq + c2))
+    return ssim_map.mean()
+
+
+def basicsr_calculate_ssim(img, img2, crop_border, test_y_channel=False):
+    img, img2 = _basicsr_prepare(img, img2, crop_border, test_y_channel)
+    return np.mean([_basicsr_ssim(img[..., i], img2[..., i]) for i in range(img.shape[2])])
+
+
+def _pair(quantized: bool, size=(41, 38)):
+    """An RGB reference and a noisy restoration, as float tensors in [0, 1] (optionally on the 8-bit grid)."""
+    generator = torch.Generator().manual_seed(3)
+    y = torch.rand(1, 3, *size, generator=generator)
+    x = (y + 0.04 * torch.randn(y.shape, generator=generator)).clamp(0, 1)
+    if quantized:  # what an SR evaluation scores: PNG files and outputs rounded to uint8
+        x, y = (x * 255).round() / 255, (y * 255).round() / 255
+    return x, y
+
+
+def _bgr255(t: torch.Tensor, quantized: bool) -> np.ndarray:
+    array = t[0].permute(1, 2, 0).numpy()[..., ::-1] * 255.0  # (H, W, 3) BGR, as cv2 reads it
+    return array.round().astype(np.uint8) if quantized else array.astype(np.float64)
+
+
+@pytest.mark.parametrize("quantized", [True, False])
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_y_channel_psnr_ssim_match_basicsr(quantized, scale):
+    x, y = _pair(quantized)
+    a, b = _bgr255(x, quantized), _bgr255(y, quantized)
+    expected_psnr = basicsr_calculate_psnr(a, b, crop_border=scale, test_y_channel=True)
+    expected_ssim = basicsr_calculate_ssim(a, b, crop_border=scale, test_y_channel=True)
+    assert psnr(x, y, crop_border=scale) == pytest.approx(expected_psnr, abs=1e-3)  # y_channel=True is the default
+    assert ssim(x, y, crop_border=scale) == pytest.approx(expected_ssim, abs=1e-4)
+    rgb_psnr = basicsr_calculate_psnr(a, b, crop_border=scale, test_y_channel=False)
+    assert psnr(x, y, crop_border=scale, y_channel=False) == pytest.approx(rgb_psnr, abs=1e-3)
+    rgb_ssim = basicsr_calculate_ssim(a, b, crop_border=scale, test_y_channel=False)
+    assert ssim(x, y, crop_border=scale, y_channel=False) == pytest.approx(rgb_ssim, abs=1e-4)
+    assert abs(expected_psnr - rgb_psnr) > 0.1  # the two protocols differ: the test tells them apart
+
+
+def test_y_channel_of_gray_images_is_the_image():
+    x, y = _pair(True)
+    x, y = x[:, :1], y[:, :1]
+    a, b = x[0].permute(1, 2, 0).numpy() * 255.0, y[0].permute(1, 2, 0).numpy() * 255.0
+    assert psnr(x, y, crop_border=2) == pytest.approx(basicsr_calculate_psnr(a, b, 2, test_y_channel=True), abs=1e-3)
+    assert ssim(x, y, crop_border=2) == pytest.approx(basicsr_calculate_ssim(a, b, 2, test_y_channel=True), abs=1e-4)
+
+
 def test_strict_net_has_zero_error_plain_cnn_order_one():
     rows = equivariance_error(StrictNet(), X, C4())
     assert {r["kind"] for r in rows} == {"shift", "none", "best"}

@@ -154,9 +154,11 @@ def test_exception_constructor_args():
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("name", STRICT)
-def test_strict_output_equivariance(name):
-    model, x, group = _tiny(name), _image(), C4()
+def test_strict_output_equivariance(name, channels):
+    """Gray and colour: the P4 twins lift the image's channels and project back to them."""
+    model, x, group = _tiny(name, channels=channels), _image(channels=channels), C4()
     with torch.no_grad():
         y = model(x)
         for k in (1, 2, 3):

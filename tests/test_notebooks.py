@@ -127,3 +127,24 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch, tmp_path, record_propert
     assert solutions, f"{path.name} has no solution cells"
     silent = [i for i, c in enumerate(solutions, start=1) if c.execution_count is None or not c.outputs]
     assert not silent, f"{path.name}: the solutions of exercises {silent} did not run or showed nothing"
+
+
+def test_notebook_04_trains_its_eqreg_arm_with_the_weight_its_text_states(monkeypatch):
+    """Notebook 4 states a fixed λ; the arm must not replace it (``target_share`` defaults to 0.1).
+
+    Runs the notebook's configuration cell (quick mode) and three steps of the eqreg arm with it.
+    """
+    from eqlab.train import fit
+
+    monkeypatch.setenv("EQLAB_QUICK", "1")
+    cells = [c.source for c in jupytext.read(NOTEBOOK_DIR / "04_denoising_four_arms.py").cells if c.cell_type == "code"]
+    setup = next(c for c in cells if "QUICK = " in c)
+    config_cell = next(c for c in cells if "base = TrainConfig.of(" in c)
+    namespace: dict = {}
+    exec(setup.replace("%matplotlib inline", ""), namespace)  # noqa: S102  (the notebook's own cells)
+    exec(config_cell, namespace)  # noqa: S102
+    base = namespace["base"]
+    assert base.target_share is None, "notebook 4 states a fixed λ: its config must set target_share=None"
+    run = fit(base.replace(arm="eqreg", steps=3, val_every=0, share_every=1, val_size=16), progress=False)
+    weights = {record["weight"] for record in run.history if "weight" in record}
+    assert weights == {base.weight}, f"the eqreg arm trained with λ in {weights}, the text states {base.weight:g}"

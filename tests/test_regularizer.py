@@ -371,3 +371,64 @@ def test_cuda_bf16_term_matches_the_cpu():
     assert reg.raw_loss().dtype == torch.float32 and abs(reg.raw_loss().item() - cpu) < 0.05 * cpu
     reg.raw_loss().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("norm", ["split", "components"])
+def test_component_norms_equal_hand_computation(norm):
+    """Each part normalised on its own: for C4's regular fields the field mean (invariant) and the rest."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(8, 1, 3, padding=1))
+    reg = EQReg(model, weight=1.0, norm=norm, layers=["0"])
+    x = torch.rand(2, 1, 12, 12)
+    xb, _, element = reg.group.pair(x, element=1)
+    with reg.active(element):
+        model(xb)
+    raw = float(reg.raw_loss().detach())
+    y = model[0](xb).detach()
+    a, b = C4().act(y[:2], 1, Regular()), y[2:]
+
+    def energy(t, freqs):  # Parseval: a component's energy is its DFT coefficients' energy / n
+        spectrum = torch.fft.fft(rearrange(t, "b (c n) h w -> b c n h w", n=4), dim=2)  # 0 invariant, 2 sign, 1/3 pair
+        return spectrum[:, :, freqs].abs().pow(2).sum() / 4
+
+    groups = {"split": [[0], [1, 2, 3]], "components": [[0], [1, 3], [2]]}[norm]
+    terms = [float(energy(a - b, f) / (energy(a, f) + energy(b, f))) for f in groups]
+    assert raw == pytest.approx(sum(terms) / len(terms), rel=1e-4)
+
+
+def test_split_norm_does_not_reward_orientation_blindness():
+    """A net with nearly equal channels in every field: the whole-layer term is small, the split term is not."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(8, 1, 3, padding=1))
+    ring = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
+    with torch.no_grad():  # two blind fields plus a little orientation-carrying noise
+        model[0].weight.copy_(torch.randn(2, 1, 1, 1).repeat_interleave(4, 0) * ring + 0.01 * torch.randn(8, 1, 3, 3))
+    x = torch.rand(2, 1, 12, 12)
+    values = {}
+    for norm in ("relative", "split"):
+        reg = EQReg(model, weight=1.0, norm=norm, layers=["0"])
+        xb, _, element = reg.group.pair(x, element=1)
+        with reg.active(element):
+            model(xb).sum().backward()
+        values[norm] = float(reg.raw_loss().detach())
+        reg.remove()
+    assert values["relative"] < 0.01
+    assert values["split"] > 0.2  # the oriented part, normalised on its own, is as unrelated as noise
+
+
+@pytest.mark.parametrize("rep, channels", [(Regular(), 8), (PixelShuffle(2), 4)])
+def test_fused_split_term_matches_the_projector_definition(rep, channels):
+    """The fused split term (one gather, field means) against the term written with projectors, values and grads."""
+    from eqlab.regularizer import _component_term, _gather, _SplitTerm
+
+    y = torch.randn(4, channels, 6, 6, dtype=torch.float64)
+    for element in (1, 2, 3):
+        fused = y.clone().requires_grad_(True)
+        index, inverse = _gather(Map(), (channels, 6, 6), 1.0, C4(), element, rep, "cpu")
+        value = _SplitTerm.apply(fused.reshape(4, -1), index, inverse, channels, 4)
+        value.backward()
+        plain = y.clone().requires_grad_(True)
+        expected = _component_term(plain[:2], plain[2:], C4(), element, rep, "split")
+        expected.backward()
+        assert float(value) == pytest.approx(float(expected), rel=1e-5)
+        assert torch.allclose(fused.grad, plain.grad.double(), rtol=1e-4, atol=1e-7)

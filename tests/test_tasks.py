@@ -5,7 +5,7 @@ import torch
 
 from eqlab.data.degrade import bicubic_up
 from eqlab.models import TASK_MODELS, build
-from eqlab.tasks import TASKS, get_task, input_multiple
+from eqlab.tasks import TASKS, get_task, input_multiple, task_from_config
 
 
 def gen(seed=0):
@@ -91,6 +91,28 @@ def test_model_kwargs_match_parameters():
     assert get_task("sr", scale=3).model_kwargs("srnet", 16, 4, 2)["scale"] == 3
 
 
+def test_colour_reaches_nets_and_degradation():
+    """--color rgb: 3-channel nets (the strict twins too), noise drawn apart per channel, draws separable."""
+    from types import SimpleNamespace
+
+    task = get_task("denoise", mode="rgb")
+    for name in (task.plain_model, task.strict_model):
+        kwargs = task.model_kwargs(name, features=8, depth=3, levels=2)
+        assert kwargs["channels"] == 3 and build(name, **kwargs)(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16, 16)
+    x = task.degrade(torch.full((1, 3, 64, 64), 0.5), generator=gen())
+    assert not torch.equal(x[:, 0], x[:, 1])
+    for name, changes in (("deblur", dict(blur_random=True, mode="rgb")), ("sr", dict(sigma=5, scale=3))):
+        task = get_task(name, **changes)
+        y = torch.rand(2, task.channels, 24, 24, generator=gen(1))
+        draws = task.draws(tuple(y.shape), gen(2))
+        assert torch.equal(task.degrade(y, draws=draws), task.degrade(y, generator=gen(2)))
+    config = SimpleNamespace(task="sr", color="rgb", sigma=None, scale=None, blur_length=None, blur_angle_deg=None,
+                             blur_random=False)
+    assert task_from_config(config).mode == "rgb" and task_from_config(config).channels == 3
+    with pytest.raises(ValueError, match="--color"):
+        get_task("denoise", mode="cmyk")
+
+
 def test_crop():
     task = get_task("sr")
     unet = build("unet", features=8, levels=2)
@@ -100,3 +122,18 @@ def test_crop():
     assert task.crop(y, 8, size=64).shape == (1, 64, 64)
     with pytest.raises(ValueError, match="smaller than the required multiple"):
         task.crop(torch.rand(1, 5, 5), 8)
+
+
+def test_evaluate_self_ensemble_and_per_image():
+    from eqlab.tasks import evaluate
+
+    torch.manual_seed(0)
+    model = build("srnet", channels=3, features=8, depth=3, scale=2)
+    images = [torch.rand(3, 24, 24, generator=gen(i)) for i in range(2)]
+    task = get_task("sr", mode="rgb")
+    plain = evaluate(model, task, images, per_image=True)
+    averaged = evaluate(model, task, images, self_ensemble="C4")
+    assert plain["output_error"] > 1e-3 and averaged["output_error"] < 1e-5  # the average is equivariant
+    assert averaged["layer_error"] == pytest.approx(plain["layer_error"])  # the layers are the net's
+    assert averaged["baseline_psnr"] == plain["baseline_psnr"] and averaged["psnr"] != plain["psnr"]
+    assert len(plain["per_image"]) == 2 and "psnr_rgb" in plain and "per_image" not in averaged

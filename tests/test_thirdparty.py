@@ -80,3 +80,22 @@ def test_swinir_trains_by_name():
                             patch_size=32, val_size=32, val_every=0, share_every=1)
     result = fit(config, progress=False)
     assert result.step == 2 and any(k.startswith("reg/net.layers") for k in result.history[-1])
+
+
+@pytest.mark.parametrize("recipe", ["swinir-sr-x2", "swinir-denoise-color-50"])
+def test_recipe_trains_a_tiny_variant_and_eval_scores_it(recipe, rgb_folder, tmp_path, capsys):
+    """Each SwinIR recipe, shrunk by flags (1 stage of 1 block, 16 channels), trains on a colour folder."""
+    import json
+
+    from eqlab.cli import main
+
+    out = tmp_path / "run"
+    tiny = ["--features", "16", "--depth", "1", "--stages", "1", "--heads", "2", "--steps", "2", "--batch-size", "2",
+            "--patch-size", "32", "--val-size", "32", "--val-every", "0", "--checkpoint-every", "0", "--workers", "0"]
+    code = main(["train", "--recipe", recipe, *tiny, "--data", str(rgb_folder), "--test-data", str(rgb_folder),
+                 "--out-dir", str(out), "--no-progress", "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["step"] == 2
+    assert main(["eval", str(out / "checkpoint.safetensors"), "--data", str(rgb_folder), "--crop", "64",
+                 "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["model"] == "swinir" and scored["images"] == 4 and scored["psnr"] == scored["psnr"]

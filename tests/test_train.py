@@ -289,6 +289,35 @@ def test_ddp_two_cpu_processes_end_identical(tmp_path):
         assert torch.equal(weights[0][key], weights[1][key]), key
 
 
+def test_colour_net_trains_and_beats_its_input(tmp_path, rgb_folder):
+    """--color rgb on an RGB folder: a 3-channel net, read lazily by 2 workers, beats its noisy input."""
+    config = small(color="rgb", arm="plain", steps=40, data=str(rgb_folder), test_data=str(rgb_folder), workers=2,
+                   out_dir=str(tmp_path / "run"), data_cache=str(tmp_path / "cache"))
+    result = fit(config, progress=False)
+    assert result.model.channels == 3
+    assert result.metrics["psnr"] > result.metrics["baseline_psnr"] + 1.0, result.metrics
+    meta = read_meta(tmp_path / "run" / CHECKPOINT_NAME)
+    assert meta["config"]["problem"]["color"] == "rgb" and meta["model_config"]["channels"] == 3
+
+
+def test_resume_with_workers_is_bit_exact(tmp_path):
+    """Workers prefetch batches; a checkpoint still stores the streams of the last batch trained on."""
+    config = small(steps=6, checkpoint_every=3, workers=2)
+    whole = fit(config.replace(out_dir=str(tmp_path / "whole")), progress=False)
+    fit(config.replace(out_dir=str(tmp_path / "split")), progress=False, callbacks=[StopAt(3)])
+    resumed = fit(config.replace(out_dir=str(tmp_path / "split"), resume=True, workers=0), progress=False)
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+
+
+def test_gray_checkpoint_refuses_an_rgb_config(tmp_path):
+    fit(small(steps=1, out_dir=str(tmp_path / "gray")), progress=False)
+    with pytest.raises(ValueError, match=r"is a gray net \(1 channel\(s\)\), this run is --color rgb"):
+        fit(small(steps=1, color="rgb", init=str(tmp_path / "gray" / CHECKPOINT_NAME)), progress=False)
+    with pytest.raises(ValueError, match="config differs.*color"):
+        fit(small(steps=2, color="rgb", out_dir=str(tmp_path / "gray"), resume=True), progress=False)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_autocast_training_and_cpu_loading(tmp_path):

@@ -29,6 +29,15 @@ def test_exception_unknown_name_lists_the_available_ones():
         zoo.card("resnet")
 
 
+def test_init_names_become_files_where_the_config_is_read():
+    """The training loop reads files only (it cannot import the zoo): the CLI and recipe resolve zoo names."""
+    file = str(zoo.path("denoise/augment"))
+    assert zoo.checkpoint_file("denoise/augment") == file and zoo.checkpoint_file("a.safetensors") == "a.safetensors"
+    assert zoo.recipe("denoise", "eqreg", init="denoise/augment").init == file
+    args = build_parser().parse_args(shlex.split("train --task denoise --init denoise/augment"))
+    assert config_from_args(args).init == file
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_files_are_small_and_cards_complete(name):
     weights = zoo.path(name)

@@ -49,10 +49,11 @@ bounded cache) and ``render.feature_scale`` (a robust colour scale for feature m
 
 import importlib.util
 
-if importlib.util.find_spec("gradio") is None:
-    raise ModuleNotFoundError(
-        "the eqlab app needs the package 'gradio', which is not installed; install it with "
-        "`python -m pip install -e \".[app]\"` (or `pip install 'gradio>=5,<7'`)", name="gradio")
+for _package, _requirement in (("gradio", "gradio>=5,<7"), ("cachetools", "cachetools>=6")):
+    if importlib.util.find_spec(_package) is None:
+        raise ModuleNotFoundError(
+            f"the eqlab app needs the package '{_package}', which is not installed; install it with "
+            f"`python -m pip install -e \".[app]\"` (or `pip install '{_requirement}'`)", name=_package)
 
 from eqlab.app.bank import Loaded, ModelBank  # noqa: E402
 from eqlab.app.inputs import load_working_image  # noqa: E402

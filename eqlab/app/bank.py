@@ -36,6 +36,8 @@ class Loaded:
     source: str  # "zoo", "trained on first use", "untrained" or "yours"
     label: str  # what the UI calls it
     key: tuple  # identifies the weights in the app's caches (never reused for other weights)
+    group: str | None = None  # the group its training rotated by (strict: built for); None: no rotations
+    norm: str | None = None  # the EQ-Reg penalty norm it was trained with (penalised nets only)
 
 
 class ModelBank:
@@ -92,8 +94,15 @@ class ModelBank:
                           f"then cached in `{self.cache_dir}`)"}
         return "; ".join(f"{', '.join(tasks)}: {words[src]}" for src, tasks in by.items())
 
+    def extra_arms(self) -> list[str]:
+        """Zoo nets beyond the four arms (e.g. ``"eqreg-relative"``, kept for teaching), over every zoo task."""
+        if self.source == "random" or not any(self.task_source(t) == "zoo" for t in TASKS):
+            return []
+        return sorted({name.split("/", 1)[1] for name in zoo.available()} - set(ARM_NAMES))
+
     def get(self, task: str, arm: str, progress=None) -> Loaded:
-        """The model of ``task`` and ``arm`` (an arm of ``eqlab.arms`` or ``"swinir"``), loaded on first use."""
+        """The model of ``task`` and ``arm`` (an arm of ``eqlab.arms``, an extra zoo net or ``"swinir"``), loaded
+        on first use."""
         key = (task, arm)
         with self._guard:
             if key in self._models:
@@ -108,12 +117,19 @@ class ModelBank:
         return self._models[key]
 
     def _load(self, task: str, arm: str, progress) -> Loaded:
-        if arm not in ARMS:
-            raise InputError(f"unknown arm {arm!r}; expected one of {list(ARM_NAMES)}")
+        extra = arm not in ARMS and arm in self.extra_arms()
+        if arm not in ARMS and not extra:
+            raise InputError(f"unknown arm {arm!r}; expected one of {list(ARM_NAMES) + self.extra_arms()}")
         source = self.task_source(task)
+        if extra and (source != "zoo" or f"{task}/{arm}" not in zoo.available()):
+            raise InputError(f"the zoo has no {arm!r} net for {task}")
         if source == "zoo":
             model, card = zoo.load(f"{task}/{arm}")
-            return Loaded(model.cpu(), "zoo", arm, ("zoo", task, arm, card.get("checksum")))
+            method = card.get("train_config", {}).get("method", {})
+            rotated = ARMS.get(method.get("arm", arm), ARMS["eqreg"])
+            return Loaded(model.cpu(), "zoo", arm, ("zoo", task, arm, card.get("checksum")),
+                          method.get("group", "C4") if rotated.paired or rotated.strict else None,
+                          method.get("norm") if rotated.penalized else None)
         config = zoo.recipe(task, arm, steps=QUICK_STEPS, weight=QUICK_WEIGHT if ARMS[arm].penalized else 0.0)
         if source == "random":
             t = get_task(task)
@@ -121,8 +137,10 @@ class ModelBank:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 model = build(name, **t.model_kwargs(name, config.features, config.depth, config.levels))
-            return Loaded(model, "untrained", arm, ("random", task, arm))
-        return Loaded(self._quick(config, progress), "trained on first use", arm, ("quick", task, arm, str(config)))
+            return Loaded(model, "untrained", arm, ("random", task, arm), "C4" if ARMS[arm].strict else None)
+        return Loaded(self._quick(config, progress), "trained on first use", arm, ("quick", task, arm, str(config)),
+                      config.group if ARMS[arm].paired or ARMS[arm].strict else None,
+                      config.norm if ARMS[arm].penalized else None)
 
     def _extra(self, task: str) -> Loaded:
         """spandrel's SwinIR (``eqlab.models`` name ``swinir``), untrained, at the size of the task's recipe."""

@@ -2,19 +2,20 @@
 
 What is here: ``Cache`` (``get_or_make(key, make)``: when many users ask for the same missing entry
 at once, one of them computes it and the others wait for that result; entries are evicted by count
-and, when ``size`` is given, by an estimate of their bytes) and ``nbytes`` (that estimate for
+and, when ``max_bytes`` is given, by an estimate of their bytes) and ``nbytes`` (that estimate for
 tensors, arrays and containers of them).
 
-Why hand-written: ``functools.lru_cache`` is per function (module state), is not bounded by bytes,
-and computes a missing key once per waiting thread.
+The bounded LRU mapping and the one computation per key are ``cachetools``' (``LRUCache`` and
+``cached`` with a ``condition``); ``functools.lru_cache`` would be per function (module state), not
+bounded by bytes, and would compute a missing key once per waiting thread.
 
 What is not here: what is cached (the ``App`` in ``state.py`` owns every cache).
 """
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import cachetools
 import numpy as np
 import torch
 
@@ -34,82 +35,63 @@ def nbytes(value) -> int:
     return 64
 
 
+class _LRU(cachetools.LRUCache):
+    """cachetools' LRU mapping, bounded by bytes (``nbytes``) and by a count; evicted values go to ``on_evict``."""
+
+    def __init__(self, entries: int, max_bytes: int | None, on_evict: Callable | None):
+        if max_bytes is None:
+            super().__init__(entries)  # every entry has size 1: bounded by the count alone
+        else:
+            super().__init__(max_bytes, getsizeof=nbytes)
+        self.entries, self.on_evict = entries, on_evict
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        while len(self) > self.entries:
+            self.popitem()
+
+    def popitem(self):
+        key, value = super().popitem()  # cachetools evicts through here
+        if self.on_evict is not None:
+            self.on_evict(value)
+        return key, value
+
+
 class Cache:
     """A bounded LRU mapping whose missing entries are computed once, however many threads ask.
 
     Args:
         entries: most entries kept.
-        max_bytes: most bytes kept (``nbytes`` of the values), or ``None`` for no byte bound.
+        max_bytes: most bytes kept (``nbytes`` of the values), or ``None`` for no byte bound; a value
+            larger than this on its own is returned but not kept.
         on_evict: called with each evicted value (e.g. to delete a file).
     """
 
     def __init__(self, entries: int = 128, max_bytes: int | None = None, on_evict: Callable | None = None):
-        self.entries, self.max_bytes, self.on_evict = entries, max_bytes, on_evict
-        self._items: OrderedDict = OrderedDict()  # key -> (value, bytes)
-        self._pending: dict[Hashable, threading.Event] = {}
-        self._guard = threading.Lock()
-        self._bytes = 0
-        self.hits = self.misses = 0
+        self._items = _LRU(entries, max_bytes, on_evict)
+        self._guard = threading.Condition()
+        self._make = cachetools.cached(self._items, key=lambda key, make: key, lock=self._guard,
+                                       condition=self._guard)(lambda key, make: make())
 
     def __len__(self) -> int:
         return len(self._items)
 
     def get(self, key: Hashable, default=None):
         with self._guard:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key][0]
-        return default
+            return self._items.get(key, default)
 
     def put(self, key: Hashable, value) -> None:
-        size = nbytes(value) if self.max_bytes is not None else 0
-        evicted = []
         with self._guard:
-            if key in self._items:
-                self._bytes -= self._items.pop(key)[1]
-            self._items[key] = (value, size)
-            self._bytes += size
-            while len(self._items) > self.entries or (self.max_bytes is not None and self._bytes > self.max_bytes
-                                                      and len(self._items) > 1):
-                _, (old, old_size) = self._items.popitem(last=False)
-                self._bytes -= old_size
-                evicted.append(old)
-        for old in evicted:
-            if self.on_evict is not None:
-                self.on_evict(old)
+            self._items[key] = value
 
     def get_or_make(self, key: Hashable, make: Callable[[], object]):
         """The cached value of ``key``, or ``make()``'s, computed by one thread while the others wait.
 
         An exception in ``make`` reaches the thread that ran it; waiting threads then try themselves.
         """
-        while True:
-            with self._guard:
-                if key in self._items:
-                    self._items.move_to_end(key)
-                    self.hits += 1
-                    return self._items[key][0]
-                waiting = self._pending.get(key)
-                if waiting is None:
-                    done = self._pending[key] = threading.Event()
-                    self.misses += 1
-                    break
-            waiting.wait()
-        try:
-            value = make()
-            self.put(key, value)
-            return value
-        finally:
-            with self._guard:
-                self._pending.pop(key, None)
-            done.set()
+        return self._make(key, make)
 
     def clear(self) -> None:
         with self._guard:
-            values = [v for v, _ in self._items.values()]
-            self._items.clear()
-            self._bytes = 0
-        for old in values:
-            if self.on_evict is not None:
-                self.on_evict(old)
+            while self._items:
+                self._items.popitem()

@@ -1,20 +1,25 @@
-"""The Explore tab's pictures: does one layer rotate with its input?
+"""The Explore tab's pictures and words: does one layer rotate with its input, and how?
 
-What is here: ``explore_controls`` (the choices that depend on net and group: elements, layers
-labelled with their representation, channels), ``explore_view`` (for one arm, image, group
-element, layer and channel: the side-by-side "rotate the input" strip, x | g·x | f(x) |
-P_g rot_g f(x) | f(g·x) | difference, and the field panel, every channel of the field in the rows
-rot_g f(x), P_g rot_g f(x), f(g·x), difference; both with colour bars and the errors) and
-``explore_figure`` (the same layer, field and image as a matplotlib figure, ``eqlab.viz``).
+What is here: ``resolve`` (the one path of every Explore request: model -> picture -> group element
+-> layer, with the fall-backs and notes), ``explore_controls`` / ``controls`` (the choices that
+depend on net and group: elements, layers labelled with their representation, channels),
+``explore_view`` / ``view_of`` (for one arm, image, group element, layer and channel: the
+side-by-side "rotate the input" strip, x | g·x | f(x) | P_g rot_g f(x) | f(g·x) | difference, the
+field panel, every channel of the field in the rows rot_g f(x), P_g rot_g f(x), f(g·x), difference,
+and the status: the errors with the verdict of ``eqlab.metrics.verdict``, the field's isotypic
+components, "orientation-carrying energy x %, its error y", and a warning when the net was trained
+for another group), ``same_element`` (keeps g meaningful when the group changes) and
+``explore_figure`` / ``figure_of`` (the same layer, field and image as a matplotlib figure).
 
 Every choice is valid for every arm: an unknown layer, element or channel falls back to one the
 net has, with a note, so the next valid choice always repairs the tab. The numbers and maps are
-``eqlab.metrics.rotation_view``'s (the one computation ``eqlab.viz.rotation_panel`` draws too);
-this module only draws them, from the app's caches: a channel change redraws, a layer or element
-change computes one view, a view many users ask for is computed once.
+``eqlab.metrics.rotation_view``'s (the one computation ``eqlab.viz.rotation_panel`` draws too); the
+verdict words come from ``eqlab.metrics.verdict`` (never from thresholds of the app's own). This
+module only draws them, from the app's caches: a channel change redraws, a layer or element change
+computes one view, a view many users ask for is computed once.
 
-What is not here: the charts (``charts.py``), the errors themselves (``eqlab.metrics``), the Gradio
-wiring (``handlers.py``, ``ui.py``).
+What is not here: the charts and the every-arm component table (``charts.py``), the errors themselves
+(``eqlab.metrics``), the Gradio wiring (``handlers.py``, ``ui.py``).
 """
 
 import math
@@ -24,10 +29,11 @@ import torch
 
 from eqlab.app.inputs import picture
 from eqlab.app.render import Bar, feature_scale, gray, save_png, tile_for
-from eqlab.app.settings import EXPLORE_SIDE, YOURS, arm_help, known_group, known_task
-from eqlab.app.text import read_error
+from eqlab.app.settings import EXPLORE_SIDE, YOURS, InputError, arm_help, known_group, known_task
 from eqlab.data import limit_side
-from eqlab.groups import Group, field_size
+from eqlab.groups import Group, field_size, get_group
+from eqlab.metrics import verdict
+from eqlab.metrics.components import summarize_components
 
 
 @dataclass
@@ -97,39 +103,46 @@ def _parse_int(value, default: int = 0) -> int:
 
 
 def shown_model(app, session: dict, task: str, arm: str, progress=None):
-    """``(loaded, arm, warnings)``: the arm's model, or eqreg's while the session has trained none."""
-    loaded = app.model(task, arm, session, progress)
+    """``(loaded, arm, warnings)``: the arm's model, or eqreg's while the session has trained none (or the zoo
+    lacks an extra arm for this task)."""
+    try:
+        loaded = app.model(task, arm, session, progress)
+    except InputError:
+        if arm not in app.arms():
+            raise
+        loaded = None
     if loaded is None:
-        return app.model(task, "eqreg", session, progress), "eqreg", [
-            "you have not trained a model for this task yet (Train tab); showing **eqreg**"]
+        why = ("you have not trained a model for this task yet (Train tab)" if arm == YOURS else
+               f"the zoo has no {arm!r} net for {task}")
+        return app.model(task, "eqreg", session, progress), "eqreg", [f"{why}; showing **eqreg**"]
     return loaded, arm, []
 
 
-def explore_controls(app, task: str, arm: str, group_name: str, layer: str | None, session: dict | None = None):
-    """Choices that depend on the net and group: ``(elements, layers, layer, channels)``.
+@dataclass
+class Request:
+    """One Explore request resolved against the nets: what every view of it (panel, controls, figure) needs."""
 
-    ``layers`` are ``(label, name)`` pairs; ``layer`` is the one to select (the given one when the
-    net has it); ``channels`` is the number of channels of that layer.
-    """
-    session = session if session is not None else {}
-    loaded, _, _ = shown_model(app, session, known_task(task), arm)
-    group = known_group(group_name)
-    selection, _ = app.viewable(loaded, group)
-    chosen = next((lay for lay in selection if lay.name == layer), None) or app.default_layer(selection)
-    return element_choices(group), [(layer_label(lay), lay.name) for lay in selection], chosen.name, chosen.channels
+    task: str
+    arm: str  # the arm shown (eqreg while the session has trained none)
+    loaded: object  # bank.Loaded
+    pic: object  # inputs.Picture: the working image
+    group: Group
+    element: int  # a valid non-identity element
+    selection: object  # selection.Selection: the layers of the net that can be shown
+    layer: object  # selection.Layer: the chosen layer, after any fall-back
+    warnings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
 
-def explore_view(app, task: str, arm: str, sample: str, upload: str | None, group_name: str, element,
-                 layer: str | None, channel, session: dict | None = None, progress=None) -> View:
-    """The strip and the field panel of one arm, layer, channel and element, with the status text."""
+def resolve(app, task: str, arm: str, sample: str, upload: str | None, group_name: str, element, layer: str | None,
+            session: dict | None = None, progress=None) -> Request:
+    """The model -> picture -> layer sequence of every Explore request, written once; unknown choices fall back."""
     session = session if session is not None else {}
     task = known_task(task)
     group = known_group(group_name)
     element, warnings = _parse_element(group, element)
     loaded, arm, more = shown_model(app, session, task, arm, progress)
-    warnings += more
     pic = picture(app.images, sample, upload, getattr(loaded.model, "channels", 1), EXPLORE_SIDE)
-    warnings += pic.warnings
     notes = list(pic.notes)
     selection, note = app.viewable(loaded, group)
     notes += [note] if note else []
@@ -138,27 +151,114 @@ def explore_view(app, task: str, arm: str, sample: str, upload: str | None, grou
         chosen = app.default_layer(selection)
         if layer:
             notes.append(f"layer {layer!r} is not in this net; showing {chosen.name!r}")
-    view = app.rotation_view(loaded, pic, group, element, chosen)
+    return Request(task, arm, loaded, pic, group, element, selection, chosen, warnings + more + pic.warnings, notes)
+
+
+def explore_controls(app, task: str, arm: str, group_name: str, layer: str | None, session: dict | None = None):
+    """Choices that depend on the net and group: ``(elements, layers, layer, channels)``.
+
+    ``layers`` are ``(label, name)`` pairs; ``layer`` is the one to select (the given one when the
+    net has it); ``channels`` is the number of channels of that layer.
+    """
+    request = resolve(app, task, arm, "camera", None, group_name, 1, layer, session)
+    return controls(request)
+
+
+def controls(request: Request):
+    """``(elements, layers, layer, channels)`` of a resolved request (see ``explore_controls``)."""
+    layers = [(layer_label(lay), lay.name) for lay in request.selection]
+    return element_choices(request.group), layers, request.layer.name, request.layer.channels
+
+
+def same_element(old: Group, element, new: Group) -> int:
+    """The element of ``new`` that does what ``element`` of ``old`` does (the same angle and mirror), else 1.
+
+    C4's rot 180° is C8's element 4 and D4's element 2; C8's rot 45° has no C4 twin (rot 90° is shown).
+    """
+    try:
+        e = int(str(element).split(":")[0])
+        angle, mirror = old.angle_deg(e), old.is_reflection(e)
+    except (TypeError, ValueError):
+        return 1
+    same = [g for g in new.elements()[1:] if new.angle_deg(g) == angle and new.is_reflection(g) == mirror]
+    return same[0] if same else 1
+
+
+def explore_view(app, task: str, arm: str, sample: str, upload: str | None, group_name: str, element,
+                 layer: str | None, channel, session: dict | None = None, progress=None) -> View:
+    """The strip and the field panel of one arm, layer, channel and element, with the status text."""
+    return view_of(app, resolve(app, task, arm, sample, upload, group_name, element, layer, session, progress),
+                   channel)
+
+
+def view_of(app, request: Request, channel) -> View:
+    """The strip, the field panel and the status of a resolved request and one channel."""
+    r, group, element, chosen = request, request.group, request.element, request.layer
+    notes = list(r.notes)
+    view = app.rotation_view(r.loaded, r.pic, group, element, chosen)
     channels = view.features.shape[1]
     asked = _parse_int(channel)
     c = min(max(asked, 0), channels - 1)
     if c != asked:
         notes.append(f"channel {asked} does not exist (the layer has {channels}); showing channel {c}")
     strip, panel, numbers = app.pictures.get_or_make(
-        ("explore", loaded.key, pic.digest, group.name, element, chosen.name, c),
-        lambda: _draw(app, view, pic.x, group, element, c))
-    status = [f"**{task} · {loaded.label}** ({loaded.source}: {arm_help(arm if arm != YOURS else YOURS)}) · "
-              f"image **{pic.name}** {pic.x.shape[-1]}×{pic.x.shape[-2]} · layer `{chosen.name}` "
+        ("explore", r.loaded.key, r.pic.digest, group.name, element, chosen.name, c),
+        lambda: _draw(app, view, r.pic.x, group, element, c))
+    rows = view.components()  # the field's isotypic components for this g (cheap: projections of the cached maps)
+    summary = summarize_components(rows)
+    channel_word = "a channel of a blind layer" if summary["blind"] else verdict(numbers["channel"])
+    warnings = unfamiliar_group(r.loaded, group, numbers)
+    foreign = f" (under {group.name}, which this net was not trained for)" if warnings else ""
+    status = [f"**{r.task} · {r.loaded.label}** ({r.loaded.source}: {arm_help(r.arm)}; {trained_for(r.loaded)}) · "
+              f"image **{r.pic.name}** {r.pic.x.shape[-1]}×{r.pic.x.shape[-2]} · layer `{chosen.name}` "
               f"({chosen.rep.name} representation of {group.name}): "
               f"{describe_rep(view.layer, group, channels, view.index)} · g = {group.describe(element)}",
-              f"Relative error of the whole layer with P_g **{numbers['with_shift']:.3f}**: "
-              f"{read_error(numbers['with_shift'])} · without P_g {numbers['without']:.3f} · channel {c}: "
-              f"{numbers['channel']:.3f} · 0 = equivariant, 1.41 = √2 = unrelated maps"]
+              f"Relative error of the whole layer with P_g **{numbers['with_shift']:.3f}** (without P_g "
+              f"{numbers['without']:.3f}; channel {c}: {numbers['channel']:.3f}, {channel_word}). "
+              f"**Verdict{foreign}: {summary['verdict']}**",
+              component_line(rows, summary)]
+    status += warnings
     if not group.exact and element % 2:
         status.append(f"{group.describe(element)} is not a symmetry of the pixel grid: the maps are rotated by "
                       "bilinear interpolation and compared inside a disk, so even a perfect net shows an error")
-    status += [f"⚠️ {w}" for w in warnings] + [f"ℹ️ {n}" for n in notes]
-    return View(str(strip), str(panel), "\n\n".join(status), chosen.name, c, channels, numbers, pic.refused)
+    status += [f"⚠️ {w}" for w in r.warnings] + [f"ℹ️ {n}" for n in notes]
+    return View(str(strip), str(panel), "\n\n".join(status), chosen.name, c, channels, numbers, r.pic.refused)
+
+
+def component_line(rows: list[dict], summary: dict) -> str:
+    """The field's isotypic components in one line: each one's share of the energy and its error, then
+    "orientation-carrying energy x %, its error y" (``eqlab.metrics.components``, this g)."""
+    parts = " · ".join(f"{r['component']} {100 * r['share']:.0f} % (error {r['value']:.2f})" for r in rows)
+    if summary["blind"] is None:
+        return f"Components (this g): {parts}. This representation has no orientation-carrying component."
+    return (f"Components (this g): {parts} → **orientation-carrying energy {100 * summary['oriented_share']:.0f} %, "
+            f"its error {summary['oriented_error']:.2f}** (invariant part {summary['invariant_error']:.2f})")
+
+
+def trained_for(loaded) -> str:
+    """The group a net was trained (or built) for, in words."""
+    if loaded.source.startswith("untrained"):
+        return "untrained"
+    norm = f", EQ-Reg norm '{loaded.norm}'" if loaded.norm else ""
+    return (f"trained for {loaded.group}" if loaded.group else "trained without rotations") + norm
+
+
+def unfamiliar_group(loaded, group: Group, numbers: dict) -> list[str]:
+    """A warning when the net was trained for another group than the one measured (or for none)."""
+    if loaded.group == group.name or loaded.source.startswith("untrained"):
+        return []
+    what = f"was trained for **{loaded.group}**" if loaded.group else "was trained without rotations"
+    lines = [f"⚠️ This net {what}, not {group.name}: its errors under {group.name} measure a symmetry it was "
+             "never asked for."]
+    if loaded.group and group.order != get_group(loaded.group).order:
+        lines[0] += (f" {group.name}'s regular representation reads the channels as fields of {group.order}, not "
+                     f"the fields of {get_group(loaded.group).order} the net learned: P_g then moves channels that do "
+                     "not belong together")
+        if numbers["with_shift"] > numbers["without"]:
+            lines[0] += (f", which is why the error with P_g ({numbers['with_shift']:.3f}) exceeds the error "
+                         f"without ({numbers['without']:.3f})")
+        lines[0] += "."
+    return lines
 
 
 def _draw(app, view, x: torch.Tensor, group: Group, element: int, c: int):
@@ -231,20 +331,17 @@ def explore_figure(app, task: str, arm: str, sample: str, upload: str | None, gr
     Raises:
         ValueError: a layer or field ``eqlab.viz`` cannot draw.
     """
+    return figure_of(app, resolve(app, task, arm, sample, upload, group_name, element, layer, session), channel)
+
+
+def figure_of(app, request: Request, channel):
+    """``explore_figure`` of a resolved request."""
     from eqlab import viz
 
-    session = session if session is not None else {}
-    task = known_task(task)
-    group = known_group(group_name)
-    element, _ = _parse_element(group, element)
-    loaded, _, _ = shown_model(app, session, task, arm)
-    pic = picture(app.images, sample, upload, getattr(loaded.model, "channels", 1), EXPLORE_SIDE)
-    selection, _ = app.viewable(loaded, group)
-    chosen = next((lay for lay in selection if lay.name == layer), None) or app.default_layer(selection)
-    view = app.rotation_view(loaded, pic, group, element, chosen)  # cached: the channel count and the same maps
+    r = request
+    view = app.rotation_view(r.loaded, r.pic, r.group, r.element, r.layer)  # cached: the channel count and the maps
     channels = view.features.shape[1]
-    size = max(1, field_size(chosen.rep, group, channels))
+    size = max(1, field_size(r.layer.rep, r.group, channels))
     c = min(max(_parse_int(channel), 0), channels - 1)
     with app.computing():
-        return viz.rotation_panel(loaded.model, pic.x, group, element, chosen.name, c // size, chosen.rep)
-
+        return viz.rotation_panel(r.loaded.model, r.pic.x, r.group, r.element, r.layer.name, c // size, r.layer.rep)

@@ -1,7 +1,7 @@
 """The Explore tab's first view, computed once and kept on disk, so that a launch shows it at once.
 
 What is here: ``FirstView`` (everything the Explore tab shows before the user touches a control:
-the control choices, the strip, the panel, the status, both charts), ``first_view(app)`` (read it
+the control choices, the strip, the panel, the status, both charts, the field spectrum), ``first_view(app)`` (read it
 from ``<cache_dir>/first/<key>/`` when a previous launch wrote it for the same weights and the same
 app code, else compute it with the same functions the events use, and write it) and ``warm(app)``
 (after launch, in the background: load every net of the default task and compute the default
@@ -13,12 +13,22 @@ What is not here: the computations themselves (``explore.py``, ``charts.py``, ``
 import hashlib
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from eqlab.app.charts import ANGLE_COLUMNS, LAYER_COLUMNS, explore_charts, plot_df, shown
-from eqlab.app.explore import explore_controls, explore_view
-from eqlab.app.settings import DEFAULT_SAMPLE, EXPLORE_SIDE, STRENGTH
+from eqlab.app.charts import (
+    ANGLE_COLUMNS,
+    COMPONENT_COLUMNS,
+    LAYER_COLUMNS,
+    explore_charts,
+    layer_components,
+    plot_df,
+    shown,
+    spectrum_bars,
+    spectrum_words,
+)
+from eqlab.app.explore import controls, explore_view, resolve, view_of
+from eqlab.app.settings import DEFAULT_SAMPLE, EXPLORE_SIDE, STRENGTH, arm_color
 
 DEFAULTS = dict(task="denoise", arm="eqreg", sample=DEFAULT_SAMPLE, upload=None, group="C4", element=1, channel=0)
 
@@ -37,6 +47,8 @@ class FirstView:
     layer_rows: list
     angle_rows: list
     chart_note: str
+    spectrum_rows: list = field(default_factory=list)  # the field spectrum's bars (arm · layer, component, share)
+    spectrum_text: str = ""
 
     @property
     def layer_chart(self):
@@ -45,6 +57,28 @@ class FirstView:
     @property
     def angle_chart(self):
         return shown(plot_df(self.angle_rows, ANGLE_COLUMNS))
+
+    @property
+    def spectrum_chart(self):
+        return shown(plot_df(self.spectrum_rows, COMPONENT_COLUMNS))
+
+    @property
+    def layer_colors(self) -> dict:
+        return {row["arm"]: arm_color(row["arm"]) for row in self.layer_rows}
+
+    @property
+    def angle_colors(self) -> dict:
+        return {row["series"]: arm_color(row["series"]) for row in self.angle_rows}
+
+    @property
+    def spectrum_order(self) -> list:
+        return list(dict.fromkeys(row["arm"] for row in self.spectrum_rows)) or None
+
+    @property
+    def spectrum_colors(self) -> dict:
+        from eqlab.viz.components import component_color
+
+        return {row["component"]: component_color(row["component"]) for row in self.spectrum_rows}
 
 
 def _key(app) -> str:
@@ -57,12 +91,16 @@ def _key(app) -> str:
 
 def _compute(app) -> FirstView:
     d = DEFAULTS
-    elements, layers, layer, _ = explore_controls(app, d["task"], d["arm"], d["group"], None)
-    view = explore_view(app, d["task"], d["arm"], d["sample"], d["upload"], d["group"], d["element"], layer,
-                        d["channel"])
-    layer_rows, angle_rows, notes = explore_charts(app, d["task"], d["sample"], d["upload"], d["group"])
+    request = resolve(app, d["task"], d["arm"], d["sample"], d["upload"], d["group"], d["element"], None)
+    elements, layers, layer, _ = controls(request)
+    view = view_of(app, request, d["channel"])
+    layer_rows, angle_rows, rows, notes = explore_charts(app, d["task"], d["sample"], d["upload"], d["group"])
+    position = [lay.name for lay in request.selection].index(layer) + 1
+    table = layer_components(rows, layer, position)
     return FirstView([list(e) for e in elements], [list(c) for c in layers], view.layer, view.channels, view.strip,
-                     view.panel, view.status, layer_rows, angle_rows, "\n\n".join(f"ℹ️ {n}" for n in notes))
+                     view.panel, view.status, layer_rows, angle_rows, "\n\n".join(f"ℹ️ {n}" for n in notes),
+                     spectrum_bars(table, layer),
+                     spectrum_words(table, request.group.name))
 
 
 def first_view(app) -> FirstView:

@@ -19,6 +19,7 @@ from eqlab.app.settings import DEFAULT_SAMPLE, MAX_SIDE
 from eqlab.data import ALL_IMAGES, center_crop, limit_side, load_image
 from eqlab.groups import get_group, rotate_by_angle
 from eqlab.layers import LiftingConv2d
+from eqlab.metrics import UNRELATED, verdict
 
 
 def _edge_conv() -> LiftingConv2d:
@@ -65,8 +66,8 @@ def _rotate(app, angle: float, sample: str) -> tuple[str, str]:
         f"rotate the image, or rotate its feature map: do the two right maps agree?  error {e:.2f}",
         label_width=120, bars=(Bar(0, 2, "RdBu_r", -amp, amp, "edge"),))
     text = (f"Rotated by **{angle:g}°**, the vertical-edge map of the rotated image (bottom middle) and the map of "
-            f"the original, rotated (bottom right), differ by a relative error of **{e:.2f}** (0 = the same, "
-            "1.41 = √2 = unrelated maps, 2 = opposite signs). "
+            f"the original, rotated (bottom right), differ by a relative error of **{e:.2f}**: {verdict(e)} (0 = the "
+            f"same, about {UNRELATED:.2f} = √2 = unrelated maps, 2 = opposite signs). "
             "An edge detector has a direction: after a quarter turn, vertical edges have become horizontal, "
             "so *this* channel cannot simply rotate along. Picture 2 shows where the answer went.")
     return str(save_png(image, app.files / f"learn-{app.counter()}.png")), text

@@ -22,6 +22,7 @@ import torch
 CANVAS_WIDTH = 760  # px: pictures are drawn about this wide, so their text stays readable when the page shrinks them
 TITLE, LABEL, NOTE = 16, 15, 13  # font sizes
 BAR_WIDTH = 74  # px per colour bar
+ICONS = 90  # px right of a title kept free: the page lays its fullscreen / download buttons over the top right
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,15 @@ class Painter:
                 self._fonts[size] = ImageFont.load_default(size=size)
         return self._fonts[size]
 
+    def fit(self, text: str, width: int, size: int) -> str:
+        """``text``, cut with "…" to at most ``width`` px in the font of ``size``: a label never runs into the next."""
+        font = self.font(size)
+        if font.getlength(text) <= width:
+            return text
+        while text and font.getlength(text + "…") > width:
+            text = text[:-1]
+        return text + "…"
+
     def colorbar(self, cmap: str, vmin: float, vmax: float, height: int, label: str) -> np.ndarray:
         """A vertical colour bar ``height`` px tall with three ticks and a label above: ``(H, W, 3)`` uint8."""
         from PIL import Image, ImageDraw
@@ -153,14 +163,16 @@ class Painter:
         grid_right = label_width + ncols * (tile + gap) + gap
         width = grid_right + BAR_WIDTH * (1 + max((b.column for b in bars), default=-1))
         if lines:
-            width = max(width, 16 + max(int(self.font(TITLE).getlength(line)) for line in lines))
+            width = max(width, 16 + ICONS + max(int(self.font(TITLE).getlength(line)) for line in lines))
         height = top + head + len(rows) * (tile + foot + gap)
         img = Image.new("RGB", (width, height), "white")
         draw = ImageDraw.Draw(img)
         for k, line in enumerate(lines):
             draw.text((8, 6 + 23 * k), line, fill="black", font=self.font(TITLE))
         for j, text in enumerate(col_labels):
-            draw.text((label_width + j * (tile + gap) + gap, top + 4), text, fill="#333333", font=self.font(NOTE))
+            room = tile + gap - 2 if j < ncols - 1 else tile + BAR_WIDTH  # the last column may use the bars' room
+            draw.text((label_width + j * (tile + gap) + gap, top + 4), self.fit(text, room, NOTE),
+                      fill="#333333", font=self.font(NOTE))
         for i, (row, label) in enumerate(zip(rows, row_labels)):
             y0 = top + head + i * (tile + foot + gap)
             parts = label.split("\n")
@@ -172,7 +184,9 @@ class Painter:
                 x0 = label_width + j * (tile + gap) + gap
                 img.paste(Image.fromarray(_resize(cell, tile)), (x0, y0))
                 if notes and notes[i] and j < len(notes[i]) and notes[i][j]:
-                    draw.text((x0, y0 + tile + 2), notes[i][j], fill="#555555", font=self.font(NOTE))
+                    room = tile + gap - 2 if j < ncols - 1 else tile + BAR_WIDTH
+                    draw.text((x0, y0 + tile + 2), self.fit(notes[i][j], room, NOTE), fill="#555555",
+                              font=self.font(NOTE))
         for bar in bars:
             y0 = top + head + bar.first * (tile + foot + gap)
             span = bar.rows * (tile + foot + gap) - foot - gap

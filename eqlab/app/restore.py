@@ -19,7 +19,8 @@ import torch
 from eqlab import metrics
 from eqlab.app.inputs import picture
 from eqlab.app.render import Bar, gray, save_png, tile_for
-from eqlab.app.settings import ARM_CHOICES, COMPUTE_SLOTS, STRENGTH, WORK_SIDE, known_task
+from eqlab.app.settings import COMPUTE_SLOTS, STRENGTH, WORK_SIDE, InputError, known_task
+from eqlab.data import to_mode
 from eqlab.groups import get_group
 from eqlab.tasks import get_task
 
@@ -41,10 +42,16 @@ def _strength(task: str, strength, warnings: list[str]) -> tuple[str, float]:
 
 
 def _restore_arm(app, loaded, t, x, y, group, element) -> dict:
-    """One arm on ``x`` and ``g·x``: outputs and scores (cached for the shared arms)."""
+    """One arm on ``x`` and ``g·x``: outputs and scores (cached for the shared arms).
+
+    A gray net among colour ones gets the luma of ``x`` and its output is shown replicated; a colour
+    net on a gray picture gets it replicated (``eqlab.data.to_mode``).
+    """
     border = t.scale if t.scale > 1 else 0
+    mode = "rgb" if y.shape[1] == 3 else "gray"
+    x = to_mode(x, "rgb" if getattr(loaded.model, "channels", x.shape[1]) == 3 else "gray")
     with app.computing(), torch.no_grad():  # x and g·x in one batch: one forward pass per arm
-        out, out_g = loaded.model(torch.cat([x, group.rotate(x, element)])).clamp(0, 1).split(1)
+        out, out_g = to_mode(loaded.model(torch.cat([x, group.rotate(x, element)])).clamp(0, 1), mode).split(1)
     back = group.rotate(out_g, group.inverse(element))
     png = save_png(gray(out), app.files / f"restored-{app.counter()}.png")  # the slider's "after", drawn once
     return dict(out=out, out_g=out_g, png=str(png), psnr=metrics.psnr(out, y, crop_border=border),
@@ -69,10 +76,16 @@ def restore_update(app, task: str, strength, sample: str, upload: str | None, ro
     t = get_task(task, **{field: value})
     group = get_group("C4")
     element = ROTATIONS.get(str(rotation), 1)
-    models = {a: m for a in ARM_CHOICES if (m := app.model(task, a, session, progress)) is not None}
+    models = {a: m for a in app.arms() if (m := _model(app, task, a, session, progress)) is not None}
     first = next(iter(models.values())).model
-    pic = picture(app.images, sample, upload, getattr(first, "channels", 1), WORK_SIDE)
+    colour = any(getattr(m.model, "channels", 1) == 3 for m in models.values())  # e.g. yours, trained --color rgb
+    pic = picture(app.images, sample, upload, 3 if colour else 1, WORK_SIDE)
     warnings += pic.warnings
+    notes = list(pic.notes)  # pic is shared through the image cache: never change it
+    if not colour and _in_colour(picture(app.images, sample, upload, 3, WORK_SIDE).x):
+        notes.append("the image is in colour, but no net of this task is (the zoo's nets are gray): every net "
+                         "restores its gray (BT.601 luma); a net trained with `eqlab train --color rgb` restores "
+                         "it in colour")
     y = t.crop(pic.x, max(t.crop_multiple(getattr(first, "config", {})), 4))  # (1, C, S, S) clean
     x = t.degrade(y, generator=torch.Generator().manual_seed(0))  # the same noise for every arm and user
     base = t.baseline(x)
@@ -104,8 +117,21 @@ def restore_update(app, task: str, strength, sample: str, upload: str | None, ro
     if task == "deblur":
         status.append("the blur has a fixed direction (30°): a rotated photo is blurred along another direction, "
                       "so here even a perfect deblurrer should *not* be rotation-equivariant")
-    status += [f"⚠️ {w}" for w in warnings] + [f"ℹ️ {n}" for n in pic.notes]
+    status += [f"⚠️ {w}" for w in warnings] + [f"ℹ️ {n}" for n in notes]
     return str(maps), table, "\n\n".join(status), session
+
+
+def _model(app, task, arm, session, progress):
+    """The arm's model, or ``None`` (yours before a run; an extra zoo arm this task lacks)."""
+    try:
+        return app.model(task, arm, session, progress)
+    except InputError:
+        return None
+
+
+def _in_colour(x: torch.Tensor) -> bool:
+    """Whether ``x: (1, 3, H, W)`` has colour (channels that differ)."""
+    return bool((x[:, 0] != x[:, 1]).any() or (x[:, 1] != x[:, 2]).any())
 
 
 def _draw(app, t, x, y, base, group, element, models, results, table):
@@ -126,7 +152,7 @@ def _draw(app, t, x, y, base, group, element, models, results, table):
             [None] + [paint(rot[a].numpy(), "viridis", 0, rmax) for a in arms]]
     by_label = {r["arm"]: r for r in table}
     labels = [models[a].label for a in arms]
-    notes = [[f"{t.baseline_name}: {by_label[t.baseline_name]['psnr']:.2f} dB"]
+    notes = [[f"{by_label[t.baseline_name]['psnr']:.2f} dB"]  # the column label names the input: no overlap
              + [f"{by_label[lbl]['psnr']:.2f} dB" for lbl in labels],
              [""] * (len(arms) + 1),
              [f"g·x ({turn})"] + [""] * len(arms),
@@ -136,8 +162,8 @@ def _draw(app, t, x, y, base, group, element, models, results, table):
     picture_ = app.painter.canvas(
         rows, ["f(x)\nrestored", "|f(x) − clean|", "f(g·x)\nrestore g·x", "g·f(x)\nrotate f(x)",
                "|f(g·x) − g·f(x)|"],
-        ["input"] + arms, tile_for(len(arms) + 1, label_width),
-        f"{t.name} · every arm on the same input · rotate the input ({turn}), watch the output rotate",
+        [t.baseline_name] + arms, tile_for(len(arms) + 1, label_width),
+        f"{t.name} · every arm on one input, and on it rotated by {turn}",
         notes, label_width,
         bars=(Bar(1, 1, "inferno", 0.0, vmax, "|error|"), Bar(4, 1, "viridis", 0.0, rmax, "|diff|")))
     return save_png(picture_, app.files / f"restore-{app.counter()}.png")

@@ -48,8 +48,13 @@ def arm_color(name: str) -> str:
 
 
 def arm_help(name: str) -> str:
-    """One line on an arm (``eqlab.arms``), or on "yours"."""
-    return ARMS[name].help if name in ARMS else "the model you trained in the Train tab (this browser session)"
+    """One line on an arm (``eqlab.arms``), on "yours", or on an extra zoo net (e.g. ``eqreg-relative``)."""
+    if name in ARMS:
+        return ARMS[name].help
+    if name == YOURS:
+        return "the model you trained in the Train tab (this browser session)"
+    base = name.split("-")[0]
+    return f"a zoo net beside the arms, a variant of {base}" if base in ARMS else "a zoo net beside the arms"
 
 
 # What the strength slider of the Restore tab means for each task: (Task field, slider kwargs).

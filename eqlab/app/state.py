@@ -75,13 +75,18 @@ class App:
             yield
 
     # -- models ------------------------------------------------------------------------------------
+    def arms(self) -> list[str]:
+        """The arms the tabs offer: the four of ``eqlab.arms``, the zoo's extra nets (e.g. ``eqreg-relative``) and
+        "yours" (whatever ``eqlab.zoo.available()`` lists: no extra name is written into the app)."""
+        return list(ARMS) + self.bank.extra_arms() + [YOURS]
+
     def model(self, task: str, arm: str, session: dict | None, progress=None) -> Loaded | None:
         """The model of an arm; ``"yours"`` is the session's trained model (``None`` when it has none)."""
         if arm == YOURS:
             mine = (session or {}).get("mine", {}).get(task)
             return mine["loaded"] if mine else None
-        if arm not in ARMS and arm != EXTRA_NET:
-            raise InputError(f"unknown arm {arm!r}; expected one of {list(ARMS) + [YOURS]}")
+        if arm not in self.arms() and arm != EXTRA_NET:
+            raise InputError(f"unknown arm {arm!r}; expected one of {self.arms()}")
         return self.bank.get(task, arm, progress)
 
     def viewable(self, loaded: Loaded, group):

@@ -1,13 +1,18 @@
 """What the app says: the introduction, the definition of the relative error, and how to read the numbers.
 
 What is here: ``INTRO``, ``RELATIVE_ERROR`` and its one-line form ``ERROR_SHORT`` (the definition
-shown next to every chart and picture that shows the error: what 0, 1.41 = sqrt 2 and 2 mean),
-``CHARTS`` (what the Explore charts measure), ``OUTPUT_ERROR`` (why eqreg's output error need not
-be lower than plain's), ``FLOOR`` (the interpolation floor), ``TRAIN_CURVES`` (how to read the
-Train tab) and ``read_error`` (a few words for one number).
+shown next to every chart and picture that shows the error, with the thresholds of
+``eqlab.metrics.verdict``: every number in these sentences is read from ``eqlab.metrics``),
+``WHICH`` (orientation-carrying against orientation-blind: the field spectrum), ``OUTPUT_SCALE``
+(the output error of the Restore tab, on images), ``CHARTS`` (what the Explore charts measure),
+``OUTPUT_ERROR`` (why eqreg's output error need not be lower than plain's), ``FLOOR`` (the
+interpolation floor) and ``TRAIN_CURVES`` (how to read the Train tab).
 
-What is not here: the numbers (``eqlab.metrics``), the layout (``ui.py``).
+What is not here: the numbers and the verdict words (``eqlab.metrics.verdict``: the app has no
+thresholds of its own), the layout (``ui.py``).
 """
+
+from eqlab.metrics.components import BLIND_SHARE, EQUIVARIANT, PARTLY, ROUND_OFF, UNRELATED
 
 INTRO = """# eqlab · EQ-Reg explorer
 A layer is **rotation-equivariant** when rotating its input rotates its feature maps and cycles their channels:
@@ -16,12 +21,24 @@ on that difference. Four *arms*: **plain** (no rotations), **augment** (rotated 
 (rotated copies + penalty) and **strict** (a group CNN, equivariant by construction).
 """
 
-RELATIVE_ERROR = """**Relative error** of a layer f for a rotation g, with A = P_g rot_g f(x) (the features of x,
-rotated, channels shifted) and B = f(g·x) (the features of the rotated input):
-e = ‖A − B‖ / √((‖A‖² + ‖B‖²) / 2).
-**0**: equivariant (the maps agree). **1.41 = √2**: unrelated maps of equal energy
-(‖A − B‖² = ‖A‖² + ‖B‖² when A and B are uncorrelated). **Above 1.41**: the maps are anti-correlated,
-e.g. an edge filter turned by 180° answers with the opposite sign; **2**: A = −B.
+RELATIVE_ERROR = f"""**Relative error** of a layer f for a rotation g, with A = P_g rot_g f(x) (the features of x,
+rotated, channels shifted) and B = f(g·x) (the features of the rotated input), each channel's map centred (its
+spatial mean removed): e = ‖A − B‖ / √((‖A‖² + ‖B‖²) / 2). The words beside every number come from
+`eqlab.metrics.verdict`, on these thresholds: **below {ROUND_OFF:g}** equivariant (to round-off) · **below
+{EQUIVARIANT:g}** nearly equivariant · **below {PARTLY:g}** partly equivariant · **about {UNRELATED:.2f} (√2)**: as
+unrelated as two random maps (centred, they are nearly orthogonal, so ‖A − B‖² ≈ ‖A‖² + ‖B‖²; uncentred maps after a
+ReLU would read only 0.7–1.2) · **2**: A = −B, opposite signs (an edge filter turned by 180° answers with the
+opposite sign).
+"""
+
+WHICH = f"""**Which equivariance? Orientation-carrying or orientation-blind.** A small error can mean two things. A
+group CNN (strict) is equivariant with fields that *carry orientation*: their channels differ and cycle when the input
+turns. A field whose channels are all equal (and isotropic) satisfies f(g·x) = P_g rot_g f(x) *for free* and carries
+no orientation: it is **orientation-blind**. The field spectrum tells them apart: it splits each field into the
+isotypic components of its representation (C4's regular fields: *invariant*, the field mean that no channel shift
+can see; *frequency 1*, the part that turns like a vector; *sign*, + − + −) and gives each one its share of the
+energy and its own error. A layer with less than {BLIND_SHARE:.0%} of its energy in the oriented components is
+called orientation-blind, whatever its error: its small error is the error of its invariant part.
 """
 
 OUTPUT_ERROR = """**Why eqreg's output error is not much lower than plain's.** The output error compares whole
@@ -44,26 +61,19 @@ make in this browser session stays on the charts; "Clear runs" empties them.
 """
 
 
-def read_error(value: float) -> str:
-    """A few words on one relative error."""
-    if value != value:  # NaN
-        return "not measured"
-    if value < 0.02:
-        return "equivariant (to round-off)"
-    if value < 0.3:
-        return "nearly equivariant"
-    if value < 1.0:
-        return "partly equivariant"
-    if value <= 1.5:
-        return "about as unrelated as two random maps, ≈ 1.41"
-    return "anti-correlated, above 1.41: the maps tend to opposite signs"
+ERROR_SHORT = (f"Relative error e = ‖A − B‖ / √((‖A‖² + ‖B‖²) / 2) with A = P_g rot_g f(x), B = f(g·x), maps "
+               f"centred: **0** equivariant · below **{EQUIVARIANT:g}** nearly · about **{UNRELATED:.2f} = √2** "
+               "unrelated maps · **2** opposite signs. A small error with no orientation-carrying energy is "
+               "*orientation-blind*, not equivariance.")
 
+OUTPUT_SCALE = ("Output error e = ‖g·f(x) − f(g·x)‖ / √((‖g·f(x)‖² + ‖f(g·x)‖²) / 2), on whole images (not centred: "
+                "an image is mostly its mean, so e is small for every arm): **0** equivariant.")
 
-ERROR_SHORT = ("Relative error e = ‖A − B‖ / √((‖A‖² + ‖B‖²) / 2) with A = P_g rot_g f(x), B = f(g·x): "
-               "**0** equivariant · **1.41 = √2** unrelated maps of equal energy · **2** opposite signs.")
-
-CHARTS = """**The charts** are measured on the image shown above (its 128 px square). *Layer error*: the relative
-error of each layer, with its P_g, averaged over every rotation g ≠ e of the group; the pictures above show one g.
+CHARTS = """**The charts** are measured on the image shown above (its 128 px square). *Field spectrum*: the chosen
+layer of every arm (the layer of that name, or the one at the same position in a net that lacks it), its energy per
+component, summed over every rotation g ≠ e. *Layer error*: the relative error of each layer, with its P_g, averaged
+over every rotation g ≠ e of the group (hover a point for its orientation-carrying share and its verdict); the
+pictures above show one g.
 *Output error vs angle*: the whole net's output (P_g is the identity for an image), for turns by any angle: exact
 at multiples of 90°, interpolated in between.
 """

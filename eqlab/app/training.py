@@ -1,11 +1,12 @@
 """The Train tab: a short, capped run in its own process, live records, stop flags and the runs of a session.
 
-What is here: ``check_train_inputs`` (every value against the caps, before anything starts),
+What is here: ``DEFAULT_SHARE`` (the kit's default target share, the tab's too),
+``check_train_inputs`` (every value against the caps, before anything starts),
 ``train_config`` (the zoo's recipe with the tab's changes: steps, group, λ or a target gradient
 share, fine-tuning from a zoo net), ``Trainings`` (starts ``eqlab.app.worker`` processes at a lower
-priority and keeps one stop flag per browser session) and ``train_run`` (a generator: the records
+priority and keeps one stop flag per browser session), ``train_run`` (a generator: the records
 while the run goes, then the trained model as the session's arm "yours" and the run kept for the
-overlays).
+overlays) and ``against_start`` (the status's change against the starting net).
 
 What is not here: the loop (``eqlab.train.fit``, run by ``worker.py``), the charts (``charts.py``).
 """
@@ -29,6 +30,7 @@ from eqlab.arms import ARM_NAMES, ARMS
 SCRATCH = "scratch"  # the "start from" choice without a zoo net
 NICE = 5  # the training process's priority below the server's (0): requests first
 MAX_RUNS = 8  # runs kept per session for the overlays
+DEFAULT_SHARE = zoo.recipe("denoise", "eqreg").target_share  # the kit's default (TrainConfig, the CLI, the zoo): 0.1
 
 
 def start_choices(arm: str) -> list[str]:
@@ -111,6 +113,22 @@ def run_label(values: dict, number: int) -> str:
     if values["group"] != "C4":
         parts.append(values["group"])
     return " ".join(parts)
+
+
+def against_start(history: list[dict], metrics: dict) -> str:
+    """The validation PSNR and layer error at the end against the starting net's (the step-0 validation)."""
+    start = next((r for r in history if "val_psnr" in r), {})
+    psnr, base = metrics.get("psnr", float("nan")), metrics.get("baseline_psnr", float("nan"))
+    error = metrics.get("layer_error", float("nan"))
+    text = f"validation PSNR **{psnr:.2f} dB**"
+    if "val_psnr" in start:
+        text += f" ({psnr - start['val_psnr']:+.2f} dB against the starting net's {start['val_psnr']:.2f} dB"
+    else:
+        text += " ("
+    text += f"; degraded input {base:.2f} dB) · mean layer error **{error:.3f}**"
+    if isinstance(start.get("val_layer_error"), (int, float)):
+        text += f" (start {start['val_layer_error']:.3f})"
+    return text
 
 
 class Run:
@@ -214,7 +232,7 @@ def train_run(app, values: dict, session: dict, session_id: str = "local", every
     runs = session.setdefault("runs", [])
     number = session.get("run_count", 0) + 1
     session["run_count"] = number
-    current = dict(label=run_label(values, number), history=[], task=values["task"])
+    current = dict(label=run_label(values, number), history=[], task=values["task"], steps=config.steps, number=number)
     runs.append(current)
     del runs[:-MAX_RUNS]
     device = "GPU" if app.cuda else "CPU"
@@ -253,14 +271,14 @@ def train_run(app, values: dict, session: dict, session_id: str = "local", every
     model = for_inference(load_checkpoint(run.out)[0])
     run.out.unlink(missing_ok=True)
     label = f"{current['label']} · {done['step']} steps"
-    loaded = Loaded(model, "yours", f"yours ({label})", ("yours", run.out.stem))
+    rotated = ARMS[values["arm"]].paired or ARMS[values["arm"]].strict
+    loaded = Loaded(model, "yours", f"yours ({label})", ("yours", run.out.stem), values["group"] if rotated else None,
+                    config.norm if ARMS[values["arm"]].penalized else None)
     session.setdefault("mine", {})[values["task"]] = dict(loaded=loaded, label=label)
     m = done["metrics"]
     stopped = f"stopped at step {done['step']} (Cancel) · " if done["stopped"] else ""
-    status = (f"Done in {done['wall_time_s']:.0f} s: **{label}** · {stopped}validation PSNR "
-              f"{m.get('psnr', float('nan')):.2f} dB (degraded input {m.get('baseline_psnr', float('nan')):.2f} dB)"
-              f" · mean layer error {m.get('layer_error', float('nan')):.3f} · output error "
-              f"{m.get('output_error', float('nan')):.3f}. It is now the arm **yours** in Explore and "
+    status = (f"Done in {done['wall_time_s']:.0f} s: **{label}** · {stopped}{against_start(current['history'], m)} · "
+              f"output error {m.get('output_error', float('nan')):.3f}. It is now the arm **yours** in Explore and "
               f"Restore & compare ({values['task']}).")
     if done["stalled"]:
         status += (" ⚠️ The net did not beat its degraded input (a stalled run): try a smaller λ or share, "

@@ -21,11 +21,9 @@ What is not here: what the events compute (``handlers.py`` and the tab modules),
 
 from eqlab.app import text
 from eqlab.app.bank import net_summary
-from eqlab.app.charts import FLOOR
 from eqlab.app.first import first_view
-from eqlab.app.handlers import make_handlers
+from eqlab.app.handlers import make_handlers, table_df
 from eqlab.app.settings import (
-    ARM_CHOICES,
     DEFAULT_SAMPLE,
     EXTRA_NET,
     GROUPS,
@@ -36,11 +34,10 @@ from eqlab.app.settings import (
     TASKS,
     TRAIN_GROUPS,
     WEIGHT_MAX,
-    arm_color,
     steps_cap,
 )
 from eqlab.app.state import App
-from eqlab.app.training import start_choices
+from eqlab.app.training import DEFAULT_SHARE, start_choices
 from eqlab.arms import ARM_NAMES
 
 THEME_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
@@ -51,16 +48,20 @@ CSS = """
 .upload {min-height: 150px}
 .upload .wrap {padding-top: 6px}
 .picture img {object-fit: contain}
+.run-legend {display: flex; flex-wrap: wrap; gap: 2px 18px; font-size: 0.9em}
+.run-legend .entry {white-space: nowrap}
 """
 CLOSE_TOASTS = "() => document.querySelectorAll('[data-testid=toast-close]').forEach((button) => button.click())"
 ARM_INFO = "strict: group CNN · yours: the model you train in the Train tab (this browser session)"
 CONTROLS_WIDTH, MAIN_WIDTH, CHART_WIDTH = 270, 500, 380  # px: below their sum the columns stack
+TEXT_WIDTH = 320  # px: a Learn picture's text; below MAIN_WIDTH + this it goes under the picture, which keeps its size
 
 
 def _curve(gr, kind, title: str, y_title: str, **kwargs):
-    """An empty Train chart (value against step, one colour per run)."""
-    return kind(None, x="step", y="value", color="run", title=title, label=title, x_title="step",
-                y_title=y_title, height=260, min_width=CHART_WIDTH, color_title="run", **kwargs)
+    """An empty Train chart (value against step, one colour per run; the runs' legend is one HTML block above the
+    charts, which wraps at any width where each chart's own legend would be clipped)."""
+    return kind(None, x="step", y="value", color="run", title=title, show_label=False, x_title="step",
+                y_title=y_title, height=260, min_width=CHART_WIDTH, colors_in_legend=[], **kwargs)  # the legend: HTML
 
 
 def build_app(models: str = "auto", cache_dir: str | None = None):
@@ -72,8 +73,7 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
     first = first_view(app)
     cap = steps_cap(app.cuda)
     absent = app.bank.extra_absent
-    arm_choices = ARM_CHOICES + ([EXTRA_NET] if not absent else [])
-    colors = {a: arm_color(a) for a in arm_choices} | {FLOOR: arm_color(FLOOR)}
+    arm_choices = app.arms() + ([EXTRA_NET] if not absent else [])
 
     with gr.Blocks(title="eqlab · EQ-Reg explorer") as demo:
         session = gr.State({})
@@ -111,40 +111,54 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         ex_panel = gr.Image(first.panel, elem_id="explore-panel", type="filepath", format="png",
                                             interactive=False, show_label=False, elem_classes="picture",
                                             buttons=["download", "fullscreen"])
+                        ex_chart_note = gr.Markdown(first.chart_note, elem_id="explore-chart-note", elem_classes="note")
+                        ex_spectrum = gr.BarPlot(
+                            first.spectrum_chart, elem_id="explore-spectrum", x="arm", y="share", color="component",
+                            color_map=first.spectrum_colors, sort=first.spectrum_order,
+                            title="Field spectrum of this layer, every arm", x_title="arm", color_title="component",
+                            y_title="share of the energy (%)", tooltip=["arm", "layer", "component", "share", "error"],
+                            y_lim=[0, 100], height=280, show_label=False)
+                        ex_spectrum_text = gr.Markdown(first.spectrum_text, elem_id="explore-spectrum-text",
+                                                       elem_classes="note")
                         with gr.Row():
                             ex_layers = gr.LinePlot(
                                 first.layer_chart, elem_id="explore-layers", x="layer", y="error", color="arm",
-                                color_map=colors, title="Layer error (with P_g), every arm", x_title="layer",
-                                y_title="relative error e", x_label_angle=-40, color_title="arm",
-                                tooltip=["arm", "layer", "error", "worst"], height=300, min_width=CHART_WIDTH)
+                                color_map=first.layer_colors, title="Layer error (with P_g), every arm",
+                                x_title="layer (position · name)", y_title="relative error e", x_label_angle=-40,
+                                color_title="arm", tooltip=["arm", "name", "error", "worst", "oriented", "verdict"],
+                                height=320, show_label=False, min_width=CHART_WIDTH)
                             ex_angles = gr.LinePlot(
                                 first.angle_chart, elem_id="explore-angles", x="angle", y="error", color="series",
-                                color_map=colors, x_lim=[0, 180], title="Output error vs angle", color_title="",
-                                x_title="angle (degrees)", y_title="relative error e", height=300,
-                                min_width=CHART_WIDTH)
-                        ex_chart_note = gr.Markdown(first.chart_note, elem_classes="note")
+                                color_map=first.angle_colors, x_lim=[0, 180], title="Output error vs angle",
+                                color_title="", x_title="angle (degrees)", y_title="relative error e", height=320,
+                                show_label=False, min_width=CHART_WIDTH)
                         with gr.Accordion("How to read the errors", open=True):
-                            gr.Markdown(text.RELATIVE_ERROR + "\n\n" + text.CHARTS + "\n\n" + text.OUTPUT_ERROR
-                                        + "\n\n" + text.FLOOR, elem_classes="note")
+                            gr.Markdown(text.RELATIVE_ERROR + "\n\n" + text.WHICH + "\n\n" + text.CHARTS + "\n\n"
+                                        + text.OUTPUT_ERROR + "\n\n" + text.FLOOR, elem_classes="note")
                         with gr.Accordion("The same field as a matplotlib figure (eqlab.viz.rotation_panel, same "
                                           "image and layer; press the button on the left)", open=False) as ex_acc:
                             ex_figure = gr.Plot(show_label=False)
                 ex_inputs = [ex_task, ex_arm, ex_sample, ex_upload, ex_group, ex_element, ex_layer, ex_channel, session]
-                ui_kw = dict(fn=on.explore_ui, inputs=ex_inputs, api_name=False, concurrency_limit=None,
-                             trigger_mode="always_last", show_progress="minimal",
-                             outputs=[ex_element, ex_layer, ex_channel, ex_strip, ex_panel, ex_status, ex_upload,
-                                      session])
-                charts_kw = dict(fn=on.explore_charts, inputs=[ex_task, ex_sample, ex_upload, ex_group, session],
-                                 outputs=[ex_layers, ex_angles, ex_chart_note, session], api_name=False,
-                                 concurrency_limit=None, trigger_mode="always_last", show_progress="minimal")
+                ui_outputs = [ex_element, ex_layer, ex_channel, ex_strip, ex_panel, ex_status, ex_upload, ex_spectrum,
+                              ex_spectrum_text, session]  # handlers.EXPLORE_UI
+                quick_kw = dict(inputs=ex_inputs, api_name=False, concurrency_limit=None, trigger_mode="always_last",
+                                show_progress="minimal")
+                charts_kw = dict(fn=on.explore_charts_event, inputs=ex_inputs,
+                                 outputs=[ex_layers, ex_angles, ex_spectrum, ex_spectrum_text, ex_chart_note, session],
+                                 api_name=False, concurrency_limit=None, trigger_mode="always_last",
+                                 show_progress="minimal")
                 for event in (ex_task.input, ex_group.input, ex_sample.input, ex_upload.upload, ex_upload.clear):
-                    event(**ui_kw).then(**charts_kw)
-                for event in (ex_arm.input, ex_element.input, ex_layer.input, ex_channel.release):
-                    event(**ui_kw)
+                    # the spectrum is left to the chart event here (Gradio redraws a chart whose colours change only
+                    # when one event updates it, not two in a chain)
+                    event(on.explore_ui_charts, outputs=ui_outputs[:7] + [session, ex_chart_note], **quick_kw).then(
+                        **charts_kw)
+                # .input, not .release: the channel box, the slider's arrow keys and a drag all update the view
+                for event in (ex_arm.input, ex_element.input, ex_layer.input, ex_channel.input):
+                    event(on.explore_ui, outputs=ui_outputs, **quick_kw)
                 ex_full.click(lambda: gr.Accordion(open=True), None, ex_acc, queue=False, api_name=False).then(
                     on.explore_figure, inputs=ex_inputs, outputs=ex_figure, api_name=False,
                     concurrency_limit=1, concurrency_id="figure")
-                # API: the whole tab in one call, its halves, the control choices and the figure (hidden
+                # API: the whole tab in one call, its parts, the control choices and the figure (hidden
                 # components: the channel is a plain number, not bounded by the slider of the session's last layer).
                 api = gr.Button(visible=False)
                 api_inputs = ex_inputs[:7] + [gr.Number(0, precision=0, visible=False), session]
@@ -157,8 +171,8 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                 api.click(on.explore_charts, [ex_task, ex_sample, ex_upload, ex_group, session],
                           [ex_layers, ex_angles, ex_chart_note, session], api_name="explore_charts",
                           concurrency_limit=None)
-                api.click(on.explore_controls, [ex_task, ex_arm, ex_group, ex_layer, ex_channel, session],
-                          [ex_element, ex_layer, ex_channel], api_name="explore_controls", concurrency_limit=None)
+                api.click(on.explore_controls, api_inputs, [ex_element, ex_layer, ex_channel],
+                          api_name="explore_controls", concurrency_limit=None)
 
             # Restore & compare -------------------------------------------------------------------------
             with gr.Tab("Restore & compare", id="restore"):
@@ -172,7 +186,7 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         rs_rotation = gr.Radio(["90°", "180°", "270°"], value="90°", label="Rotate the input by",
                                                info="each net also restores the rotated input g·x")
                         rs_run = gr.Button("Restore", variant="primary")
-                        rs_show = gr.Radio(ARM_CHOICES, value="eqreg", label="Slider shows")
+                        rs_show = gr.Radio(app.arms(), value="eqreg", label="Slider shows")
                     with gr.Column(scale=3, min_width=MAIN_WIDTH):
                         rs_status = gr.Markdown("Pick a task and press **Restore**: every arm restores the same "
                                                 "degraded image, and its rotated copy.", elem_id="restore-status",
@@ -182,13 +196,12 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                                                    max_height=420)
                         rs_maps = gr.Image(elem_id="restore-maps", type="filepath", format="png", interactive=False,
                                            show_label=False, elem_classes="picture", buttons=["download", "fullscreen"])
-                        rs_table = gr.Dataframe(elem_id="restore-table", interactive=False, wrap=True,
-                                                label="Scores per arm (PSNR/SSIM on the luma; 'rotated input': "
-                                                      "restore g·x, rotate back, score)")
-                        gr.Markdown("**Output error e** (the table's last column, the bottom row of the maps): "
-                                    + text.ERROR_SHORT.replace("P_g rot_g f(x)", "g·f(x)") + " Here f is the whole "
-                                    "net: its output is an image, so P_g is the identity.\n\n" + text.OUTPUT_ERROR,
-                                    elem_classes="note")
+                        rs_table = gr.Dataframe(table_df([]), elem_id="restore-table", interactive=False, wrap=True,
+                                                label="Scores per arm (PSNR/SSIM on the luma; 'g·x': restore the "
+                                                      "rotated input, rotate back, score)")
+                        gr.Markdown("**Output error e** (the table's last column, the bottom row of the maps). "
+                                    + text.OUTPUT_SCALE + " Here f is the whole net: its output is an image, so P_g is "
+                                    "the identity.\n\n" + text.OUTPUT_ERROR, elem_classes="note")
                 rs_inputs = [rs_task, rs_strength, rs_sample, rs_upload, rs_rotation, rs_show, session]
                 rs_run.click(on.restore_ui, rs_inputs, [rs_slider, rs_maps, rs_table, rs_status, rs_upload, session],
                              api_name=False, concurrency_limit=None)
@@ -217,7 +230,7 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         tr_mode = gr.Radio(["target share", "fixed λ"], value="target share", label="EQ-Reg weight",
                                            elem_id="train-mode",
                                            info="target share: λ adapts so that ‖∇λR‖ / ‖∇task‖ stays at the share")
-                        tr_share = gr.Number(value=0.3, label=f"target gradient share ({SHARE_RANGE[0]:g} … "
+                        tr_share = gr.Number(value=DEFAULT_SHARE, label=f"target gradient share ({SHARE_RANGE[0]:g} … "
                                                               f"{SHARE_RANGE[1]:g})")
                         tr_weight = gr.Number(value=1e-3, label=f"λ: fixed, or the start (0 … {WEIGHT_MAX:g})",
                                               elem_id="train-weight",
@@ -238,6 +251,7 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         tr_status = gr.Markdown("Fine-tune the zoo's **augment** net with EQ-Reg switched on and "
                                                 "watch R and the layer error fall; or choose another start.",
                                                 elem_id="train-status", elem_classes="status")
+                        tr_legend = gr.HTML("", elem_id="train-legend")
                         with gr.Row():
                             tr_loss = _curve(gr, gr.LinePlot, "Task loss (MSE)", "MSE", elem_id="train-loss")
                             tr_reg = _curve(gr, gr.LinePlot, "EQ-Reg penalty R (unweighted)", "R")
@@ -251,7 +265,8 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         gr.Markdown(text.TRAIN_CURVES + "\n\n" + text.ERROR_SHORT, elem_classes="note")
                 tr_inputs = [tr_task, tr_arm, tr_start, tr_group, tr_mode, tr_weight, tr_share, tr_steps, tr_seed,
                              tr_net]
-                tr_outputs = [tr_loss, tr_reg, tr_weight_plot, tr_share_plot, tr_psnr, tr_layer, tr_status, session]
+                tr_outputs = [tr_loss, tr_reg, tr_weight_plot, tr_share_plot, tr_psnr, tr_layer, tr_legend, tr_status,
+                              session]
                 tr_go.click(on.train_check, tr_inputs, None, api_name=False, concurrency_limit=None).success(
                     on.train, tr_inputs + [session], tr_outputs, api_name=False, concurrency_limit=1,
                     concurrency_id="train")
@@ -270,13 +285,13 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                     with gr.Row():
                         le_rot_img = gr.Image(elem_id="learn-rotate", type="filepath", interactive=False,
                                               show_label=False, scale=2, min_width=MAIN_WIDTH, elem_classes="picture")
-                        le_rot_text = gr.Markdown(min_height=0)
+                        le_rot_text = gr.Markdown(min_height=0, min_width=TEXT_WIDTH)
                 with gr.Accordion("2 · Watch the channels cycle", open=True):
                     le_k = gr.Slider(0, 3, value=1, step=1, label="quarter turns k (g = k · 90°)")
                     with gr.Row():
                         le_ch_img = gr.Image(elem_id="learn-channels", type="filepath", interactive=False,
                                              show_label=False, scale=2, min_width=MAIN_WIDTH, elem_classes="picture")
-                        le_ch_text = gr.Markdown()
+                        le_ch_text = gr.Markdown(min_width=TEXT_WIDTH)
                     with gr.Accordion("Channel tables of three representations (eqlab.viz.channel_shift_diagram)",
                                       open=False) as le_acc:
                         le_diagram = gr.Plot(show_label=False)

@@ -16,8 +16,11 @@ What is where:
     - ``eqlab.data.commute``: ``degradation_commutes`` (does ``D`` commute with a group?).
     - ``eqlab.data.synthetic``: ``oriented_image`` (the symmetry knob), ``smooth_image``,
       ``synthetic_set``, ``orientation_coherence``, ``dominant_orientation_deg``.
-    - ``eqlab.data.patches``: ``PatchSampler``, ``fixed_test_patches``, ``center_crop``,
-      ``crop_to_multiple``.
+    - ``eqlab.data.patches``: ``PatchSampler``, ``draw_positions``, ``fixed_test_patches``,
+      ``center_crop``, ``crop_to_multiple``.
+    - ``eqlab.data.pipeline`` (imported by name): the training pipeline, a ``torch.utils.data``
+      Dataset over a folder read lazily (``ImageFiles``, a uint8 cache), plans drawn in order
+      (``BatchPlanner``), ``PatchPairs`` and ``patch_loader`` (workers, pinned memory).
 
 Example:
     >>> import torch

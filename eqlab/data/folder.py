@@ -4,10 +4,11 @@ What is here:
     - ``read_image(path, mode, max_side)``: one file to a ``(C, H, W)`` tensor.
     - ``load_folder(path, mode, max_side, recursive)``: every image file of a folder, sorted by
       name; unreadable files are skipped and reported instead of stopping the run.
+    - ``image_files(path, recursive)``: the image files of a folder, sorted, without reading them.
     - ``IMAGE_EXTENSIONS``: the file types read.
 
-What is not here: the bundled default set (``eqlab.data.images``) and patch sampling
-(``eqlab.data.patches``).
+What is not here: the bundled default set (``eqlab.data.images``), patch sampling
+(``eqlab.data.patches``) and the lazy training pipeline over a folder (``eqlab.data.pipeline``).
 
 Formats: PNG, JPEG, BMP are read with Pillow (EXIF orientation applied); TIFF is read with
 ``tifffile`` (a dependency of scikit-image) so that 16-bit colour TIFFs keep their precision.
@@ -27,7 +28,7 @@ import torch
 
 from eqlab.data.convert import check_mode, limit_side, to_mode, to_tensor
 
-__all__ = ["IMAGE_EXTENSIONS", "FolderImages", "read_image", "load_folder"]
+__all__ = ["IMAGE_EXTENSIONS", "FolderImages", "read_image", "image_files", "load_folder"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -85,6 +86,26 @@ def read_image(path: str | Path, mode: str = "rgb", max_side: int | None = None)
     return to_mode(limit_side(x, max_side), mode).contiguous()
 
 
+def image_files(path: str | Path, recursive: bool = False) -> list[Path]:
+    """The image files of a folder (``IMAGE_EXTENSIONS``, no hidden files), sorted by path.
+
+    Raises:
+        ValueError: the folder does not exist, is not a folder or holds no image file.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise ValueError(f"image folder {str(root)!r} does not exist")
+    if not root.is_dir():
+        raise ValueError(f"{str(root)!r} is not a folder")
+    files = sorted(
+        p for p in (root.rglob("*") if recursive else root.iterdir())
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    )
+    if not files:
+        raise ValueError(f"image folder {str(root)!r} holds no image file {IMAGE_EXTENSIONS}")
+    return files
+
+
 def load_folder(
     path: str | Path, mode: str = "rgb", max_side: int | None = None, recursive: bool = False
 ) -> FolderImages:
@@ -114,16 +135,7 @@ def load_folder(
     """
     check_mode(mode)
     root = Path(path)
-    if not root.exists():
-        raise ValueError(f"image folder {str(root)!r} does not exist")
-    if not root.is_dir():
-        raise ValueError(f"{str(root)!r} is not a folder")
-    files = sorted(
-        p for p in (root.rglob("*") if recursive else root.iterdir())
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-    )
-    if not files:
-        raise ValueError(f"image folder {str(root)!r} holds no image file {IMAGE_EXTENSIONS}")
+    files = image_files(root, recursive)
     images, names, skipped = [], [], []
     for file in files:
         name = file.relative_to(root).as_posix()

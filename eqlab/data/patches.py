@@ -3,6 +3,8 @@
 What is here:
     - ``PatchSampler(images, patch_size, batch_size, generator)``: endless random
       ``(B, C, p, p)`` batches of clean patches. No augmentation by default.
+    - ``draw_positions(sizes, patch_size, batch_size, generator)``: the random part alone, from
+      the image sizes (the training pipeline, ``eqlab.data.pipeline``, crops elsewhere).
     - ``fixed_test_patches(images, patch_size, count)``: the same patches every time, on a grid.
     - ``center_crop(images, size)`` and ``crop_to_multiple(images, m)``: deterministic crops.
 
@@ -20,7 +22,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-__all__ = ["PatchSampler", "fixed_test_patches", "center_crop", "crop_to_multiple"]
+__all__ = ["PatchSampler", "draw_positions", "fixed_test_patches", "center_crop", "crop_to_multiple"]
 
 
 def _check_images(images: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -105,17 +107,13 @@ class PatchSampler:
         self.names = names
 
     def sample_positions(self) -> torch.Tensor:
-        """Draw the parameters of one batch.
+        """Draw the parameters of one batch (see :func:`draw_positions`).
 
         Returns:
             ``(B, 5)`` long tensor of rows ``(image index, top, left, flip_h, flip_v)``.
         """
-        b, p, gen = self.batch_size, self.patch_size, self.generator
-        index = torch.randint(len(self.images), (b,), generator=gen)
-        free = torch.tensor([[x.shape[-2] - p + 1, x.shape[-1] - p + 1] for x in self.images])[index]  # (B, 2)
-        corner = (torch.rand(b, 2, generator=gen, dtype=torch.float64) * free).long().minimum(free - 1)
-        flip = torch.randint(2, (b, 2), generator=gen) if self.flips else torch.zeros(b, 2, dtype=torch.long)
-        return torch.cat([index[:, None], corner, flip], dim=1)
+        sizes = [tuple(x.shape[-2:]) for x in self.images]
+        return draw_positions(sizes, self.patch_size, self.batch_size, self.generator, self.flips)
 
     def crop(self, positions: torch.Tensor) -> torch.Tensor:
         """Cut the patches described by ``positions (B, 5)``; returns ``(B, C, p, p)``."""
@@ -141,6 +139,36 @@ class PatchSampler:
     def __repr__(self) -> str:
         return (f"PatchSampler(images={len(self.images)}, patch_size={self.patch_size}, "
                 f"batch_size={self.batch_size}, flips={self.flips})")
+
+
+def draw_positions(sizes: Sequence[tuple[int, int]], patch_size: int, batch_size: int,
+                   generator: torch.Generator | None = None, flips: bool = False) -> torch.Tensor:
+    """The random parameters of a batch of patches: an image uniformly, then a corner uniformly where it fits.
+
+    Only the image sizes are needed, so the images themselves may stay on disk
+    (``eqlab.data.pipeline``). ``PatchSampler`` draws through this function: the same generator
+    state gives the same positions either way.
+
+    Args:
+        sizes: ``(H, W)`` of every image, each at least ``patch_size`` on both sides.
+        patch_size: side ``p`` of the square patches.
+        batch_size: patches per batch ``B``.
+        generator: the random stream.
+        flips: also draw a horizontal and a vertical flip per patch (else zeros, without a draw).
+
+    Returns:
+        ``(B, 5)`` long tensor of rows ``(image index, top, left, flip_h, flip_v)``.
+
+    Example:
+        >>> draw_positions([(64, 80)], 32, 4, torch.Generator().manual_seed(0)).shape
+        torch.Size([4, 5])
+    """
+    b, p = batch_size, patch_size
+    index = torch.randint(len(sizes), (b,), generator=generator)
+    free = torch.tensor([[h - p + 1, w - p + 1] for h, w in sizes])[index]  # (B, 2)
+    corner = (torch.rand(b, 2, generator=generator, dtype=torch.float64) * free).long().minimum(free - 1)
+    flip = torch.randint(2, (b, 2), generator=generator) if flips else torch.zeros(b, 2, dtype=torch.long)
+    return torch.cat([index[:, None], corner, flip], dim=1)
 
 
 def _grid(length: int, size: int, n: int) -> list[int]:

@@ -5,14 +5,21 @@
                   ``output_equivariance_error``, ``equivariance_error_map``, ``error_vs_angle``,
                   ``rotation_view`` (what a rotation panel shows), ``layer_features`` / ``layer_maps``
                   (the feature capture), ``viewable_layers``, ``relative_error``
+                  ``equivariance_components`` (energy and error per isotypic component of each layer)
+    components    which equivariance: ``orientation_summary`` (oriented share, its error, the blind flag),
+                  ``verdict`` and its thresholds, ``centred``
+    lie           small rotations: ``lie_derivative`` (relative Lie derivative per layer and at the output, with
+                  its floor), ``LIE_STEP_DEG``
 
 What is not here: the training penalty (``eqlab.regularizer``), scoring a net on a task (``eqlab.tasks.evaluate``).
 """
 
+from eqlab.metrics.components import BLIND_SHARE, UNRELATED, centred, orientation_summary, verdict
 from eqlab.metrics.equivariance import (
                                         FLOOR_SIGMA,
                                         KINDS,
                                         RotationView,
+                                        equivariance_components,
                                         equivariance_error,
                                         equivariance_error_map,
                                         error_vs_angle,
@@ -24,10 +31,12 @@ from eqlab.metrics.equivariance import (
                                         rotation_view,
                                         viewable_layers,
 )
+from eqlab.metrics.lie import LIE_STEP_DEG, lie_derivative
 from eqlab.metrics.quality import psnr, rgb_to_y, ssim
 
 __all__ = [
     "psnr", "ssim", "rgb_to_y", "equivariance_error", "mean_layer_error", "output_equivariance_error",
     "equivariance_error_map", "error_vs_angle", "relative_error", "layer_features", "layer_maps", "rotation_view",
-    "RotationView", "viewable_layers", "KINDS", "FLOOR_SIGMA",
+    "RotationView", "viewable_layers", "KINDS", "FLOOR_SIGMA", "equivariance_components", "orientation_summary",
+    "verdict", "centred", "UNRELATED", "BLIND_SHARE", "lie_derivative", "LIE_STEP_DEG",
 ]

@@ -14,12 +14,13 @@ measured: a ReLU layer's maps are positive, and uncentred unrelated maps then re
 √2 (``UNRELATED``). Centred, two unrelated maps are nearly orthogonal and read about √2; 0 is
 equivariant; 2 is ``A = -B``.
 
-What is here: ``equivariance_components`` (the tidy table: layer x element x component),
-``orientation_summary`` (per layer: the oriented share of the energy, the error of the oriented part,
+What is here: ``component_rows`` (one comparison split by component), ``orientation_summary`` and
+``summarize_components`` (per layer: the oriented share of the energy, the error of the oriented part,
 the error of the invariant part, the blind flag, a verdict), ``verdict`` and its thresholds
 (``ROUND_OFF``, ``EQUIVARIANT``, ``PARTLY``, ``BLIND_SHARE``), used by the figures, the app and the
-notebooks, and ``centred``.
-What is not here: the per-layer error without components (``equivariance.equivariance_error``).
+notebooks, and ``centred``. Nothing here runs a model.
+What is not here: running a net to get the maps (``equivariance.equivariance_components``, the tidy
+table layer x element x component, and ``RotationView.components``).
 """
 
 from __future__ import annotations
@@ -27,13 +28,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
 
-from eqlab.groups import Group, get_group
+from eqlab.groups import Group
 from eqlab.isotypic import block_energies, components
-from eqlab.metrics.equivariance import _check_input, _evaluating, _layers, centred, layer_maps
 
-__all__ = ["equivariance_components", "component_rows", "orientation_summary", "summarize_components", "verdict",
+__all__ = ["centred", "component_rows", "orientation_summary", "summarize_components", "verdict",
            "UNRELATED", "ROUND_OFF", "EQUIVARIANT", "PARTLY", "BLIND_SHARE"]
 
 UNRELATED = math.sqrt(2)  # the relative error of two centred, unrelated maps (tests/test_metrics.py measures it)
@@ -43,47 +42,13 @@ PARTLY = 1.0  # below: partly equivariant; above, as unrelated as two random map
 BLIND_SHARE = 0.1  # oriented share of the energy below which a layer is called orientation-blind
 
 
-def equivariance_components(model: nn.Module, x: torch.Tensor, group: Group | str = "C4", layers="auto",
-                            reps=None, elements=None, layouts=None) -> list[dict]:
-    """Energy and relative error of every isotypic component, per chosen layer and element.
-
-    Args:
-        model: any model; run in eval mode without gradients.
-        x: ``(B, C, H, W)`` inputs (square for quarter turns).
-        group: the group.
-        layers, reps, layouts: which layers (``eqlab.selection.select``; probed in eval mode).
-        elements: elements to test; default every non-identity element.
-
-    Returns:
-        a tidy table, one dict per (layer, element, component): ``layer, rep, element, angle_deg,
-        component, oriented`` (every component but the invariant one), ``energy``
-        (``‖Π A‖² + ‖Π B‖²``, centred maps), ``diff`` (``‖Π (A - B)‖²``), ``share`` (``energy`` over
-        the layer's energy for that element; the shares of a layer and element add up to 1) and
-        ``value`` (the component's relative error). Sums of ``diff`` and ``energy`` over components
-        are the whole layer's (the projectors are orthogonal).
-
-    Example:
-        >>> from eqlab.models import build
-        >>> rows = equivariance_components(build("dncnn", features=8, depth=3), torch.rand(1, 1, 16, 16))
-        >>> sorted({r["component"] for r in rows})
-        ['frequency 1', 'invariant', 'sign']
-    """
-    group = get_group(group)
-    elements = _check_input(x, group, elements)
-    chosen = _layers(model, group, layers, reps, layouts, x)
-    rows = []
-    with _evaluating(model):
-        base, _ = layer_maps(model, x, chosen)
-        for element in elements:
-            rotated, _ = layer_maps(model, group.rotate(x, element), chosen)
-            for layer in chosen:
-                b = rotated[layer.name]
-                a = group.act(base[layer.name], element, layer.rep)
-                mask = group.mask(b.shape[-2], b.shape[-1], device=b.device)
-                for row in component_rows(a, b, layer.rep, group, mask):
-                    rows.append(dict(layer=layer.name, rep=layer.rep.name, element=element,
-                                     angle_deg=group.angle_deg(element), **row))
-    return rows
+def centred(y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Each channel minus its spatial mean (over ``mask`` when given): ``(B, C, H, W)`` -> same shape."""
+    if mask is None:
+        return y - y.mean(dim=(-2, -1), keepdim=True)
+    weight = mask.to(y.dtype)
+    mean = (y * weight).sum(dim=(-2, -1), keepdim=True) / weight.sum().clamp_min(1)
+    return (y - mean) * weight
 
 
 def component_rows(a: torch.Tensor, b: torch.Tensor, rep, group: Group, mask: torch.Tensor | None = None) -> list[dict]:

@@ -5,8 +5,13 @@ The equivariance error of a layer ``f`` for element ``g`` is relative and symmet
 .. math:: e = \\frac{\\|A - B\\|}{\\sqrt{(\\|A\\|^2 + \\|B\\|^2) / 2}},
           \\quad A = P\\, \\mathrm{rot}_g f(x),\\ B = f(g x)
 
-It is 0 for an exactly equivariant layer, about 1.41 (the square root of 2) for unrelated maps of
-equal energy, and at most 2 (``A = -B``). Three kinds choose ``P``: ``"shift"`` the layer's
+Layer maps are *centred* first (each channel's spatial mean removed, inside the disk for C8), so
+the scale reads true: 0 for an exactly equivariant layer, about 1.41 (the square root of 2) for two
+unrelated maps (centred, they are nearly orthogonal), at most 2 (``A = -B``). Uncentred, a ReLU
+layer's positive maps read only 0.7--1.2 when unrelated (``centre=False`` gives that number; the
+output-level error compares images and is not centred). The error of a whole layer does not say
+*which* equivariance: a field whose channels are all equal is equivariant for free;
+``eqlab.metrics.components`` splits it by isotypic component. Three kinds choose ``P``: ``"shift"`` the layer's
 representation, ``"none"`` no channel permutation, ``"best"`` the smallest error over the
 permutations of every group element (did the net learn equivariance with another channel order?).
 For C8 the norms run over a disk mask. The training penalty's relative term is ``e**2 / 2``.
@@ -16,7 +21,8 @@ the layouts of ``eqlab.layouts``), probed in eval mode: the layers that run at t
 run in eval mode under ``torch.no_grad`` (their training flag is restored) and every forward gets a
 copy of the input, so a net that scales its input in place cannot change the caller's tensor.
 
-What is here: ``equivariance_error`` (the tidy table), ``mean_layer_error``,
+What is here: ``equivariance_error`` (the tidy table), ``equivariance_components`` (the same, per
+isotypic component: which equivariance), ``mean_layer_error``,
 ``output_equivariance_error``, ``equivariance_error_map``, ``error_vs_angle`` (with the
 interpolation floor), ``rotation_view`` (everything a rotation panel shows, for ``eqlab.viz`` and
 the app), ``layer_features`` / ``layer_maps`` (the one feature capture of the kit),
@@ -35,11 +41,12 @@ import torch.nn as nn
 
 from eqlab.data.kernels import filter2d, gaussian_kernel
 from eqlab.groups import Group, Representation, Trivial, get_group, rotate_by_angle
+from eqlab.metrics.components import centred, component_rows, summarize_components
 from eqlab.selection import Layer, Selection, cached_select
 
-__all__ = ["relative_error", "layer_features", "layer_maps", "viewable_layers", "equivariance_error",
-           "mean_layer_error", "output_equivariance_error", "equivariance_error_map", "error_vs_angle",
-           "rotation_view", "RotationView", "KINDS", "FLOOR_SIGMA"]
+__all__ = ["equivariance_components", "relative_error", "layer_features", "layer_maps", "viewable_layers",
+           "equivariance_error", "mean_layer_error", "output_equivariance_error", "equivariance_error_map",
+           "error_vs_angle", "rotation_view", "RotationView", "KINDS", "FLOOR_SIGMA"]
 
 KINDS = ("shift", "none", "best")
 FLOOR_SIGMA = 1.0  # px: the isotropic blur whose measured error is the interpolation floor of error_vs_angle
@@ -159,7 +166,7 @@ def _layers(model, group, layers, reps, layouts, x) -> list[Layer]:
 
 
 def equivariance_error(model: nn.Module, x: torch.Tensor, group: Group | str = "C4", layers="auto", reps=None,
-                       elements=None, kinds=KINDS, layouts=None) -> list[dict]:
+                       elements=None, kinds=KINDS, layouts=None, centre: bool = True) -> list[dict]:
     """Equivariance error of every chosen layer, for every element and kind.
 
     Args:
@@ -169,6 +176,7 @@ def equivariance_error(model: nn.Module, x: torch.Tensor, group: Group | str = "
         layers, reps, layouts: which layers, representations and layouts (``eqlab.selection.select``).
         elements: elements to test; default every non-identity element.
         kinds: subset of ``("shift", "none", "best")``.
+        centre: remove each channel's spatial mean first (the default: unrelated maps then read √2).
 
     Returns:
         a tidy table: one dict per (layer, element, kind) with keys
@@ -189,6 +197,8 @@ def equivariance_error(model: nn.Module, x: torch.Tensor, group: Group | str = "
                 y, b = base[layer.name], rotated[layer.name]
                 spatial = group.rotate(y, element)
                 mask = group.mask(b.shape[-2], b.shape[-1], device=b.device)
+                if centre:
+                    spatial, b = centred(spatial, mask), centred(b, mask)
                 channels = y.shape[1]
 
                 def error(h, layer=layer, spatial=spatial, b=b, mask=mask, channels=channels):
@@ -200,6 +210,49 @@ def equivariance_error(model: nn.Module, x: torch.Tensor, group: Group | str = "
                         if kind == "shift" else min(error(h) for h in group.elements())
                     rows.append(dict(layer=layer.name, rep=layer.rep.name, element=element,
                                      angle_deg=group.angle_deg(element), kind=kind, value=value))
+    return rows
+
+
+def equivariance_components(model: nn.Module, x: torch.Tensor, group: Group | str = "C4", layers="auto",
+                            reps=None, elements=None, layouts=None) -> list[dict]:
+    """Energy and relative error of every isotypic component, per chosen layer and element.
+
+    Args:
+        model: any model; run in eval mode without gradients.
+        x: ``(B, C, H, W)`` inputs (square for quarter turns).
+        group: the group.
+        layers, reps, layouts: which layers (``eqlab.selection.select``; probed in eval mode).
+        elements: elements to test; default every non-identity element.
+
+    Returns:
+        a tidy table, one dict per (layer, element, component): ``layer, rep, element, angle_deg,
+        component, oriented`` (every component but the invariant one), ``energy``
+        (``‖Π A‖² + ‖Π B‖²``, centred maps), ``diff`` (``‖Π (A - B)‖²``), ``share`` (``energy`` over
+        the layer's energy for that element; the shares of a layer and element add up to 1) and
+        ``value`` (the component's relative error). Sums of ``diff`` and ``energy`` over components
+        are the whole layer's (the projectors are orthogonal).
+
+    Example:
+        >>> from eqlab.models import build
+        >>> rows = equivariance_components(build("dncnn", features=8, depth=3), torch.rand(1, 1, 16, 16))
+        >>> sorted({r["component"] for r in rows})
+        ['frequency 1', 'invariant', 'sign']
+    """
+    group = get_group(group)
+    elements = _check_input(x, group, elements)
+    chosen = _layers(model, group, layers, reps, layouts, x)
+    rows = []
+    with _evaluating(model):
+        base, _ = layer_maps(model, x, chosen)
+        for element in elements:
+            rotated, _ = layer_maps(model, group.rotate(x, element), chosen)
+            for layer in chosen:
+                b = rotated[layer.name]
+                a = group.act(base[layer.name], element, layer.rep)
+                mask = group.mask(b.shape[-2], b.shape[-1], device=b.device)
+                for row in component_rows(a, b, layer.rep, group, mask):
+                    rows.append(dict(layer=layer.name, rep=layer.rep.name, element=element,
+                                     angle_deg=group.angle_deg(element), **row))
     return rows
 
 
@@ -303,8 +356,23 @@ class RotationView:
     rotated_input: torch.Tensor  # f(g x)
     index: torch.Tensor  # P_g as a channel index: shifted[:, c] = rotated[:, index[c]]
     mask: torch.Tensor | None  # where the comparison looks (C8), else None
-    with_shift: float  # relative error with P_g
-    without: float  # relative error without a channel permutation
+    with_shift: float  # relative error with P_g (centred maps)
+    without: float  # relative error without a channel permutation (centred maps)
+    group: Group | None = None  # the group of the comparison
+
+    def components(self) -> list[dict]:
+        """Energy share and relative error per isotypic component of the layer's representation.
+
+        Returns:
+            one dict per component: ``component, oriented, energy, diff, share, value``
+            (``eqlab.metrics.components``); their ``energy`` and ``diff`` add up to the layer's.
+        """
+        return component_rows(self.shifted, self.rotated_input, self.layer.rep, self.group, self.mask)
+
+    def summary(self) -> dict:
+        """This view's two parts: ``error``, ``oriented_share``, ``oriented_error``, ``invariant_error``, ``blind``,
+        ``verdict`` (``eqlab.metrics.components.summarize_components``)."""
+        return summarize_components(self.components())
 
     @property
     def difference(self) -> torch.Tensor:
@@ -346,5 +414,6 @@ def rotation_view(model: nn.Module, x: torch.Tensor, group: Group | str, element
         raise ValueError(f"layer {layer!r}: rotated features {tuple(shifted.shape)} do not match the features of "
                          f"the rotated input {tuple(z.shape)}; use a square x")
     mask = group.mask(z.shape[-2], z.shape[-1], device=z.device)
-    return RotationView(chosen, y, spatial, shifted, z, index, mask, relative_error(shifted, z, mask),
-                        relative_error(spatial, z, mask))
+    a, b = centred(shifted, mask), centred(z, mask)
+    return RotationView(chosen, y, spatial, shifted, z, index, mask, relative_error(a, b, mask),
+                        relative_error(centred(spatial, mask), b, mask), group)

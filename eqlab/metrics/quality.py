@@ -1,8 +1,12 @@
 """Image quality: PSNR and SSIM with the conventions restoration papers use.
 
 Images are in [0, 1]; RGB is compared on the Y channel of ITU-R BT.601 (as MATLAB's
-``rgb2ycbcr``); an optional border is cropped (SR papers crop ``scale`` pixels). SSIM is
-scikit-image's (Gaussian window, sigma 1.5, the constants of Wang et al. 2004), not a copy of it.
+``rgb2ycbcr``) by default, on all three channels with ``y_channel=False``; an optional border is
+cropped (SR papers crop ``scale`` pixels). SSIM is scikit-image's (11 x 11 Gaussian window, sigma
+1.5, 'valid' positions only, the constants of Wang et al. 2004), not a copy of it. Both are
+computed in float64. With ``crop_border=scale`` and the default ``y_channel=True`` they are the
+numbers of BasicSR's ``calculate_psnr`` / ``calculate_ssim`` with ``test_y_channel=True`` (the
+table of every SR paper; ``tests/test_metrics.py`` checks them against a transcription).
 
 What is not here: equivariance (``eqlab.metrics.equivariance``), scoring a net on a task
 (``eqlab.tasks.evaluate``).
@@ -41,7 +45,7 @@ def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
 
 def _prepare(x, y, crop_border, y_channel):
     _check_pair(x, y)
-    x, y = x.detach().float(), y.detach().float()
+    x, y = x.detach().double(), y.detach().double()  # float64, as BasicSR: 1e-6 dB, not 1e-4
     if y_channel and x.shape[1] == 3:
         x, y = rgb_to_y(x), rgb_to_y(y)
     if crop_border:

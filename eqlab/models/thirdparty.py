@@ -125,10 +125,12 @@ class SwinIRNet(RestorationNet):
     Args:
         channels: image channels.
         dim: embedding channels (``features`` of the CLI); divisible by ``heads``.
-        depth: Swin blocks in each of the two residual groups.
+        depth: Swin blocks in each residual stage (RSTB).
         window: attention window side (inputs are padded to its multiple inside SwinIR).
         heads: attention heads.
         scale: 1 (denoising, deblurring) or the super-resolution factor (a PixelShuffle upsampler).
+        stages: residual stages (RSTBs). The paper's SwinIR is ``dim=180, depth=6, heads=6, stages=6``
+            (``eqlab/recipes``); the default is a small one for CPUs.
 
     Shape:
         ``(B, channels, H, W) -> (B, channels, H * scale, W * scale)``.
@@ -138,18 +140,20 @@ class SwinIRNet(RestorationNet):
     """
 
     def __init__(self, channels: int = 1, dim: int = 16, depth: int = 2, window: int = 8, heads: int = 2,
-                 scale: int = 1):
+                 scale: int = 1, stages: int = 2):
         super().__init__()
         for value, what in ((channels, "channels"), (dim, "dim"), (depth, "depth"), (window, "window"),
-                            (heads, "heads"), (scale, "scale")):
+                            (heads, "heads"), (scale, "scale"), (stages, "stages")):
             check_int(value, what)
         if dim % heads:
             raise ValueError(f"dim must be divisible by heads, got dim={dim}, heads={heads}")
         self.config = dict(channels=channels, dim=dim, depth=depth, window=window, heads=heads, scale=scale)
+        if stages != 2:  # the two-stage nets of earlier checkpoints keep their config
+            self.config["stages"] = stages
         self.channels = channels
         swinir = _class("spandrel.architectures.SwinIR.__arch.SwinIR.SwinIR")
-        self.net = swinir(img_size=64, in_chans=channels, embed_dim=dim, depths=[depth, depth],
-                          num_heads=[heads, heads], window_size=window, mlp_ratio=2.0, upscale=scale,
+        self.net = swinir(img_size=64, in_chans=channels, embed_dim=dim, depths=[depth] * stages,
+                          num_heads=[heads] * stages, window_size=window, mlp_ratio=2.0, upscale=scale,
                           upsampler="pixelshuffle" if scale > 1 else "", resi_connection="1conv")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from pathlib import Path
 
 from eqlab.checkpoint import save_checkpoint
+from eqlab.files import atomic_path, write_text
 from eqlab.tasks import evaluate
 
 __all__ = ["Callback", "Validation", "StallCheck", "History", "Checkpoints", "Progress", "as_callback",
@@ -135,19 +135,15 @@ class History(Callback):
 
 
 def _write_json(path: Path, value) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=1))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(value, indent=1))
 
 
 def _write_csv(path: Path, history: list[dict]) -> None:
     columns = list(dict.fromkeys(k for record in history for k in record))
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as handle:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, path)
 
 
 class Checkpoints(Callback):

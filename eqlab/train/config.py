@@ -3,7 +3,7 @@
 =========  ===============  =========================================================  ==========
 group      class            fields                                                     on resume
 =========  ===============  =========================================================  ==========
-problem    ``ProblemConfig``  task and its degradation, training images, patches         fixed
+problem    ``ProblemConfig``  task and its degradation, colour, training images, patches fixed
 net        ``NetConfig``      registry name, size, weights to start from                 fixed
 method     ``MethodConfig``   arm, group, EQ-Reg weight or target gradient share, norm   fixed
 optim      ``OptimConfig``    steps, learning rate and its schedule, clipping, seed      fixed
@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from eqlab.arms import ARM_NAMES
+from eqlab.checks import check_choice, check_int, check_number
+from eqlab.data.convert import MODES
 from eqlab.groups import get_group
 from eqlab.models import names
 from eqlab.models.init import SCHEMES
@@ -56,26 +58,11 @@ class _Group:
     def _bad(self, name: str, expected: str):
         raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
 
-    def _int(self, name: str, minimum: int) -> None:
-        value = getattr(self, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self._bad(name, f"an int >= {minimum}")
-
-    def _number(self, name: str, low: float, high: float, optional: bool = False) -> None:
-        value = getattr(self, name)
-        if optional and value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not low <= value <= high:
-            self._bad(name, f"{'None or ' if optional else ''}a number in [{low:g}, {high:g}]")
-
-    def _choice(self, name: str) -> None:
-        choices = next(f for f in dataclasses.fields(self) if f.name == name).metadata["choices"]
-        if getattr(self, name) not in choices:
-            self._bad(name, f"one of {tuple(choices)}")
-
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first field that is out of range."""
+        """Raise ``ValueError`` naming the first field out of range; here: not one of its field's choices."""
+        for f in dataclasses.fields(self):
+            if f.metadata.get("choices") is not None:
+                check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
 
 
 @dataclass
@@ -88,14 +75,16 @@ class ProblemConfig(_Group):
     blur_length: float | None = option(None, "motion-blur length in pixels; none: the task's (deblur 9)")
     blur_angle_deg: float | None = option(None, "motion-blur direction, counter-clockwise; none: the task's (30)")
     blur_random: bool = option(False, "draw a new blur direction per image (makes deblur rotation-symmetric)")
+    color: str = option("gray", "image colour: gray (1 channel, BT.601 luma) or rgb (3 channels; gray files "
+                        "replicated); the nets take and give this many channels", choices=MODES)
     data: str | None = option(None, "folder of training images; none: the bundled images (eqlab.data.images)")
     patch_size: int = option(48, "side of the clean (high-resolution) training patches")
     batch_size: int = option(8, "B: source patches per step and rank (the paired arms forward 2B)")
 
     def validate(self) -> None:
-        self._choice("task")
-        self._int("patch_size", 1)
-        self._int("batch_size", 1)
+        super().validate()
+        check_int("patch_size", self.patch_size, 1)
+        check_int("batch_size", self.batch_size, 1)
         task = task_from_config(self)  # checks sigma, scale, blur_length, blur_angle_deg
         if self.patch_size % task.scale:
             self._bad("patch_size", f"divisible by the scale {task.scale}")
@@ -109,16 +98,21 @@ class NetConfig(_Group):
     features: int = option(32, "hidden width of the plain net; the P4 twin gets features // 2 fields (same parameters)")
     depth: int = option(8, "number of convs of dncnn / srnet (blocks of attention nets)")
     levels: int = option(2, "down/up steps of unet (inputs must divide by 2**levels)")
+    heads: int | None = option(None, "attention heads of attention nets (winattn, swinir); none: the net's default")
+    stages: int | None = option(None, "residual stages of swinir (RSTBs, each of depth blocks); none: the net's (2)")
     init: str | None = option(None, "start from these weights: a checkpoint file or a zoo name such as denoise/augment")
     weight_init: str = option("kaiming", "kaiming (fan-in normal, the output layers x0.1: residual nets start near "
                               "their skip) or default (PyTorch's); P4 twins keep their own", choices=SCHEMES)
 
     def validate(self) -> None:
-        self._choice("weight_init")
+        super().validate()
         if self.model is not None and self.model not in names():
             self._bad("model", f"None or one of {names()}")
         for name in ("features", "depth", "levels"):
-            self._int(name, 1)
+            check_int(name, getattr(self, name), 1)
+        for name in ("heads", "stages"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
 
 
 @dataclass
@@ -132,7 +126,8 @@ class MethodConfig(_Group):
     target_share: float | None = option(
         0.1, "hold the gradient share |grad lambda R| / |grad task| at this value by adapting lambda; none: a fixed "
         "weight")
-    norm: str = option("relative", "penalty norm: relative (scale-free) or paper (unnormalised torch.norm)",
+    norm: str = option("relative", "penalty norm: relative (scale-free, whole layer), split (invariant and oriented "
+                       "parts normalised apart), components (every isotypic component apart) or paper (torch.norm)",
                        choices=NORMS)
     share_every: int = option(10, "steps between gradient-share measurements (eqreg; one extra backward); 0: never")
     layers: str = option("auto", "which layers EQ-Reg reads: auto (every one it can) or hidden (not the output's)",
@@ -145,15 +140,11 @@ class MethodConfig(_Group):
                                 choices=(None, "reference"))
 
     def validate(self) -> None:
-        self._choice("arm")
-        self._choice("group")
-        self._choice("norm")
-        self._choice("layers")
-        self._choice("preset")
-        self._number("weight", 0.0, 1e3)
-        self._number("target_share", 1e-6, 10.0, optional=True)
-        self._number("layer_fraction", 1e-6, 1.0)
-        self._int("share_every", 0)
+        super().validate()
+        check_number("weight", self.weight, 0.0, 1e3)
+        check_number("target_share", self.target_share, 1e-6, 10.0, optional=True)
+        check_number("layer_fraction", self.layer_fraction, 1e-6, 1.0)
+        check_int("share_every", self.share_every, 0)
         if self.preset == "reference" and self.target_share is not None:
             raise ValueError("the reference preset has a fixed lambda: target_share must be none")
         get_group(self.group)
@@ -172,12 +163,12 @@ class OptimConfig(_Group):
     seed: int = option(0, "seeds the weights, patches, noise and rotations")
 
     def validate(self) -> None:
-        self._int("steps", 1)
-        self._int("seed", 0)
-        self._number("lr", 1e-8, 1.0)
-        self._number("warmup", 0.0, 1.0)
-        self._choice("schedule")
-        self._number("clip", 1e-8, 1e6, optional=True)
+        super().validate()
+        check_int("steps", self.steps, 1)
+        check_int("seed", self.seed, 0)
+        check_number("lr", self.lr, 1e-8, 1.0)
+        check_number("warmup", self.warmup, 0.0, 1.0)
+        check_number("clip", self.clip, 1e-8, 1e6, optional=True)
 
     def lr_at(self, step: int) -> float:
         """The learning rate of optimizer step ``step`` (1-based): linear warm-up, then the schedule."""
@@ -205,11 +196,17 @@ class RunConfig(_Group):
     val_every: int = option(50, "steps between validations (PSNR, SSIM, equivariance errors); 0: at the end only")
     val_size: int = option(128, "side of the centre crops of the test images used for validation")
     test_data: str | None = option(None, "folder of test images; none: the bundled test split")
+    workers: int = option(0, "data worker processes (decoding, crops, degradation); the batches do not depend on "
+                          "it (eqlab.data.pipeline)")
+    data_cache: str | None = option(None, "folder for the decoded training images (.npy files mapped into memory, "
+                                    "written once); none: decode a file for every batch")
 
     def validate(self) -> None:
+        super().validate()
         for name in ("checkpoint_every", "log_every", "val_every"):
-            self._int(name, 0)
-        self._int("val_size", 1)
+            check_int(name, getattr(self, name), 0)
+        check_int("val_size", self.val_size, 1)
+        check_int("workers", self.workers, 0)
         if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
             self._bad("device", "auto, cpu, cuda or cuda:N")
         if (self.checkpoint_every or self.resume) and not self.out_dir:

@@ -2,8 +2,7 @@
 
 One step, for every arm (``eqlab.arms`` says what differs):
 
-    y = sampler.sample()                          # (B, C, P, P) clean patches
-    x = task.degrade(y, generator)                # (B, C, P / s, P / s) degraded inputs
+    x, y = next(batches)                          # (B, C, P / s, P / s) degraded inputs, (B, C, P, P) clean patches
     x, y, element = arm.batch(x, y, generator)    # the rotation arms: cat([x, g x]), 2B images
     out = arm.forward(net, x, element)            # eqreg: the penalty's hooks record their terms
     losses = arm.loss(out, y)                     # MSE (+ lambda R)
@@ -16,8 +15,14 @@ Randomness: every stream is a ``torch.Generator`` seeded from ``(seed, rank, str
 ``plain`` draws the same patches and noise as the paired arms. Their states are checkpointed: a
 resumed run is bit-identical to an uninterrupted one on the CPU.
 
+Data: ``eqlab.data.pipeline``: the training process draws every batch's patch positions and noise
+from the ``data`` and ``noise`` streams; ``workers`` processes (or this one) decode, crop and degrade;
+a folder is read lazily (``data_cache``: decoded once to memory-mapped uint8 files). The batches do
+not depend on the number of workers, and are those of the earlier in-process loop.
+
 Devices: ``device="auto"`` takes CUDA with bf16 autocast when present, else the CPU in float32.
-Data are sampled and degraded on the CPU (the streams stay the same on every device). Under
+Data are sampled and degraded on the CPU (the streams stay the same on every device); batches are
+pinned for the copy when the device is CUDA. Under
 ``torchrun`` the net is wrapped in ``DistributedDataParallel`` (``eqlab.train.distributed``).
 Losses become Python floats only on logged steps, so a GPU is not synchronised every step.
 
@@ -37,10 +42,10 @@ import torch
 import torch.nn as nn
 
 from eqlab.arms import ARMS, Arm
-from eqlab.checkpoint import load_checkpoint
+from eqlab.checkpoint import color_of, load_checkpoint
 from eqlab.data.folder import load_folder
 from eqlab.data.images import load_default
-from eqlab.data.patches import PatchSampler
+from eqlab.data.pipeline import BatchPlanner, ImageFiles, ImageTensors, PatchPairs, patch_loader
 from eqlab.groups import get_group
 from eqlab.models import build
 from eqlab.models.init import initialise
@@ -65,6 +70,7 @@ class TrainResult:
     step: int = 0  # optimizer steps taken
     stopped: bool = False  # a callback requested an early stop
     stalled: bool = False  # the final PSNR is within STALL_MARGIN_DB of the degraded input: it learned nothing
+    main: bool = True  # rank 0 under torchrun (or a single process): only it has metrics, history and paths
 
 
 def fit(config: TrainConfig, arm: Arm | None = None, callbacks=(), progress: bool = True) -> TrainResult:
@@ -118,9 +124,9 @@ class Trainer:
         self.arm.attach(self.model, self.group, self.generators["layers"])  # e.g. EQ-Reg's layers: raises here
         self.val_images = [self.task.crop(y, self.multiple, config.run.val_size)
                            for y in _load_images(config.run.test_data, "test", self.task.mode)]
-        images = _load_images(config.problem.data, "train", self.task.mode)
-        self.sampler = PatchSampler(images, config.problem.patch_size, config.problem.batch_size,
-                                    self.generators["data"])
+        source = ImageFiles(config.problem.data, self.task.mode, config.run.data_cache) if config.problem.data \
+            else ImageTensors(load_default("train", mode=self.task.mode))  # a folder stays on disk
+        self.pairs = PatchPairs(source, config.problem.patch_size, self.task)  # raises for a too small image
         self.model.to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(self.params, lr=config.optim.lr)
@@ -148,10 +154,10 @@ class Trainer:
         config, arm = self.config, self.arm
         self._emit("on_start", self.record_at_start())
         self.model.train()
+        batches = self._batches()
         while self.step < config.optim.steps and not self.stopped:
             tick = time.perf_counter()
-            y = self.sampler.sample()  # (B, C, P, P) clean patches
-            x = self.task.degrade(y, generator=self.generators["noise"])  # (B, C, P / s, P / s)
+            x, y = next(batches)  # (B, C, P / s, P / s) degraded inputs, (B, C, P, P) clean patches
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             x, y, element = arm.batch(x, y, self.generators["element"])  # (2B, ...) for the rotation arms
             self.step += 1
@@ -171,12 +177,25 @@ class Trainer:
             self._emit("on_step", self.full_record() if self._logged() else dict(step=self.step,
                                                                                  steps=config.optim.steps))
             self.stopped = self.world.any(self._stop)
+        batches.close()  # ends the worker processes
         self.world.share_buffers(self.model)
         self._emit("on_end")
         self.model.eval()
         return TrainResult(model=self.model, history=self.history, metrics=self.metrics, paths=self.paths,
                            wall_time_s=self.wall_time_s(), step=self.step, stopped=self.stopped,
-                           stalled=self.stalled)
+                           stalled=self.stalled, main=self.world.main)
+
+    def _batches(self):
+        """Endless ``(x, y)`` batches (``eqlab.data.pipeline``); the data and noise streams follow the consumed one."""
+        config = self.config
+        planner = BatchPlanner(self.pairs.source.sizes, config.problem.patch_size, config.problem.batch_size,
+                               self.task.channels, self.task, self.generators["data"], self.generators["noise"],
+                               step=self.step)
+        for x, y in patch_loader(self.pairs, planner, config.run.workers, pin_memory=self.device.type == "cuda"):
+            data, noise = planner.consumed()  # the states a checkpoint after this batch must store
+            self.generators["data"].set_state(data)
+            self.generators["noise"].set_state(noise)
+            yield x, y
 
     # -- what the callbacks use --------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -212,7 +231,8 @@ class Trainer:
         name = self.task.model_name(self.arm.strict, net.model)
         with torch.random.fork_rng(devices=[]):  # the init stream, without touching the global RNG
             torch.manual_seed(_stream_seed(self.config.optim.seed, 0, "init"))
-            model = initialise(build(name, **self.task.model_kwargs(name, net.features, net.depth, net.levels)),
+            model = initialise(build(name, **self.task.model_kwargs(name, net.features, net.depth, net.levels,
+                                                                    heads=net.heads, stages=net.stages)),
                                net.weight_init)
         if net.init:
             _load_weights(model, net.init)
@@ -259,17 +279,22 @@ class Trainer:
 
 
 def _load_weights(model: nn.Module, source: str) -> None:
-    """Copy the weights of a checkpoint file or a zoo net (``"denoise/augment"``) into ``model``.
+    """Copy the weights of a checkpoint file into ``model``. A zoo name (``"denoise/augment"``) is turned
+    into its file where the config is read (``eqlab train --init``, ``eqlab.zoo.recipe``): the zoo
+    imports this package, so the loop does not import the zoo.
 
     Raises:
-        ValueError: the source does not exist or holds another architecture.
+        ValueError: the source is not a file or holds another architecture.
     """
-    if Path(source).is_file():
-        other, _ = load_checkpoint(source)
-    else:
-        from eqlab import zoo  # the zoo imports this package: import it only when asked
-
-        other, _ = zoo.load(source)
+    if not Path(source).is_file():
+        raise ValueError(f"init {source!r} is not a checkpoint file (a zoo net: "
+                         f"init=eqlab.zoo.checkpoint_file({source!r}))")
+    other, _ = load_checkpoint(source)
+    theirs, ours = color_of(dict(model_config=other.config)), color_of(dict(model_config=model.config))
+    if theirs and ours and theirs != ours:
+        raise ValueError(f"init {source!r} is a {theirs} net ({other.config['channels']} channel(s)), this run is "
+                         f"--color {ours} ({model.config['channels']}): train with --color {theirs}, or start from "
+                         f"a {ours} checkpoint")
     if other.name != model.name or other.config != model.config:
         raise ValueError(f"init {source!r} holds {other.name}({other.config}); this run builds "
                          f"{model.name}({model.config})")

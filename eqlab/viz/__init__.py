@@ -9,6 +9,9 @@ What is here (import everything from ``eqlab.viz``; the modules say where each f
       :math:`f(g x)` next to :math:`P_g\, \mathrm{rot}_g f(x)`), ``feature_layers`` and
       ``field_size`` (the layers of a model the panels can show, and how many channels form one
       field of a representation).
+    - ``components``: ``component_spectrum`` (a layer's field spectrum: the energy share and the
+      error of each isotypic component, several nets side by side, with the verdict that tells an
+      orientation-carrying layer from an orientation-blind one) and ``pool_components``.
     - ``errors``: ``layer_error_bars`` (per-layer errors across arms), ``error_vs_angle_plot``
       (arbitrary angles, interpolation floor), ``weight_tradeoff`` (PSNR and error against λ).
     - ``groups``: ``group_orbit``, ``cayley_table``, ``channel_shift_diagram``.
@@ -28,6 +31,7 @@ with row 0 at the top, so a rotation by ``+90°`` turns them counter-clockwise o
 """
 
 from eqlab.viz._common import ARM_COLORS
+from eqlab.viz.components import component_spectrum, pool_components
 from eqlab.viz.errors import error_vs_angle_plot, layer_error_bars, weight_tradeoff
 from eqlab.viz.experiments import arm_comparison, share_tradeoff, synthetic_knob
 from eqlab.viz.features import feature_layers, field_size, rotation_panel
@@ -40,5 +44,5 @@ __all__ = [
     "rotation_panel", "channel_shift_diagram", "layer_error_bars", "error_vs_angle_plot", "training_curves",
     "restoration_comparison", "degradation_symmetry", "weight_tradeoff", "group_orbit", "cayley_table",
     "image_grid", "feature_layers", "field_size", "ARM_COLORS", "arm_comparison", "share_tradeoff",
-    "synthetic_knob",
+    "synthetic_knob", "component_spectrum", "pool_components",
 ]

@@ -10,13 +10,12 @@ What is not here: computing the errors (``eqlab.metrics``) and the feature maps 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from eqlab.metrics import FLOOR_SIGMA, KINDS
+from eqlab.metrics import FLOOR_SIGMA, KINDS, UNRELATED
 from eqlab.viz._common import arm_color, figure
 
 __all__ = ["layer_error_bars", "error_vs_angle_plot", "weight_tradeoff"]
@@ -39,7 +38,8 @@ def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | N
     """Per-layer equivariance error of several arms, one panel per kind of error.
 
     Bars are the mean over group elements; whiskers span the smallest and largest element. The
-    dotted line at ``√2`` is the error of two unrelated maps of equal energy. A bar too short to
+    dotted line at ``UNRELATED`` (√2) is the error of two unrelated centred maps (``eqlab.metrics``
+    centres layer maps). A bar too short to
     see is labelled with its value. The legend sits above the panels, clear of the bars.
 
     Args:
@@ -88,11 +88,11 @@ def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | N
                     if m < 0.02:  # an invisible bar would read as "missing": label it
                         ax.text(xb, 0.02, f"{m:.0e}" if m > 0 else "0", rotation=90, ha="center", va="bottom",
                                 fontsize=7, color=arm_color(arm, i))
-        ax.axhline(math.sqrt(2), color="black", ls=":", lw=1)
+        ax.axhline(UNRELATED, color="black", ls=":", lw=1)
         ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right", fontsize=8)
         ax.set_title(_KIND_LABELS[kind], fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("relative equivariance error\n(0 = equivariant, √2 ≈ unrelated)")
+    axes[0].set_ylabel(f"relative equivariance error (centred maps)\n0 = equivariant · {UNRELATED:.2f} = unrelated")
     handles, labels = axes[0].get_legend_handles_labels()
     for ax in axes[1:]:  # an arm may have bars in one panel only
         for handle, label in zip(*ax.get_legend_handles_labels()):

@@ -2,13 +2,15 @@
 
 One checkpoint per task and arm, named ``"<task>/<arm>"``: the tasks ``denoise`` (gray,
 sigma = 25), ``sr`` (x2) and ``deblur`` (motion blur 9 px at 30 degrees) times the arms
-``plain``, ``augment``, ``eqreg`` and ``strict`` of ``eqlab.train``. Every net is small (well
-under 2 MB) and was trained for a few hundred CPU steps by ``scripts/build_zoo.py`` with
-:func:`recipe`; it is a teaching object (look at its feature maps, measure its equivariance),
-not a state-of-the-art restorer.
+``plain``, ``augment``, ``eqreg`` and ``strict`` of ``eqlab.train``, plus the variants of
+:data:`VARIANTS` (``"<task>/eqreg-relative"``: eqlab 0.2's orientation-blind eqreg). Every net is
+small (well under 2 MB) and was trained for 6000 CPU steps with :func:`recipe` (``scripts/build_zoo.py``;
+the split-norm eqreg nets by ``scripts/orientation.py``); it is a teaching object (look at its
+feature maps, measure its equivariance), not a state-of-the-art restorer.
 
 What is here:
-    - ``available()``, ``load(name)``, ``card(name)``, ``path(name)``: the shipped files.
+    - ``available()``, ``load(name)``, ``card(name)``, ``path(name)``: the shipped files;
+      ``checkpoint_file(source)``: a zoo name as the file a ``TrainConfig.init`` needs.
     - ``recipe(task, arm, seed)``: the ``TrainConfig`` that trained each checkpoint (the report
       in ``docs/results.md`` trains the same recipe with more seeds).
     - ``eval_images(task)`` / ``evaluate(model, task)``: the fixed, deterministic test
@@ -44,8 +46,8 @@ from eqlab.tasks import evaluate as evaluate_model
 from eqlab.train import TrainConfig
 
 __all__ = [
-    "available", "load", "card", "path", "recipe", "eval_images", "evaluate", "evaluation_protocol", "data_split",
-    "ROOT", "TASKS", "ARMS", "EVAL_SIZE", "MAX_BYTES", "CARD_FIELDS", "RECIPE", "PATCH_SIZE",
+    "available", "load", "card", "path", "checkpoint_file", "recipe", "eval_images", "evaluate", "evaluation_protocol",
+    "data_split", "ROOT", "TASKS", "ARMS", "EVAL_SIZE", "MAX_BYTES", "CARD_FIELDS", "RECIPE", "PATCH_SIZE",
 ]
 
 ROOT = Path(__file__).resolve().parent  # eqlab/zoo: <task>/<arm>.safetensors + .json
@@ -69,6 +71,12 @@ RECIPE = dict(
     log_every=20,  # every second gradient-share measurement is logged
 )  # everything else (lr 2e-3 with warm-up and cosine decay, clipping, Kaiming init, target share 0.1): the defaults
 PATCH_SIZE = {"denoise": 32, "sr": 48, "deblur": 32}  # clean training patch side per task (sr: 24 px inputs)
+# Named variants of an arm that the zoo also ships: name -> (arm, changes to the recipe).
+VARIANTS = {
+    # eqlab 0.2's eqreg: the whole-layer relative norm. Its layers are nearly equivariant because they stopped
+    # carrying orientation (docs/orientation.md); kept so the kit can show what the component metric sees.
+    "eqreg-relative": ("eqreg", dict(norm="relative")),
+}
 
 
 def recipe(task: str, arm: str, seed: int = 0, **changes) -> TrainConfig:
@@ -76,7 +84,8 @@ def recipe(task: str, arm: str, seed: int = 0, **changes) -> TrainConfig:
 
     Args:
         task: ``"denoise"``, ``"sr"`` or ``"deblur"``.
-        arm: ``"plain"``, ``"augment"``, ``"eqreg"`` or ``"strict"``.
+        arm: ``"plain"``, ``"augment"``, ``"eqreg"`` or ``"strict"``, or a variant of :data:`VARIANTS`
+            (``"eqreg-relative"``: eqreg with eqlab 0.2's whole-layer norm).
         seed: the run's seed (the zoo uses 0).
         **changes: any other ``TrainConfig`` field, by name (e.g. ``weight``, ``data``, ``device``).
 
@@ -85,10 +94,11 @@ def recipe(task: str, arm: str, seed: int = 0, **changes) -> TrainConfig:
     """
     if task not in TASKS:
         raise ValueError(f"unknown zoo task {task!r}; expected one of {TASKS}")
-    if arm not in ARMS:
-        raise ValueError(f"unknown arm {arm!r}; expected one of {ARMS}")
+    if arm not in ARMS and arm not in VARIANTS:
+        raise ValueError(f"unknown arm {arm!r}; expected one of {ARMS} or a variant {tuple(VARIANTS)}")
+    arm, variant = VARIANTS.get(arm, (arm, {}))
     return TrainConfig.of(**{**RECIPE, "task": task, "arm": arm, "seed": seed, "patch_size": PATCH_SIZE[task],
-                             **changes}).validate()
+                             **variant, **changes}).validate()
 
 
 # -- the shipped files -----------------------------------------------------------------------------
@@ -113,6 +123,13 @@ def path(name: str) -> Path:
         raise ValueError(f"unknown zoo model {name!r}; available: {names}")
     task, arm = name.split("/")
     return ROOT / task / f"{arm}.safetensors"
+
+
+def checkpoint_file(source: str) -> str:
+    """The file a ``TrainConfig.init`` names: a zoo name's ``.safetensors`` (:func:`path`), anything else
+    (a checkpoint file) unchanged. ``eqlab train --init`` and :func:`recipe` resolve ``init`` with it:
+    the training loop reads files only (it cannot import the zoo, which imports it)."""
+    return str(path(source)) if source in available() else source
 
 
 def card(name: str) -> dict:
@@ -173,8 +190,9 @@ def evaluate(model: nn.Module, task: Task | str | TrainConfig, images=None, size
 
     ``eqlab.tasks.evaluate`` on :func:`eval_images`: PSNR / SSIM and the degraded baseline's,
     ``psnr_rot90`` (input turned a quarter, output turned back) and, with ``equivariance``, the
-    output equivariance error and the mean layer error (kind ``"shift"``, centre 48 px), all for
-    C4, averaged over images.
+    output equivariance error, the mean layer error (kind ``"shift"``, centred maps, centre 48 px)
+    and which equivariance (``oriented_share``, ``oriented_error``, ``invariant_error``,
+    ``blind_layers``), all for C4, averaged over images.
     """
     task = _task(task)
     result = evaluate_model(model, task, eval_images(task, model, images, size), group="C4",
@@ -189,7 +207,9 @@ def evaluation_protocol(task: Task | str | TrainConfig, size: int = EVAL_SIZE) -
     return dict(
         images=list(TEST_IMAGES), crop=f"centre {size}x{size} (sides trimmed to the net's input multiple)",
         size=size, mode=task.mode, noise_seed=f"EVAL_SEED + image index (EVAL_SEED = {EVAL_SEED})",
-        group="C4", layer_error="eqlab.metrics.mean_layer_error, kind 'shift', centre 48 px crop",
+        group="C4", layer_error="eqlab.metrics.mean_layer_error, kind 'shift', centred maps, centre 48 px crop",
+        orientation="eqlab.metrics.orientation_summary over the layers with oriented components, centre 48 px crop: "
+                    "oriented_share, oriented_error, invariant_error, blind_layers",
         sr_border=task.scale if task.scale > 1 else 0, function="eqlab.zoo.evaluate",
     )
 

@@ -1,0 +1,52 @@
+"""Atomic file writes: a crash or a second process never sees a half-written file.
+
+The file is written under a temporary name in the same folder, then moved onto its name with
+``os.replace`` (atomic on POSIX and on Windows when both names live on the same volume). Checkpoints,
+training histories and the records of a grid's finished runs are written this way.
+
+What is here: ``atomic_path`` (for writers that take a path: safetensors, csv) and ``write_text``.
+What is not here: what is written (``eqlab.checkpoint``, ``eqlab.train.callbacks``, ``eqlab.experiments``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_path", "write_text"]
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path next to ``path``, moved onto ``path`` when the block ends without an error.
+
+    The folder is created if needed. On an error the temporary file is removed and ``path`` keeps
+    what it held before. The temporary name is unique per call, so processes writing the same
+    folder (a grid's workers) never share one.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "record.json"
+        >>> with atomic_path(target) as tmp:
+        ...     _ = tmp.write_text("{}")
+        >>> target.read_text()
+        '{}'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`); return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
