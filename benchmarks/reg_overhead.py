@@ -4,8 +4,9 @@ For DnCNN nets of 8 x 16, 8 x 32 and 17 x 64 (depth x width) and for a windowed-
 Transformer (spandrel's SwinIR when installed, else eqlab's ``winattn``), at 1 and 2 torch threads:
 
 1. training step (forward, backward, Adam) of EQ-Reg's arm over the same paired batch without the
-   penalty (the ``augment`` arm): the exact term, and the stochastic estimator on a quarter of the
-   layers per step (``layer_fraction=0.25``);
+   penalty (the ``augment`` arm): the exact term with the default split norm, the same with eqlab 0.2's
+   whole-layer relative norm (``whole``), and the stochastic estimator on a quarter of the layers per
+   step (``layer_fraction=0.25``);
 2. saved-for-backward bytes, eqreg over augment (what autograd keeps for the backward pass: the
    part of the memory that grows with the batch), counted by ``torch.autograd.graph.saved_tensors_hooks``;
 3. an eval-mode forward with EQ-Reg attached over the bare model (there are no hooks outside
@@ -89,7 +90,7 @@ def measure(name, model, batch, patch, rounds, device="cpu"):
     x = y + 0.1 * torch.randn(y.shape, generator=gen)
     xb, yb, element = (t.to(device) if isinstance(t, torch.Tensor) else t for t in C4().pair(x, y, element=1))
     opt = torch.optim.Adam(model.parameters(), lr=1e-5)
-    variants = {"augment": None, "exact": EQReg(model),
+    variants = {"augment": None, "exact": EQReg(model), "whole": EQReg(model, norm="relative"),
                 "stochastic": EQReg(model, layer_fraction=0.25, generator=torch.Generator().manual_seed(0))}
     for reg in variants.values():  # warm-up: caches, allocator
         for _ in range(2):
@@ -133,7 +134,8 @@ def measure(name, model, batch, patch, rounds, device="cpu"):
                 attached.append(time.perf_counter() - start)
     layers = len(variants["exact"].layers)
     return dict(name=name, layers=layers, augment_ms=median["augment"] * 1e3,
-                exact=median["exact"] / median["augment"], stochastic=median["stochastic"] / median["augment"],
+                exact=median["exact"] / median["augment"], whole=median["whole"] / median["augment"],
+                stochastic=median["stochastic"] / median["augment"],
                 wall_exact=wall["exact"] / wall["augment"], wall_stochastic=wall["stochastic"] / wall["augment"],
                 memory=memory["exact"] / memory["augment"], memory_stochastic=memory["stochastic"] / memory["augment"],
                 eval=statistics.median(attached) / statistics.median(bare))
@@ -165,7 +167,10 @@ def run_worker(net: str, threads: int, args, plain: bool) -> dict:
     command = [sys.executable, os.path.abspath(__file__), "--worker", net, "--threads", str(threads),
                "--rounds", str(args.rounds), "--batch", str(args.batch), "--patch", str(args.patch),
                "--device", args.device]
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
+    if out.returncode:
+        which = "plain" if plain else "eqlab"
+        raise RuntimeError(f"the {net} worker ({which} allocator) failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -194,7 +199,7 @@ def main(argv=None):
           f"{info['omp_wait_policy']}, allocator {info['allocator']} (plain: {ALLOCATOR_VARIABLE}=default); paired "
           f"batch {2 * args.batch} x {args.patch} x {args.patch}, Adam, {rounds} rounds; load {load_average():.2f} "
           "at the start")
-    header = (f"{'net':<24}{'threads':>8}{'layers':>7}{'augment ms':>11}{'exact':>8}{'stoch.':>8}"
+    header = (f"{'net':<24}{'threads':>8}{'layers':>7}{'augment ms':>11}{'exact':>8}{'whole':>8}{'stoch.':>8}"
               f"{'wall ex.':>9}{'wall st.':>9}{'memory':>8}{'mem st.':>8}{'eval':>7}{'RSS MiB':>9}"
               f"{'plain ex.':>10}{'plain st.':>10}{'plain RSS':>10}{'load':>6}")
     print(header)
@@ -202,7 +207,8 @@ def main(argv=None):
         order = (False, True) if i % 2 == 0 else (True, False)  # alternate which process runs first
         rows = {plain: run_worker(net, threads, args, plain) for plain in order if not (plain and cuda)}
         print(line(rows[False], rows.get(True), threads), flush=True)
-    print(f"ratios over augment (same paired batch, no penalty), CPU time; exact: every layer, stoch.: a random "
+    print(f"ratios over augment (same paired batch, no penalty), CPU time; exact: every layer, split norm (the "
+          f"default); whole: every layer, eqlab 0.2's whole-layer relative norm; stoch.: split on a random "
           f"quarter per step; wall: the same in wall time; memory: saved-for-backward bytes; eval: forward with "
           f"EQ-Reg attached / bare; RSS: peak resident memory of the process; plain: the same process with "
           f"glibc's default allocator. Load at the end {load_average():.2f}.")
@@ -210,6 +216,7 @@ def main(argv=None):
 
 def line(row: dict, plain: dict | None, threads: int) -> str:
     text = (f"{row['name']:<24}{threads:>8}{row['layers']:>7}{row['augment_ms']:>11.1f}{row['exact']:>8.3f}"
+            f"{row['whole']:>8.3f}"
             f"{row['stochastic']:>8.3f}{row['wall_exact']:>9.3f}{row['wall_stochastic']:>9.3f}{row['memory']:>8.3f}"
             f"{row['memory_stochastic']:>8.3f}{row['eval']:>7.3f}{row['rss_mib']:>9.0f}")
     if plain is None:

@@ -170,7 +170,7 @@ class EQRegArm(Augment):
     Args:
         weight: ``lambda`` when ``target_share`` is ``None``; the starting value otherwise.
         target_share: the gradient share to hold, e.g. ``0.1``; ``None``: a fixed ``weight``.
-        norm: ``"relative"`` (scale-free) or ``"paper"`` (see ``eqlab.regularizer``).
+        norm: ``"split"`` (default), ``"relative"``, ``"components"`` or ``"paper"`` (see ``eqlab.regularizer``).
         share_every: steps between measurements (step 1 always); 0: never (only with a fixed weight).
         layers, reps: which layers, with which representations (see ``EQReg``).
         layer_fraction: the share of the layers computed per step (``EQReg``; the arm's generator draws them).
@@ -185,7 +185,7 @@ class EQRegArm(Augment):
     help = "same net and batches, plus the EQ-Reg penalty"
     penalized = True
 
-    def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "relative",
+    def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "split",
                  share_every: int = 10, layers="auto", reps=None, layer_fraction: float = 1.0,
                  identity_draws: bool = False, regularizer=EQReg, **options):
         check_number("EQRegArm: weight", weight, 0)
@@ -283,7 +283,7 @@ def make_arm(name: str, **options) -> Arm:
 
     Example:
         >>> make_arm("eqreg", target_share=0.1)
-        EQRegArm(target_share=0.1, norm='relative')
+        EQRegArm(target_share=0.1, norm='split')
 
     Raises:
         ValueError: unknown name.

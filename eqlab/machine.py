@@ -34,7 +34,9 @@ step. What it buys and costs, measured on a shared 2-core AMD EPYC (glibc 2.36, 
 - page faults of an EQ-Reg training step (DnCNN 8 x 32, paired batch 16 x 48², Adam): 8,000-10,000
   per step with glibc's defaults, about 0 with the setting (augmentation steps alike);
 - the EQ-Reg step over the augmentation step (load 0.5-2): 1.17-1.21 -> 1.12-1.13 at one thread,
-  1.27-1.32 -> 1.15-1.17 at two (``benchmarks/reg_overhead.py`` prints both side by side);
+  1.27-1.32 -> 1.15-1.17 at two (``benchmarks/reg_overhead.py`` prints both side by side; at load
+  5-10: 1.18-1.22 -> 1.10-1.15 and 1.23 -> 1.16-1.20), with a peak resident memory 2 % lower to
+  5 % higher than the plain process's;
 - resident memory of a 1000-step ``eqlab train --task denoise --arm eqreg``: peak 591 MiB with the
   setting, 587 MiB without; after training both processes hold their peak (591 / 587 MiB: glibc
   gives back only the free top of its heap), and ``malloc_trim(0)`` brings either to 392 MiB.

@@ -18,7 +18,7 @@ Four norms:
   But the whole layer is one number, and a regular field whose channels are all equal and
   isotropic satisfies it for free: trained with it, the zoo's nets kept 1--16 % of their energy in
   the part that carries orientation (strict twins: 25--53 %) and that part stayed unrelated.
-- ``norm="split"``: the same ratio for the invariant part and for the oriented part of each field
+- ``norm="split"`` (default): the same ratio for the invariant part and for the oriented part of each field
   (``eqlab.isotypic``), averaged; ``norm="components"``: for every isotypic component. Each part is
   scale-free on its own, so making a field blind no longer lowers the penalty
   (``docs/orientation.md`` measures what each learns).
@@ -309,7 +309,8 @@ class EQReg:
         group: ``"C4"`` (default), ``"C2"``, ``"D4"``, ``"C8"`` or a ``Group``.
         weight: multiplier ``lambda`` of the penalty in :meth:`loss`.
         layers, reps, layouts, example: see ``eqlab.selection.select``.
-        norm: ``"relative"`` (scale-free, default) or ``"paper"`` (the reference formula).
+        norm: ``"split"`` (default: the invariant and the oriented part of each field, scale-free apart),
+            ``"relative"`` (the whole layer, scale-free), ``"components"`` or ``"paper"`` (the reference formula).
         layer_fraction: the share of the chosen layers whose term is computed in each paired pass,
             drawn at random (``generator``) and scaled so that the penalty stays unbiased; ``1``
             (default) computes every layer.
@@ -329,7 +330,7 @@ class EQReg:
     """
 
     def __init__(self, model: nn.Module, group: Group | str = "C4", weight: float = DEFAULT_WEIGHT,
-                 layers="auto", reps=None, norm: str = "relative", layouts=None, example=None,
+                 layers="auto", reps=None, norm: str = "split", layouts=None, example=None,
                  layer_fraction: float = 1.0, generator: torch.Generator | None = None):
         check_choice("norm", norm, NORMS)
         check_number("weight", weight, 0)

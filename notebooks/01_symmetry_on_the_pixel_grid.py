@@ -261,9 +261,9 @@ print(f"at the output the strict net reads {output['strict'] / floor:.0f} x the 
 # %% [markdown]
 # Read the last line: the P4 net, exact at every quarter turn, is nowhere near the floor at an
 # infinitesimal angle; its 3×3 kernels are not isotropic, and nothing in its construction relates a kernel
-# to the same kernel turned by 1°. Equivariance to small rotations can only come from the data (an
-# augmented or regularised net learns some) or from isotropic or steerable kernels (`tests/test_lie.py`
-# builds a net of isotropic kernels and finds it at the floor).
+# to the same kernel turned by 1°. Equivariance to small rotations has to come from elsewhere: from the
+# data (a net may learn some from examples turned by any angle) or from isotropic or steerable kernels
+# (`tests/test_lie.py` builds a net of isotropic kernels and finds it at the floor).
 #
 # **Take-aways.** C2, C4 and D4 act exactly: their laws hold to the last bit, so an exactly equivariant
 # net can reach zero error. C8 needs interpolation; its error floor is real and any C8 experiment must

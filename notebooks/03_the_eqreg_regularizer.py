@@ -203,7 +203,7 @@ from tqdm.auto import tqdm
 
 WEIGHT = 0.2
 budget = {"quick": dict(features=16, depth=5, steps=150, patch_size=32, val_size=64, val_every=50, share_every=25),
-          "cpu": dict(features=24, depth=6, steps=500, patch_size=40, val_size=96, val_every=100, share_every=50),
+          "cpu": dict(features=16, depth=6, steps=400, patch_size=32, val_size=96, val_every=100, share_every=50),
           "cuda": dict(features=32, depth=8, steps=1500, patch_size=48, val_size=128, val_every=250,
                        share_every=100)}[MODE]
 config = TrainConfig.of(task="denoise", sigma=25, batch_size=8, log_every=10, device="auto", target_share=None,

@@ -59,7 +59,7 @@ from eqlab.tasks import get_task
 from eqlab.train import ARMS, TrainConfig, fit
 
 budget = {"quick": dict(weight=1e-2, features=16, depth=5, steps=100, patch_size=32, val_size=48, val_every=0),
-          "cpu": dict(weight=1e-3, features=24, depth=6, steps=600, patch_size=40, val_size=96, val_every=200),
+          "cpu": dict(weight=1e-3, features=16, depth=6, steps=300, patch_size=32, val_size=96, val_every=100),
           "cuda": dict(weight=1e-3, features=32, depth=8, steps=2000, patch_size=48, val_size=128, val_every=250)}
 base = TrainConfig.of(task="denoise", sigma=25, batch_size=8, target_share=None,  # a fixed λ: the weight above
                       share_every=20, log_every=10, device="auto", **budget[MODE])
@@ -73,7 +73,7 @@ print(", ".join(f"{k}={v}" for k, v in base.flat().items() if k in (
 # (sampling, forward, backward, optimizer), and `wall_time_s`, everything `fit` did, including building the
 # net and scoring it on the test images before and after training (with its equivariance errors). The
 # first compares the arms' training cost; the second is what you waited. The bars show each run and an
-# estimate of the time left (the four runs take about four minutes in the default mode on a busy 2-core CPU).
+# estimate of the time left (the four runs take about two minutes in the default mode on a busy 2-core CPU).
 
 # %%
 results = {}

@@ -125,7 +125,7 @@ def write_set(images, folder):
 
 root = Path(tempfile.mkdtemp(prefix="eqlab_knob_"))
 knob_budget = {"quick": dict(features=8, depth=5, steps=100, train=16, test=4),
-               "cpu": dict(features=16, depth=6, steps=300, train=32, test=8),
+               "cpu": dict(features=8, depth=5, steps=250, train=32, test=8),
                "cuda": dict(features=32, depth=8, steps=1500, train=64, test=16)}[MODE]
 images = {part: knob_budget.pop(part) for part in ("train", "test")}
 knob_base = TrainConfig.of(task="denoise", sigma=100, batch_size=8, patch_size=32, val_size=64, val_every=0,
@@ -175,9 +175,9 @@ card = zoo.card("deblur/plain")
 print(f"start: zoo 'deblur/plain', {card['model']} {card['model_config']}, trained {card['steps']} steps")
 start_from = zoo.checkpoint_file("deblur/plain")  # the zoo net's file: what TrainConfig.init reads
 sweep_base = TrainConfig.of(task="deblur", init=start_from, features=card["model_config"]["features"],
-                            levels=card["model_config"]["levels"], steps={"quick": 30, "cpu": 100, "cuda": 300}[MODE],
+                            levels=card["model_config"]["levels"], steps={"quick": 30, "cpu": 80, "cuda": 300}[MODE],
                             lr=card["recipe"]["lr"] / 10, batch_size=8, patch_size=32,
-                            val_size={"quick": 48, "cpu": 96, "cuda": 96}[MODE], val_every=0, share_every=0,
+                            val_size={"quick": 48, "cpu": 64, "cuda": 96}[MODE], val_every=0, share_every=0,
                             target_share=None, device="auto")
 weights = [0.0, 1e-2, 1e-1] if QUICK else [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 start = zoo.evaluate(zoo.load("deblur/plain")[0], "deblur", size=sweep_base.val_size)  # fit's test crops

@@ -214,6 +214,9 @@ def ship(cache: Path, out: Path = zoo.ROOT) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     from build_zoo import card
 
+    from eqlab.cli import command_for
+    from eqlab.train import TrainConfig
+
     records = load_records(cache)
     built_by = "python scripts/orientation.py --sections zoo --ship"
     for task in zoo.TASKS:
@@ -227,6 +230,16 @@ def ship(cache: Path, out: Path = zoo.ROOT) -> None:
             (out / task / "eqreg-relative.json").write_text(json.dumps(old, indent=1) + "\n")
         shutil.copyfile(record["spec"]["options"]["model_out"], out / task / "eqreg.safetensors")
         (out / task / "eqreg.json").write_text(json.dumps(card(record, out, built_by), indent=1) + "\n")
+        for arm in ("plain", "augment", "strict"):  # no penalty: the norm field has no effect on these weights
+            path = out / task / f"{arm}.json"
+            info = json.loads(path.read_text())
+            method = info["train_config"]["method"]
+            if method["norm"] != (default := TrainConfig().method.norm):
+                info["note"] = (f"eqlab 0.3 rewrote method.norm from {method['norm']!r} to its new default "
+                                f"{default!r}: this arm has no penalty, so the field has no effect on its weights")
+                method["norm"] = default
+                info["command"] = command_for(TrainConfig.from_dict(info["train_config"]))
+                path.write_text(json.dumps(info, indent=1) + "\n")
 
 
 def main(argv=None) -> int:
@@ -237,13 +250,18 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", default="runs/orientation")
     parser.add_argument("--docs", default=str(ROOT / "docs"))
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--only", nargs="+", default=None, metavar="PREFIX",
+                        help="run only the runs whose key starts with one of these, in this order")
     parser.add_argument("--write-only", action="store_true")
     parser.add_argument("--ship", action="store_true", help="then ship the zoo section's nets into eqlab/zoo "
                         "(re-score the cards afterwards: python scripts/build_zoo.py --rescore)")
     args = parser.parse_args(argv)
     cache = Path(args.cache)
     if not args.write_only:
-        run_grid(plan(args), cache, workers=args.workers)
+        runs = plan(args)
+        if args.only:
+            runs = [run for prefix in args.only for run in runs if run.key.startswith(prefix)]
+        run_grid(runs, cache, workers=args.workers)
     score_kept(cache)
     if args.ship:
         ship(cache)

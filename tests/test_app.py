@@ -84,6 +84,12 @@ def _data(chart: dict) -> list[list]:
     return chart["value"]["data"] if "value" in chart else chart["data"]
 
 
+def _records(chart: dict) -> list[dict]:
+    """The rows of a chart as dicts, by column name."""
+    plot = chart.get("value", chart)
+    return [dict(zip(plot["columns"], row)) for row in plot["data"]]
+
+
 def _rows(table: dict) -> list[dict]:
     return [dict(zip(table["headers"], row)) for row in table["data"]]
 
@@ -103,14 +109,17 @@ def test_explore(client, group, element, channel):
     for picture in (strip, panel):
         image = _image(picture)
         assert image.ndim == 3 and image.shape[2] == 3 and image.shape[1] > 500
-    arms = {row[4] for row in layers["data"]}
+    rows = _records(layers)
+    arms = {row["arm"] for row in rows}
     assert set(ARM_NAMES) <= arms
-    per_arm = {arm: sum(row[4] == arm for row in layers["data"]) for arm in arms}
+    per_arm = {arm: sum(row["arm"] == arm for row in rows) for arm in arms}
     assert len(set(per_arm.values())) == 1 and min(per_arm.values()) >= 3  # every layer of every arm
-    assert all(0 <= row[2] <= 2 for row in layers["data"])  # the relative error lies in [0, 2]
-    series = {row[2] for row in angles["data"]}
+    assert all(0 <= row["error"] <= 2 for row in rows)  # the relative error lies in [0, 2]
+    assert all(0 <= row["oriented"] <= 1 and row["verdict"] for row in rows if row["oriented"] == row["oriented"])
+    series = {row["series"] for row in _records(angles)}
     assert "interpolation floor" in series and "strict" in series
     assert "representation of" in status and "Relative error of the whole layer with P_g" in status
+    assert "**Verdict" in status and "orientation-carrying energy" in status  # the field's components
     assert f"channel {channel}:" in status
     if group == "C8":
         assert "interpolation" in status
@@ -122,17 +131,18 @@ def test_strict_is_exact_and_the_panel_says_why(client):
     _, _, status = explore(client, api="/explore_panel", arm="strict", group="D4", element=4, layer="head")
     assert "no D4 representation" in status and "compared as plain maps" in status
     layers, *_ = client.predict("denoise", "camera", None, "C4", api_name="/explore_charts")
-    strict = [row for row in layers["data"] if row[4] == "strict"]
-    assert len(strict) >= 3 and max(row[2] for row in strict) < 1e-4  # the P4 twin is exactly equivariant
+    strict = [row for row in _records(layers) if row["arm"] == "strict"]
+    assert len(strict) >= 3 and max(row["error"] for row in strict) < 1e-4  # the P4 twin is exactly equivariant
 
 
 def test_explore_controls_label_layers_with_their_representation(client):
-    elements, layer, channel = client.predict("sr", "plain", "C8", "nope", 0, api_name="/explore_controls")
+    elements, layer, channel = client.predict("sr", "plain", "camera", None, "C8", 1, "nope", 0,
+                                              api_name="/explore_controls")
     names = [choice[1] for choice in layer["choices"]]
     assert layer["value"] in names  # an unknown layer falls back to one the net has
     assert all(" · " in label for label, _ in layer["choices"])  # "name · representation"
     assert [c[1] for c in elements["choices"]] == list(range(1, 8)) and channel["maximum"] >= 1
-    _, layer, _ = client.predict("sr", "plain", "C4", None, 0, api_name="/explore_controls")
+    _, layer, _ = client.predict("sr", "plain", "camera", None, "C4", 1, None, 0, api_name="/explore_controls")
     labels = {name: label for label, name in layer["choices"]}
     assert "pixel_shuffle" in labels["upsampler"] and "output image" in labels["upsampler"]
     _, _, status = explore(client, api="/explore_panel", task="sr", arm="plain", layer="upsampler")
@@ -147,6 +157,83 @@ def test_a_failed_choice_never_sticks(client):
             assert status.startswith(f"**{task} · {arm}**") and "layer `tail`" in status and "⚠️" not in status
     _, _, status = explore(client, api="/explore_panel", task="denoise", arm="eqreg", layer="down.0.conv1")
     assert status.startswith("**denoise · eqreg**") and "is not in this net" in status  # a deblur layer
+
+
+def _blind_net():
+    """A hand-built orientation-blind net: every conv the same constant (isotropic) filter, no biases: all channels
+    of a field are equal, so the layer is equivariant for free and carries no orientation."""
+    from eqlab.models import build
+
+    model = build("dncnn", features=8, depth=3).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                module.weight.fill_(1.0 / module.weight[0].numel())
+                if module.bias is not None:
+                    module.bias.zero_()
+    return model
+
+
+def test_verdicts_come_from_the_metrics_and_say_blind(served):
+    """Issue 20: no view calls an orientation-blind layer equivariant without saying it is blind; issue 22: the words
+    come from eqlab.metrics.verdict, and a group the net was not trained for says so."""
+    from eqlab.app.bank import Loaded
+    from eqlab.app.explore import explore_view
+    from eqlab.metrics import verdict
+
+    app_ = served[1].eqlab
+    loaded = Loaded(_blind_net(), "yours", "yours (blind)", ("test", "blind"), "C4")
+    session = {"mine": {"denoise": {"loaded": loaded, "label": "blind"}}}
+    view = explore_view(app_, "denoise", "yours", "camera", None, "C4", 1, "body.0.conv", 0, session)
+    assert view.numbers["with_shift"] < 0.02  # a tiny error ...
+    assert "Verdict: orientation-blind" in view.status and "orientation-carrying energy 0 %," in view.status
+    assert "equivariant (to round-off)" not in view.status  # ... never called equivariant
+    assert "trained for C4" in view.status and "not trained for" not in view.status
+    view = explore_view(app_, "denoise", "yours", "camera", None, "D4", 5, "body.0.conv", 0, session)
+    assert "trained for **C4**, not D4" in view.status and "which this net was not trained for" in view.status
+    for task in ("denoise", "sr"):  # an untrained net: every number has its word from the same thresholds
+        view = explore_view(app_, task, "augment", "camera", None, "C4", 1, "head", 0)
+        assert verdict(view.numbers["channel"]) in view.status or "a channel of a blind layer" in view.status
+        assert "**Verdict: " in view.status and "1.41 = √2 = unrelated" not in view.status
+
+
+def test_group_change_keeps_the_rotation(served):
+    """C4's rot 180° becomes C8's element 4 and D4's element 2, not "element 2" of the new group."""
+    from eqlab.app.explore import same_element
+    from eqlab.app.handlers import make_handlers
+    from eqlab.groups import get_group
+
+    c4, c8, d4 = (get_group(name) for name in ("C4", "C8", "D4"))
+    assert same_element(c4, 2, c8) == 4 and same_element(c8, 4, d4) == 2 and same_element(d4, 6, c4) == 1
+    on, session = make_handlers(served[1].eqlab), {}
+    assert on.explore_ui("denoise", "eqreg", "camera", None, "C4", 2, None, 0, session)[0].value == 2
+    element, *_, status, _, _, _, _ = on.explore_ui("denoise", "eqreg", "camera", None, "C8", 2, None, 0, session)
+    assert element.value == 4 and "g = rot 180°" in status
+
+
+def test_sr_layer_chart_has_one_tick_per_position(client):
+    """SR's plain and strict nets differ in their last layers: one x label per position, naming both."""
+    layers, *_ = client.predict("sr", "camera", None, "C4", api_name="/explore_charts")
+    rows = _records(layers)
+    positions: dict[str, set] = {}
+    for row in rows:
+        positions.setdefault(row["layer"], set()).add(row["position"])
+    assert all(len(p) == 1 for p in positions.values())
+    assert len(positions) == len({row["position"] for row in rows})  # no two labels at one position
+    assert any(" / " in label for label in positions)  # e.g. "08 upsampler / tail"
+    assert set(layers["color_map"]) == {row["arm"] for row in rows}
+
+
+def test_page_defaults(served):
+    """The Train tab's target share is the kit's default; the Restore table has its headers before a run."""
+    from eqlab import zoo
+    from eqlab.app.handlers import TABLE_COLUMNS
+
+    blocks = list(served[1].blocks.values())
+    share = next(b for b in blocks if isinstance(b, gr.Number) and str(b.label).startswith("target gradient share"))
+    assert share.value == zoo.recipe("denoise", "eqreg").target_share == 0.1
+    table = next(b for b in blocks if getattr(b, "elem_id", None) == "restore-table")
+    assert table.value["headers"] == TABLE_COLUMNS
 
 
 def test_full_figure_shows_the_same_numbers(served):
@@ -210,8 +297,11 @@ def test_train_then_use_it(server):
     me, other = Client(server, verbose=False), Client(server, verbose=False)
     job = train(me, submit=True)
     updates = list(job)  # every yield of the generator: live curves while it runs
-    loss, reg, weight, share, psnr, layer, status = job.result(timeout=300)
+    loss, reg, weight, share, psnr, layer, legend, status = job.result(timeout=300)
     assert len(updates) >= 2 and "Done" in status and "yours" in status
+    assert "against the starting net" in status and "(start " in status  # the change, not only the end value
+    assert "#1 eqreg" in legend and "input (degraded)" in legend  # the runs' legend explains every colour
+    assert set(psnr["color_map"]) == {row[2] for row in _data(psnr)}  # one colour per series, sent with the data
     assert len(_data(loss)) >= 10 and len(_data(reg)) >= 10 and len(_data(share)) >= 2
     runs = {row[2] for row in _data(psnr)}
     assert "input (degraded)" in runs and len(runs) == 2  # the net's validations and the degraded input's
@@ -227,8 +317,8 @@ def test_fine_tuning_lowers_the_layer_error_and_runs_overlay(server):
     """Start from the zoo's augment net, switch EQ-Reg on (a target share): R and the layer error fall."""
     me = Client(server, verbose=False)
     train(me, steps=10, arm="plain", weight=0)  # a first run: stays on the charts
-    loss, reg, weight, share, psnr, layer, status = train(me, start="zoo augment", mode="target share", share=0.3,
-                                                          steps=60)
+    loss, reg, weight, share, psnr, layer, _, status = train(me, start="zoo augment", mode="target share", share=0.3,
+                                                             steps=60)
     assert "Done" in status and "from zoo augment" in status
     assert len({row[2] for row in _data(loss)}) == 2  # both runs of this session are overlaid
     mine = [row for row in _data(layer) if "from zoo augment" in row[2]]
@@ -237,7 +327,8 @@ def test_fine_tuning_lowers_the_layer_error_and_runs_overlay(server):
     assert np.mean(r[-10:]) < np.mean(r[:10]), r  # and so does R
     assert len({row[1] for row in _data(weight) if "from zoo augment" in row[2]}) > 1  # λ adapts to the share
     empty = me.predict(api_name="/clear_runs")
-    assert all(chart is None or len(_data(chart)) == 0 for chart in empty[:6])
+    assert all(chart is None or chart.get("value", 0) is None or len(_data(chart)) == 0 for chart in empty[:6])
+    assert empty[6] == ""  # and the legend
 
 
 def test_cancel_stops_training(served):
@@ -249,7 +340,7 @@ def test_cancel_stops_training(served):
         time.sleep(0.2)
     time.sleep(3.0)
     assert "Cancelling" in me.predict(api_name="/cancel_training")
-    loss, reg, weight, share, psnr, layer, status = job.result(timeout=120)
+    loss, reg, weight, share, psnr, layer, _, status = job.result(timeout=120)
     assert "stopped at step" in status and demo.eqlab.trainings.running() == 0
     assert len([row for row in _data(psnr) if row[2].startswith("#")]) >= 2  # the start's and the stop's validation
     assert me.predict(api_name="/cancel_training") == "No training was running."
@@ -318,14 +409,17 @@ def test_every_layer_of_every_zoo_net():
 
     def check(status, task, arm, name):
         assert status.startswith(f"**{task} · {arm}**") and f"layer `{name}`" in status, status
-        assert "⚠️" not in status and "is not in this net" not in status, status
+        warnings = [line for line in status.split("\n\n") if line.startswith("⚠️")]
+        assert all("This net was trained" in line for line in warnings), status  # D4, C8: not its group
+        assert "is not in this net" not in status, status
 
     with running_app("auto") as (url, demo):
         client = Client(url, verbose=False)
         seen = 0
         for task in app.TASKS:
             for arm in ARM_NAMES:
-                _, layers, _ = client.predict(task, arm, "C4", None, 0, api_name="/explore_controls")
+                _, layers, _ = client.predict(task, arm, "camera", None, "C4", 1, None, 0,
+                                              api_name="/explore_controls")
                 for _, name in layers["choices"]:
                     strip, panel, status = client.predict(task, arm, "camera", None, "C4", 1, name, 0,
                                                           api_name="/explore_panel")
@@ -341,6 +435,34 @@ def test_every_layer_of_every_zoo_net():
 
 
 # -- direct calls (no server) ----------------------------------------------------------------------------
+
+def test_extra_zoo_nets_join_the_arms(tmp_path, monkeypatch):
+    """A zoo net beside the four arms (the lead's ``<task>/eqreg-relative``) is offered and compared, by name from
+    ``eqlab.zoo.available()``: nothing in the app names it."""
+    import shutil
+
+    from eqlab import zoo
+    from eqlab.app.charts import explore_charts
+    from eqlab.app.explore import explore_view
+
+    if not all(f"denoise/{arm}" in zoo.available() for arm in ARM_NAMES):
+        pytest.skip(f"the zoo is incomplete (being rebuilt?): {zoo.available()}")
+    (tmp_path / "zoo" / "denoise").mkdir(parents=True)
+    for arm, copy in [(a, a) for a in ARM_NAMES] + [("eqreg", "eqreg-extra")]:
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(zoo.ROOT / "denoise" / f"{arm}{suffix}", tmp_path / "zoo" / "denoise" / f"{copy}{suffix}")
+    monkeypatch.setattr(zoo, "ROOT", tmp_path / "zoo")
+    extra = app.App("auto", tmp_path / "cache")
+    try:
+        assert extra.arms() == [*ARM_NAMES, "eqreg-extra", "yours"]
+        view = explore_view(extra, "denoise", "eqreg-extra", "camera", None, "C4", 1, "body.0.conv", 0)
+        assert view.status.startswith("**denoise · eqreg-extra**") and "trained for C4" in view.status
+        layer_rows, _, component_rows, _ = explore_charts(extra, "denoise", "camera", None, "C4")
+        assert {row["arm"] for row in layer_rows} == set(ARM_NAMES) | {"eqreg-extra"}
+        assert {row["arm"] for row in component_rows} == set(ARM_NAMES) | {"eqreg-extra"}
+    finally:
+        extra.close()
+
 
 def test_gray_image_for_an_rgb_model(files):
     x, notes, _ = app.load_working_image(None, files["deep16"], channels=3)

@@ -1,11 +1,12 @@
 """Real-browser passes over the app: Debian's chromium driven by Playwright (never a downloaded browser).
 
-At 1400 px: clicks through every tab (Explore choices, a refused upload, Restore, a short training,
-a bad λ that must leave the curves alone, Learn) and checks that the page needs nothing from outside
-this machine (no CDN, no web fonts). At 800, 1024 and 1400 px: the layout reflows without a
-horizontal scroll bar and the charts keep a usable width. Screenshots of every width and tab go to
-the test's ``tmp_path`` (and to ``$EQLAB_SCREENSHOTS`` when set). Skipped when chromium or
-playwright is missing.
+At 1400 px: clicks through every tab (Explore choices, the channel box and arrow keys, a refused
+upload, Restore, a short training, a bad λ that must leave the curves alone, a second training whose
+curve, legend entries and labels are then checked at 800, 1024 and 1400 px, Learn) and checks that
+the page needs nothing from outside this machine (no CDN, no web fonts). At 800, 1024 and 1400 px:
+the layout reflows without a horizontal scroll bar and the charts keep a usable width. Screenshots
+of every width and tab go to the test's ``tmp_path`` (and to ``$EQLAB_SCREENSHOTS`` when set).
+Skipped when chromium or playwright is missing.
 """
 
 import os
@@ -43,7 +44,9 @@ def url(sync_api):
 @pytest.fixture(scope="module")
 def browser(sync_api):
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run"])
         yield browser
         browser.close()
 
@@ -65,6 +68,46 @@ def _no_overflow(page, width: int) -> None:
     assert scroll <= width + 1, f"horizontal scroll at {width} px: the page is {scroll} px wide"
 
 
+TEXT_BOXES = """(selector) => Array.from(document.querySelectorAll(selector + ' svg text'))
+    .filter((t) => t.textContent.trim() && !t.closest('[opacity="0"]') && getComputedStyle(t).opacity !== '0')
+    .map((t) => { const r = t.getBoundingClientRect(); return [t.textContent, r.left, r.top, r.right, r.bottom]; })
+    .filter((b) => b[3] > b[1])"""
+
+
+def _labels_fit(page, selector: str, width: int) -> None:
+    """Every text of a chart lies inside the chart, and no two overlap or touch (bounding boxes)."""
+    frame = page.locator(selector).bounding_box()
+    boxes = page.evaluate(TEXT_BOXES, selector)
+    assert boxes, f"{selector}: no text at {width} px"
+    for text, left, _top, right, bottom in boxes:
+        assert frame["x"] - 1 <= left and right <= frame["x"] + frame["width"] + 1, f"{text!r} clipped in {selector}"
+        assert bottom <= frame["y"] + frame["height"] + 1, f"{text!r} below the chart {selector} at {width} px"
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            overlap = min(a[3], b[3]) - max(a[1], b[1]), min(a[4], b[4]) - max(a[2], b[2])
+            assert min(overlap) < -0.5, f"{a[0]!r} touches or overlaps {b[0]!r} in {selector} at {width} px"
+
+
+def _two_runs_fit(page, tmp_path: Path) -> None:
+    """Issue 22: after two trainings both curves are drawn, every legend entry shows, no label overlaps another."""
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_function("(() => { const s = new Set(Array.from(document.querySelectorAll("
+                               "'#train-loss g.mark-line path')).filter((p) => (p.getAttribute('d') || '').length > 20)"
+                               ".map((p) => p.getAttribute('stroke'))); return s.size >= 2; })()", timeout=20_000)
+        entries = page.locator("#train-legend .entry")
+        assert entries.count() == 3  # run 1, run 2 and the degraded input
+        boxes = [entries.nth(k).bounding_box() for k in range(3)]
+        assert all(b and b["width"] > 20 and b["x"] >= 0 and b["x"] + b["width"] <= width for b in boxes), boxes
+        for a, b in zip(boxes, boxes[1:]):  # entries wrap, never overlap
+            assert a["x"] + a["width"] <= b["x"] + 1 or a["y"] + a["height"] <= b["y"] + 1, (a, b)
+        for selector in ("#train-loss", "#train-psnr"):
+            _labels_fit(page, selector, width)
+        _no_overflow(page, width)
+        _shoot(page, tmp_path, f"train-{width}-two-runs")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_every_tab_in_chromium(browser, url, tmp_path):
     outside = []
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -79,6 +122,10 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
     page.locator("#explore-layers canvas, #explore-layers svg").first.wait_for()
     page.locator("#explore-angles canvas, #explore-angles svg").first.wait_for()
     assert "Relative error of the whole layer" in page.locator("#explore-status").inner_text()
+    page.locator("#explore-channel input[type=number]").fill("3")  # no Enter, no Tab: the view follows
+    _status(page, "explore-status", "channel 3:")
+    page.locator("#explore-channel input[type=range]").press("ArrowRight")
+    _status(page, "explore-status", "channel 4:")
     page.locator("#explore-group").get_by_label("C8").check()
     _status(page, "explore-status", "of C8")
     page.locator("#explore-layer input").click()
@@ -125,6 +172,14 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
         _shoot(page, tmp_path, "train-1400-bad-weight")
     assert "Done" in page.locator("#train-status").inner_text()
     assert page.locator("#train-loss canvas, #train-loss svg").count() >= 1
+    weight.fill("0.001")
+    seed = page.get_by_label("Seed")
+    seed.fill("1")
+    seed.press("Tab")
+    page.get_by_role("button", name="Train", exact=True).click()  # a second run: drawn beside the first
+    page.wait_for_function("(() => { const s = document.querySelector('#train-status').innerText; "
+                           "return s.includes('#2') && s.includes('Done'); })()", timeout=180_000)
+    _two_runs_fit(page, tmp_path)
     _shoot(page, tmp_path, "train-1400")
 
     # Learn: three pictures, drawn when the tab opens; the Train tab's message stays behind.
@@ -148,9 +203,10 @@ def test_layout_at_width(browser, url, tmp_path, width):
     page.locator("#explore-layers canvas, #explore-layers svg").first.wait_for()
     page.wait_for_timeout(1500)  # let the charts settle at their final width
     _no_overflow(page, width)
-    for chart in ("explore-layers", "explore-angles"):
+    for chart in ("explore-layers", "explore-angles", "explore-spectrum"):
         box = page.locator(f"#{chart}").bounding_box()
         assert box["width"] >= min(360, width - 60), f"{chart} collapsed to {box['width']:.0f} px at {width} px"
+    _labels_fit(page, "#explore-spectrum", width)  # the field spectrum: arms, components, axis titles
     strip = page.locator("#explore-strip img").bounding_box()
     assert strip["width"] >= min(600, width - 80), f"the strip is {strip['width']:.0f} px wide at {width} px"
     _shoot(page, tmp_path, f"explore-{width}")

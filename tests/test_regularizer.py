@@ -265,12 +265,14 @@ def test_default_weight_training_does_not_collapse():
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sigma = 25 / 255
     model.train()
+    first = None
     for _ in range(300):
         y = smooth_images(8, 24, gen)
         x = y + sigma * torch.randn(y.shape, generator=gen)
         xb, yb, element = reg.group.pair(x, y, generator=gen)
         with reg.active(element):
             out = xb - model(xb)  # residual learning: the net predicts the noise
+        first = float(reg.raw_loss().detach()) if first is None else first
         loss = F.mse_loss(out, yb) + reg.loss()
         opt.zero_grad()
         loss.backward()
@@ -282,7 +284,7 @@ def test_default_weight_training_does_not_collapse():
         restored = (x - model(x)).clamp(0, 1)
     gain = psnr(restored, y) - psnr(x, y)
     assert gain > 4.0, f"only {gain:.2f} dB over the noisy input: collapse?"
-    assert reg.raw_loss().item() < 0.5  # and the penalty did act
+    assert reg.raw_loss().item() < 0.7 * first  # and the penalty did act
     assert not math.isnan(reg.raw_loss().item())
 
 

@@ -230,3 +230,22 @@ def test_figures_from_threads(nets):
         results = list(pool.map(draw, inputs))
     assert all(error < 1e-5 and size > 1000 for error, size in results)
     assert not model.training
+
+
+# -- component_spectrum ----------------------------------------------------------------------------------
+
+def test_component_spectrum(nets, x):
+    from eqlab.metrics import equivariance_components
+
+    rows = {name: equivariance_components(net, x, "C4") for name, net in nets.items()}
+    pooled = viz.pool_components(rows["strict"], layer="body.0.conv")
+    assert [p["component"] for p in pooled] == ["invariant", "frequency 1", "sign"]
+    assert abs(sum(p["share"] for p in pooled) - 1) < 1e-6  # the shares of one layer add up to 1
+    assert all(p["value"] < 1e-4 for p in pooled if p["energy"] > 0)  # the group CNN: every component exact
+    fig = viz.component_spectrum(rows, layer="body.0.conv")
+    assert isinstance(fig, Figure) and len(fig.axes) == 3  # energy shares, errors, the words
+    words = fig.axes[2].texts[0].get_text()
+    assert "strict: orientation-carrying energy" in words and "plain:" in words
+    assert "body.0.conv" in suptitle(fig)
+    with pytest.raises(ValueError, match="no component rows"):
+        viz.component_spectrum(rows, layer="no.such.layer")

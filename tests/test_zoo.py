@@ -12,7 +12,7 @@ from eqlab.cli import build_parser, config_from_args
 from eqlab.train import ARMS, TrainConfig
 
 NAMES = zoo.available()
-EXPECTED = [f"{task}/{arm}" for task in zoo.TASKS for arm in ARMS]
+EXPECTED = [f"{task}/{arm}" for task in zoo.TASKS for arm in (*ARMS, *zoo.VARIANTS)]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -45,7 +45,8 @@ def test_files_are_small_and_cards_complete(name):
     card = zoo.card(name)
     missing = [f for f in zoo.CARD_FIELDS if f not in card]
     assert not missing, missing
-    task, arm = name.split("/")
+    task, stem = name.split("/")
+    arm = zoo.VARIANTS.get(stem, (stem,))[0]
     assert (card["name"], card["task"], card["arm"]) == (name, task, arm)
     config = TrainConfig.from_dict(card["train_config"])
     assert (card["seed"], card["steps"]) == (config.seed, config.steps)
@@ -83,10 +84,20 @@ def test_module_equivariance_numbers_reproduce(name):
     """The full evaluation (equivariance errors too) reproduces the card; strict twins are exact."""
     model, card = zoo.load(name)
     got = zoo.evaluate(model, card["task"], size=card["evaluation"]["size"])
-    for key in ("psnr", "ssim", "output_error", "layer_error", "psnr_rot90"):
+    for key in ("psnr", "ssim", "output_error", "layer_error", "psnr_rot90", "oriented_share", "oriented_error"):
         assert abs(got[key] - card["metrics"][key]) < 1e-3, (name, key, got[key], card["metrics"][key])
     if card["arm"] == "strict":
-        assert got["output_error"] < 1e-4 and got["layer_error"] < 1e-4, got
+        assert got["output_error"] < 1e-4 and got["layer_error"] < 1e-4 and got["oriented_error"] < 1e-4, got
+
+
+def test_shipped_eqreg_carries_orientation_and_the_old_one_is_blind():
+    """Which equivariance: the split-norm eqreg keeps at least half of its strict twin's oriented energy and no
+    layer of it is blind; eqlab 0.2's whole-layer eqreg (eqreg-relative) kept less than half of that."""
+    for task in zoo.TASKS:
+        new, old, strict = (zoo.card(f"{task}/{arm}")["metrics"] for arm in ("eqreg", "eqreg-relative", "strict"))
+        assert new["oriented_share"] >= strict["oriented_share"] / 2, (task, new, strict)
+        assert new["blind_layers"] == 0, (task, new)
+        assert old["oriented_share"] < new["oriented_share"] / 2, (task, old, new)
 
 
 def test_trained_models_beat_their_input():
@@ -108,5 +119,5 @@ def test_eqreg_nets_held_their_gradient_share():
 def test_recipe_is_the_cards_config():
     for name in NAMES:
         card = zoo.card(name)
-        config = zoo.recipe(card["task"], card["arm"], seed=card["seed"], steps=card["steps"])
+        config = zoo.recipe(card["task"], name.split("/")[1], seed=card["seed"], steps=card["steps"])
         assert config == TrainConfig.from_dict(card["train_config"]), name

@@ -23,7 +23,7 @@ session, the last restoration). Nothing is module-level.
 The package, one concept per module (each imports only those above it):
 
     settings   caps, sizes, choices (tasks and arms from eqlab.tasks / eqlab.arms), InputError
-    text       the words: the relative error's definition, how to read the charts
+    text       the words: the relative error's definition (thresholds from eqlab.metrics), how to read the charts
     cache      a bounded, thread-safe cache that computes a missing entry once
     bank       ModelBank (zoo / first-use training / random / spandrel's SwinIR) and Loaded
     inputs     uploads and samples -> the square working image, with notes
@@ -31,8 +31,9 @@ The package, one concept per module (each imports only those above it):
     worker     the training process (python -m eqlab.app.worker)
     training   the Train tab: checks, the zoo recipe with the tab's changes, runs, stop flags
     state      App: the models, caches, compute slots and trainings of one app
-    explore    the Explore pictures: "rotate the input" and the field panel, from rotation_view
-    charts     the native charts' data: per-layer and per-angle errors, training curves
+    explore    the Explore pictures and words: "rotate the input", the field panel, the verdict and the
+               field's components (one path per request: resolve)
+    charts     the native charts' data: field spectrum, per-layer and per-angle errors, training curves
     restore    the Restore & compare tab
     learn      the Learn tab's three pictures
     first      the first Explore view, cached on disk; the warm-up after launch

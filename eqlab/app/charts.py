@@ -1,22 +1,26 @@
-"""The data of the app's native charts: Explore's per-layer and per-angle errors, the Train tab's curves.
+"""The data of the app's native charts: Explore's field spectrum, per-layer and per-angle errors, the Train curves.
 
-What is here: ``explore_charts`` (the per-layer error of every arm, mean over the group's
-non-identity elements, and the output error against the rotation angle with the interpolation floor,
-on the same image the Explore panel shows; cached per model, image and group, so only a new task,
-image or group computes), ``train_frames`` (the session's runs as the Train tab's tables: task loss,
-R, λ, gradient share, validation PSNR with the degraded input's, validation layer error) and
-``plot_df`` (a DataFrame whose numeric columns stay numeric when empty) and ``shown`` (what a chart
-is given: ``None`` for an empty table), ``run_colors`` / ``run_legend`` / ``curve_limits`` (the Train charts'
-colours by run number, their shared legend, their axis limits), ``layer_components`` / ``spectrum_bars`` /
-``spectrum_words`` (the field spectrum of one layer for every arm, from the cached component rows) and
-``charts_ready``.
+What is here: ``explore_charts`` (for every arm, ``eqlab.metrics.equivariance_components`` of every
+layer over the group's non-identity elements, and from it the per-layer error with its
+orientation-carrying share and verdict, one x label per position; the output error against the
+rotation angle with the interpolation floor; on the same image the Explore panel shows; cached per
+model, image and group, so only a new task, image or group computes), ``charts_ready`` (whether
+that cache answers at once), ``layer_components`` / ``spectrum_bars`` / ``spectrum_words`` (the field
+spectrum of one layer for every arm, from those rows), ``train_frames`` (the session's runs as the
+Train tab's tables: task loss, R, λ, gradient share, validation PSNR with the degraded input's,
+validation layer error), ``run_colors`` / ``run_legend`` / ``curve_limits`` (the Train charts'
+colours by run number, their shared legend, their axis limits), ``plot_df`` (a DataFrame whose
+numeric columns stay numeric when empty) and ``shown`` (what a chart is given: ``None`` for an
+empty table).
 
 What is not here: the errors (``eqlab.metrics``), the charts' look (``ui.py``).
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from eqlab import metrics
 from eqlab.app.inputs import picture
-from eqlab.app.settings import ANGLES, EXPLORE_SIDE, InputError, known_group, known_task
+from eqlab.app.settings import ANGLES, COMPUTE_SLOTS, EXPLORE_SIDE, InputError, known_group, known_task
 from eqlab.metrics.components import summarize_components
 
 LAYER_COLUMNS = ["layer", "position", "name", "error", "worst", "oriented", "verdict", "arm"]
@@ -95,15 +99,22 @@ def explore_charts(app, task: str, sample: str, upload: str | None, group_name: 
     group = known_group(group_name)
     per_arm, angle_rows, component_rows, notes = [], [], [], []
     floor_done = False
-    for arm, loaded, pic in _arm_inputs(app, task, sample, upload, session, progress):
+    arms = list(_arm_inputs(app, task, sample, upload, session, progress))
+
+    def one(item):
+        _, loaded, pic = item
         key = (loaded.key, pic.digest, group.name)
         if compute:
-            rows, angles, note = app.charts.get_or_make(key, lambda loaded=loaded, pic=pic: _arm_rows(app, loaded, pic,
-                                                                                                     group))
-        elif (cached := app.charts.get(key)) is not None:
-            rows, angles, note = cached
-        else:
+            return app.charts.get_or_make(key, lambda: _arm_rows(app, loaded, pic, group))
+        return app.charts.get(key)
+
+    # The arms side by side, as in Restore: torch releases the GIL, each request uses one intra-op thread.
+    with ThreadPoolExecutor(max_workers=COMPUTE_SLOTS) as pool:
+        results = list(pool.map(one, arms))
+    for (arm, _, _), result in zip(arms, results):
+        if result is None:  # not cached (compute=False)
             continue
+        rows, angles, note = result
         notes += [note] if note else []
         order = list(dict.fromkeys(r["layer"] for r in rows))
         position = {name: i + 1 for i, name in enumerate(order)}
@@ -176,7 +187,7 @@ def spectrum_words(table: list[dict], group: str) -> str:
         if s["blind"] is None:
             words = f"no orientation-carrying component · error {s['error']:.2f}: {s['verdict']}"
         else:
-            words = (f"orientation-carrying energy **{100 * s['oriented_share']:.0f} %**, its error "
+            words = (f"orientation-carrying energy **{max(0.0, 100 * s['oriented_share']):.0f} %**, its error "
                      f"**{s['oriented_error']:.2f}** · whole layer {s['error']:.2f} · {s['verdict']}")
         lines.append(f"- **{row['arm']}** (`{row['layer']}`): {words}")
     return "\n".join(lines)
@@ -233,7 +244,8 @@ def run_legend(runs: list[dict], colors: dict[str, str]) -> str:
 def curve_limits(df, steps: int, pad_y: bool, done: bool = True) -> dict:
     """``x_lim`` (0 … the planned steps, with a little room on both sides; a little more once the run is ``done``)
     and, for the sparse validation charts, a ``y_lim`` with room above and below (no point on a chart's edge)."""
-    limits = dict(x_lim=[-0.03 * max(steps, 1), max(steps, 1) * (1.06 if done else 1.05)])
+    # Odd factors: the axis ends between two ticks, so no tick label sits at the edge touching its neighbour.
+    limits = dict(x_lim=[-0.03 * max(steps, 1), max(steps, 1) * (1.044 if done else 1.047)])
     if pad_y and df is not None and len(df):
         low, high = float(df["value"].min()), float(df["value"].max())
         pad = max((high - low) * 0.12, abs(high) * 0.01, 1e-3)

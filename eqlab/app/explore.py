@@ -228,11 +228,21 @@ def view_of(app, request: Request, channel) -> View:
 def component_line(rows: list[dict], summary: dict) -> str:
     """The field's isotypic components in one line: each one's share of the energy and its error, then
     "orientation-carrying energy x %, its error y" (``eqlab.metrics.components``, this g)."""
-    parts = " · ".join(f"{r['component']} {100 * r['share']:.0f} % (error {r['value']:.2f})" for r in rows)
+    parts = " · ".join(f"{r['component']} {percent(r['share'])} (error {number(r['value'])})" for r in rows)
     if summary["blind"] is None:
         return f"Components (this g): {parts}. This representation has no orientation-carrying component."
-    return (f"Components (this g): {parts} → **orientation-carrying energy {100 * summary['oriented_share']:.0f} %, "
-            f"its error {summary['oriented_error']:.2f}** (invariant part {summary['invariant_error']:.2f})")
+    return (f"Components (this g): {parts} → **orientation-carrying energy {percent(summary['oriented_share'])}, "
+            f"its error {number(summary['oriented_error'])}** (invariant part {number(summary['invariant_error'])})")
+
+
+def percent(share: float) -> str:
+    """A share of the energy in percent; round-off below zero reads 0 %."""
+    return f"{max(0.0, 100 * share):.0f} %"
+
+
+def number(value: float) -> str:
+    """An error with two decimals; a component without energy has none ("—")."""
+    return "—" if value != value else f"{value:.2f}"
 
 
 def trained_for(loaded) -> str:
@@ -310,7 +320,7 @@ def _draw(app, view, x: torch.Tensor, group: Group, element: int, c: int):
     tile = tile_for(len(cols) + 1, 128)
     arrow = "← ch " if tile >= 90 else "←"
     notes = [["input x"] + [""] * len(cols), [""] + [f"{arrow}{int(view.index[k])}" for k in cols],
-             [f"g·x ({turn})"] + [""] * len(cols), ["all channels (mean)"] + [""] * len(cols)]
+             [f"g·x ({turn})"] + [""] * len(cols), ["mean of all"] + [""] * len(cols)]
     label_width = 128
     panel = painter.canvas(
         rows, ["rot_g f(x)\nrotate maps", "P_g rot_g f(x)\n…and shift", "f(g·x)", "|difference|"],

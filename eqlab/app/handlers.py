@@ -7,6 +7,11 @@ failure into one that names it: the server keeps serving, and because every even
 outputs from the controls' values, the next valid choice repairs the tab. Warnings and notes are
 part of each tab's status text (no toasts: a toast would follow the user to other tabs).
 
+The Explore tab has one computation, ``explore_outputs`` (one ``explore.resolve`` per request, then
+only the parts an event asks for: controls, view, spectrum, charts, figure); each of its events and
+API endpoints is ``explore_endpoint(*parts)``. ``chart`` sends a native chart its data with the
+colours of exactly the series it holds (Gradio redraws a chart only when those change).
+
 What is not here: the computations (``explore.py``, ``charts.py``, ``restore.py``, ``training.py``,
 ``learn.py``) and the page layout and wiring (``ui.py``).
 """
@@ -262,6 +267,7 @@ def make_handlers(app) -> SimpleNamespace:
 
     explore_ui = explore_endpoint(*EXPLORE_UI)
     names = dict(explore_ui=explore_ui, explore_ui_charts=explore_endpoint(*EXPLORE_UI[:7], "session", "coming"),
+                 explore_spectrum=explore_endpoint("spectrum", "spectrum_text"),
                  explore=explore_endpoint("strip", "panel", "layers", "angles", "status", "session"),
                  explore_panel=explore_endpoint("strip", "panel", "status", "session"),
                  explore_charts=explore_charts_api,

@@ -94,7 +94,7 @@ def train_config(values: dict):
                    log_every=1, val_every=max(steps // 6, 5), val_size=48, device="auto",
                    share_every=max(steps // 40, 2) if values["arm"] == "eqreg" else 0)
     if values["start"] != SCRATCH:
-        changes["init"] = f"{values['task']}/{values['start'].split()[-1]}"
+        changes["init"] = zoo.checkpoint_file(f"{values['task']}/{values['start'].split()[-1]}")  # the zoo net's file
     if values["net"]:
         changes["model"] = values["net"]
     try:

@@ -2,8 +2,10 @@
 
 Four tabs:
 
-    Explore            does a layer rotate with its input? "Rotate the input" side by side for one
-                       channel, the field panel, the per-layer error of every arm, error against angle.
+    Explore            does a layer rotate with its input, and how? "Rotate the input" side by side
+                       for one channel, the field panel, the field spectrum of every arm (energy and
+                       error per isotypic component: orientation-carrying or orientation-blind), the
+                       per-layer error of every arm, error against angle.
     Restore & compare  the arms on one degraded image: before/after slider, error maps, PSNR/SSIM,
                        and the same with a rotated input (rotate the input, watch the output rotate).
     Train              a short, capped run (from scratch or fine-tuning a zoo net) with live curves,
@@ -148,10 +150,10 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                                  api_name=False, concurrency_limit=None, trigger_mode="always_last",
                                  show_progress="minimal")
                 for event in (ex_task.input, ex_group.input, ex_sample.input, ex_upload.upload, ex_upload.clear):
-                    # the spectrum is left to the chart event here (Gradio redraws a chart whose colours change only
-                    # when one event updates it, not two in a chain)
+                    # The spectrum once more from the cache, at once: Gradio 6 drops the colour change of a bar chart
+                    # updated by a slow event (the new components would stay invisible); a quick one redraws it.
                     event(on.explore_ui_charts, outputs=ui_outputs[:7] + [session, ex_chart_note], **quick_kw).then(
-                        **charts_kw)
+                        **charts_kw).then(on.explore_spectrum, outputs=[ex_spectrum, ex_spectrum_text], **quick_kw)
                 # .input, not .release: the channel box, the slider's arrow keys and a drag all update the view
                 for event in (ex_arm.input, ex_element.input, ex_layer.input, ex_channel.input):
                     event(on.explore_ui, outputs=ui_outputs, **quick_kw)
@@ -284,14 +286,18 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                     le_angle = gr.Slider(0, 360, value=90, step=15, label="rotation angle (degrees)")
                     with gr.Row():
                         le_rot_img = gr.Image(elem_id="learn-rotate", type="filepath", interactive=False,
-                                              show_label=False, scale=2, min_width=MAIN_WIDTH, elem_classes="picture")
-                        le_rot_text = gr.Markdown(min_height=0, min_width=TEXT_WIDTH)
+                                              show_label=False, scale=2, min_width=MAIN_WIDTH, elem_classes="picture",
+                                              buttons=["fullscreen"])
+                        with gr.Column(min_width=TEXT_WIDTH):
+                            le_rot_text = gr.Markdown(min_height=0)
                 with gr.Accordion("2 · Watch the channels cycle", open=True):
                     le_k = gr.Slider(0, 3, value=1, step=1, label="quarter turns k (g = k · 90°)")
                     with gr.Row():
                         le_ch_img = gr.Image(elem_id="learn-channels", type="filepath", interactive=False,
-                                             show_label=False, scale=2, min_width=MAIN_WIDTH, elem_classes="picture")
-                        le_ch_text = gr.Markdown(min_width=TEXT_WIDTH)
+                                             show_label=False, scale=2, min_width=MAIN_WIDTH, elem_classes="picture",
+                                             buttons=["fullscreen"])
+                        with gr.Column(min_width=TEXT_WIDTH):
+                            le_ch_text = gr.Markdown()
                     with gr.Accordion("Channel tables of three representations (eqlab.viz.channel_shift_diagram)",
                                       open=False) as le_acc:
                         le_diagram = gr.Plot(show_label=False)
@@ -299,7 +305,8 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                     le_grid_angle = gr.Slider(0, 360, value=30, step=5, label="rotation angle (degrees)")
                     with gr.Row():
                         le_grid_img = gr.Image(elem_id="learn-grid", type="filepath", interactive=False,
-                                               show_label=False, scale=2, min_width=MAIN_WIDTH, elem_classes="picture")
+                                               show_label=False, scale=2, min_width=MAIN_WIDTH, elem_classes="picture",
+                                               buttons=["fullscreen"])
                         with gr.Column(min_width=CHART_WIDTH):
                             le_curve = gr.LinePlot(elem_id="learn-curve", x="angle", y="error", color="series",
                                                    x_lim=[0, 360], x_title="angle (degrees)", y_title="relative error",

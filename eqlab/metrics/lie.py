@@ -17,10 +17,11 @@ An infinitesimal rotation moves pixels and permutes no channels (C4's channel sh
 Convention: ``h = step_deg`` degrees (counter-clockwise as displayed, about the centre), turned
 with ``eqlab.groups.rotate_by_angle`` (bilinear, zero padding), in float64 on a float64 copy of the
 model. The step is tiny (a pixel at radius 200 moves 0.0035 px), so that a ReLU net's pattern of
-active units is the same at ``+h`` and ``-h`` (with ``h`` of a degree, the derivative of a ReLU net
-is smeared over that change and reads several times too small); the *central* difference cancels the
+active units is the same at ``+h`` and ``-h`` (with ``h`` of one degree, a random ReLU CNN read 2.2
+per radian instead of 4.8: the derivative is smeared over that change); the *central* difference cancels the
 blur that bilinear resampling adds at first order in ``|h|`` (the same for ``+h`` and ``-h``), and
-float64 keeps the difference of nearly equal maps exact. Norms run inside a disk of radius
+float64 keeps the difference of nearly equal maps exact (a model whose forward builds float32
+constants of its own cannot run so). Norms run inside a disk of radius
 ``(1/2 − margin) × side`` of each map: the zero-padded slivers a rotation brings in at the border,
 and a net's zero padding, stay outside it.
 

@@ -126,8 +126,9 @@ class MethodConfig(_Group):
     target_share: float | None = option(
         0.1, "hold the gradient share |grad lambda R| / |grad task| at this value by adapting lambda; none: a fixed "
         "weight")
-    norm: str = option("relative", "penalty norm: relative (scale-free, whole layer), split (invariant and oriented "
-                       "parts normalised apart), components (every isotypic component apart) or paper (torch.norm)",
+    norm: str = option("split", "penalty norm: split (the invariant and the oriented part of every field normalised "
+                       "apart), relative (the whole layer: eqlab 0.2's, met by orientation-blind fields), components "
+                       "(every isotypic component apart) or paper (unnormalised torch.norm)",
                        choices=NORMS)
     share_every: int = option(10, "steps between gradient-share measurements (eqreg; one extra backward); 0: never")
     layers: str = option("auto", "which layers EQ-Reg reads: auto (every one it can) or hidden (not the output's)",

@@ -53,7 +53,7 @@ def pool_components(rows: Sequence[dict], layer: str | None = None) -> list[dict
 
     Example:
         >>> rows = [dict(component="invariant", oriented=False, energy=2.0, diff=0.0),
-        ...         dict(component="sign", oriented=True, energy=2.0, diff=2.0)]
+        ...         dict(component="sign", oriented=True, energy=2.0, diff=1.0)]
         >>> [(r["component"], r["share"], r["value"]) for r in pool_components(rows)]
         [('invariant', 0.5, 0.0), ('sign', 0.5, 1.0)]
     """
