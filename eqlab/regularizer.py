@@ -43,6 +43,7 @@ mode: outside the context the model runs exactly as if EQ-Reg did not exist.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
@@ -154,7 +155,7 @@ def _plain_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: int, 
 
 
 class _SplitTerm(torch.autograd.Function):
-    """The split norm of one layer, fused, for maps ``(C, H, W)`` whose fields average to their invariant part.
+    """The split norm of one layer, fused, for layers whose fields average to their invariant part.
 
     With ``A`` the action as a gather (as in :class:`_GatherTerm`), ``d = A y_0 - y_1``, ``Q`` the
     invariant projector (each field of ``n`` channels replaced by its mean, which ``A`` commutes
@@ -166,29 +167,29 @@ class _SplitTerm(torch.autograd.Function):
 
     With :math:`\\Pi_{or} v = v - Q v` both are ``alpha d + beta A y_0 + Q(gamma d + delta A y_0)``. Like the
     whole-layer term it saves ``A y_0`` and ``d`` only; the field means are recomputed in the backward pass.
-    ``tests/test_regularizer.py`` checks values and gradients against the term written with projectors.
+    A raw output holds its channels first (maps ``(C, H, W)``) or last (tokens, windows, channels-last maps:
+    ``(..., C)``); ``fields`` views it as fields either way. ``tests/test_regularizer.py`` checks values and
+    gradients against the term written with projectors.
     """
 
     @staticmethod
-    def forward(ctx, raw, index, inverse, channels, field):
+    def forward(ctx, raw, index, inverse, fields):
         half = raw.shape[0] // 2
-        y0, y1 = raw[:half], raw[half:]  # (B, K) views, K = C H W
+        y0, y1 = raw[:half], raw[half:]  # (B, K) views
         a = y0.index_select(1, index)  # (B, K): A y_0, fresh
         compute = torch.promote_types(raw.dtype, torch.float32)
         if a.dtype != compute:
             a, y1 = a.to(compute), y1.to(compute)
         d = a - y1
-
-        def invariant_energy(t):  # ||Q t||^2 = n ||field means||^2
-            return field * _field_mean(t, channels, field).square().sum(dtype=compute)
-
-        s_inv = invariant_energy(raw) + _EPS
+        mean_a, mean_y1 = fields.mean(a), fields.mean(y1)
+        n = fields.size
+        s_inv = n * (mean_a.square().sum() + mean_y1.square().sum()) + _EPS  # ||Q A y_0|| = ||Q y_0||
         s_or = (torch.linalg.vector_norm(raw, dtype=compute).square() - s_inv).clamp_min(0) + _EPS
-        n_inv = invariant_energy(d)
+        n_inv = n * (mean_a - mean_y1).square().sum()  # ||Q d||^2
         n_or = (torch.dot(d.view(-1), d.view(-1)) - n_inv).clamp_min(0)
         l_inv, l_or = n_inv / s_inv, n_or / s_or
         ctx.save_for_backward(a, d, torch.stack([l_inv, l_or, s_inv, s_or]))
-        ctx.inverse, ctx.channels, ctx.field, ctx.dtype = inverse, channels, field, raw.dtype
+        ctx.inverse, ctx.fields, ctx.dtype = inverse, fields, raw.dtype
         return (l_inv + l_or) / 2
 
     @staticmethod
@@ -196,31 +197,40 @@ class _SplitTerm(torch.autograd.Function):
     def backward(ctx, grad):
         a, d, scalars = ctx.saved_tensors
         l_inv, l_or, s_inv, s_or = scalars.unbind()
-        channels, field, half = ctx.channels, ctx.field, a.shape[0]
-        mean_d, mean_a = _field_mean(d, channels, field), _field_mean(a, channels, field)  # (B, C/n, 1, S)
+        fields, half = ctx.fields, a.shape[0]
+        mean_d, mean_a = fields.mean(d), fields.mean(a)
         c_inv, c_or = grad / s_inv, grad / s_or  # d L_k = (2 / S_k)(...), and R is the mean of the two parts
-
-        def combine(alpha, beta, gamma, delta):  # alpha d + beta a + Q (gamma d + delta a)
-            out = _fields(torch.mul(d, alpha).addcmul_(a, beta), channels, field)
-            return out.add_(torch.mul(mean_d, gamma).addcmul_(mean_a, delta)).view_as(d)
-
         cross = -c_inv * l_inv + c_or * l_or
-        grad_a = combine(c_or, -c_or * l_or, c_inv - c_or, cross)
-        grad_y1 = combine(c_or * (l_or - 1), -c_or * l_or, c_inv * (l_inv - 1) - c_or * (l_or - 1), cross)
         grad_raw = torch.empty((2 * half, a.shape[1]), dtype=a.dtype, device=a.device)  # (2B, K)
+
+        def combine(out, alpha, beta, gamma, delta):  # out = alpha d + beta a + Q (gamma d + delta a), in place
+            torch.mul(d, alpha, out=out).addcmul_(a, beta)
+            fields.view(out).add_(torch.mul(mean_d, gamma).addcmul_(mean_a, delta))
+            return out
+
+        grad_a = combine(torch.empty_like(a), c_or, -c_or * l_or, c_inv - c_or, cross)
         torch.index_select(grad_a, 1, ctx.inverse, out=grad_raw[:half])
-        grad_raw[half:] = grad_y1
-        return grad_raw.to(ctx.dtype), None, None, None, None
+        combine(grad_raw[half:], c_or * (l_or - 1), -c_or * l_or, c_inv * (l_inv - 1) - c_or * (l_or - 1), cross)
+        return grad_raw.to(ctx.dtype), None, None, None
 
 
-def _fields(t: torch.Tensor, channels: int, field: int) -> torch.Tensor:
-    """Raw maps ``(B, C H W)`` as fields ``(B, C/n, n, H W)`` (a view)."""
-    return t.view(t.shape[0], channels // field, field, -1)
+@dataclass(frozen=True)
+class _Fields:
+    """How one image's raw output ``(K,)`` holds its fields of ``size`` channels: channels first or last."""
 
+    channels: int
+    size: int
+    last: bool
 
-def _field_mean(t: torch.Tensor, channels: int, field: int) -> torch.Tensor:
-    """The mean of every field over its ``n`` channels: ``(B, C/n, 1, H W)``."""
-    return _fields(t, channels, field).mean(dim=2, keepdim=True, dtype=torch.promote_types(t.dtype, torch.float32))
+    def view(self, t: torch.Tensor) -> torch.Tensor:
+        """``(B, K)`` as ``(B, C/n, n, S)`` (channels first) or ``(B, S, C/n, n)`` (channels last): a view."""
+        if self.last:
+            return t.view(t.shape[0], -1, self.channels // self.size, self.size)
+        return t.view(t.shape[0], self.channels // self.size, self.size, -1)
+
+    def mean(self, t: torch.Tensor) -> torch.Tensor:
+        """Every field's mean over its ``n`` channels, kept as a size-1 axis (broadcasts against :meth:`view`)."""
+        return self.view(t).mean(dim=-1 if self.last else 2, keepdim=True)
 
 
 @lru_cache(maxsize=256)
@@ -417,12 +427,15 @@ class EQReg:
         if images % 2 or out.shape[0] % images:
             raise ValueError(f"layer {layer.name!r}: a batch of {images} images cannot be paired; build it with "
                              "group.pair()")
-        if self.norm == "split" and self.group.exact and isinstance(layer.layout, Map) and out.dim() == 4:
-            field = _uniform_field(layer.rep, self.group, out.shape[1])
+        if self.norm == "split" and self.group.exact and layer.layout.permutes:
+            raw = layer.layout.per_image(out, images)
+            last = not isinstance(layer.layout, Map)  # tokens, windows, channels-last maps: (..., C)
+            field = _uniform_field(layer.rep, self.group, raw[-1] if last else raw[0])
             if field:  # regular fields, pixel-shuffle blocks: the fused term
-                index, inverse = _gather(layer.layout, tuple(out.shape[1:]), self._aspect, self.group, self._element,
-                                         layer.rep, str(out.device))
-                return _SplitTerm.apply(out.reshape(images, -1), index, inverse, out.shape[1], field)
+                index, inverse = _gather(layer.layout, raw, self._aspect, self.group, self._element, layer.rep,
+                                         str(out.device))
+                fields = _Fields(raw[-1] if last else raw[0], field, last)
+                return _SplitTerm.apply(out.reshape(images, -1), index, inverse, fields)
         if self.norm in COMPONENT_NORMS:
             maps = layer.layout.to_map(out, images, self._aspect)  # (2B, C, H, W)
             return _component_term(maps[:images // 2], maps[images // 2:], self.group, self._element, layer.rep,

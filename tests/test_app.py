@@ -209,6 +209,10 @@ def test_group_change_keeps_the_rotation(served):
     assert on.explore_ui("denoise", "eqreg", "camera", None, "C4", 2, None, 0, session)[0].value == 2
     element, *_, status, _, _, _, _ = on.explore_ui("denoise", "eqreg", "camera", None, "C8", 2, None, 0, session)
     assert element.value == 4 and "g = rot 180°" in status
+    args = ("deblur", "eqreg", "camera", None, "D4", 1, None, 0, {})  # issue 22: a sign that the charts are coming
+    assert "Computing the charts" in on.explore_ui_charts(*args)[-1]
+    on.explore_charts_event(*args)
+    assert on.explore_ui_charts(*args)[-1] == gr.update()  # cached: no sign, the charts answer at once
 
 
 def test_sr_layer_chart_has_one_tick_per_position(client):
@@ -226,12 +230,12 @@ def test_sr_layer_chart_has_one_tick_per_position(client):
 
 def test_page_defaults(served):
     """The Train tab's target share is the kit's default; the Restore table has its headers before a run."""
-    from eqlab import zoo
     from eqlab.app.handlers import TABLE_COLUMNS
+    from eqlab.train import TrainConfig
 
     blocks = list(served[1].blocks.values())
     share = next(b for b in blocks if isinstance(b, gr.Number) and str(b.label).startswith("target gradient share"))
-    assert share.value == zoo.recipe("denoise", "eqreg").target_share == 0.1
+    assert share.value == TrainConfig().target_share == 0.1
     table = next(b for b in blocks if getattr(b, "elem_id", None) == "restore-table")
     assert table.value["headers"] == TABLE_COLUMNS
 

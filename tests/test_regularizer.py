@@ -418,19 +418,23 @@ def test_split_norm_does_not_reward_orientation_blindness():
     assert values["split"] > 0.2  # the oriented part, normalised on its own, is as unrelated as noise
 
 
+@pytest.mark.parametrize("layout", [Map(), Tokens(), Windows(3), ChannelsLast()], ids=repr)
 @pytest.mark.parametrize("rep, channels", [(Regular(), 8), (PixelShuffle(2), 4)])
-def test_fused_split_term_matches_the_projector_definition(rep, channels):
+def test_fused_split_term_matches_the_projector_definition(rep, channels, layout):
     """The fused split term (one gather, field means) against the term written with projectors, values and grads."""
-    from eqlab.regularizer import _component_term, _gather, _SplitTerm
+    from eqlab.regularizer import _component_term, _Fields, _gather, _SplitTerm
 
-    y = torch.randn(4, channels, 6, 6, dtype=torch.float64)
+    maps = torch.randn(4, channels, 6, 6, dtype=torch.float64)
+    raw = _arranged(maps, layout)  # the layer's own arrangement
+    shape = layout.per_image(raw, 4)
+    fields = _Fields(channels, 4, not isinstance(layout, Map))
     for element in (1, 2, 3):
-        fused = y.clone().requires_grad_(True)
-        index, inverse = _gather(Map(), (channels, 6, 6), 1.0, C4(), element, rep, "cpu")
-        value = _SplitTerm.apply(fused.reshape(4, -1), index, inverse, channels, 4)
+        fused = raw.clone().requires_grad_(True)
+        index, inverse = _gather(layout, shape, 1.0, C4(), element, rep, "cpu")
+        value = _SplitTerm.apply(fused.reshape(4, -1), index, inverse, fields)
         value.backward()
-        plain = y.clone().requires_grad_(True)
+        plain = maps.clone().requires_grad_(True)
         expected = _component_term(plain[:2], plain[2:], C4(), element, rep, "split")
         expected.backward()
         assert float(value) == pytest.approx(float(expected), rel=1e-5)
-        assert torch.allclose(fused.grad, plain.grad.double(), rtol=1e-4, atol=1e-7)
+        assert torch.allclose(fused.grad, _arranged(plain.grad.double(), layout), rtol=1e-4, atol=1e-7)

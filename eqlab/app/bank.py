@@ -100,6 +100,11 @@ class ModelBank:
             return []
         return sorted({name.split("/", 1)[1] for name in zoo.available()} - set(ARM_NAMES))
 
+    def has(self, task: str, arm: str) -> bool:
+        """Whether the model of ``task`` and ``arm`` is loaded already (nothing is loaded here)."""
+        with self._guard:
+            return (task, arm) in self._models
+
     def get(self, task: str, arm: str, progress=None) -> Loaded:
         """The model of ``task`` and ``arm`` (an arm of ``eqlab.arms``, an extra zoo net or ``"swinir"``), loaded
         on first use."""

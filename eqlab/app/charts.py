@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from eqlab import metrics
 from eqlab.app.inputs import picture
-from eqlab.app.settings import ANGLES, COMPUTE_SLOTS, EXPLORE_SIDE, InputError, known_group, known_task
+from eqlab.app.settings import ANGLES, COMPUTE_SLOTS, EXPLORE_SIDE, YOURS, InputError, known_group, known_task
 from eqlab.metrics.components import summarize_components
 
 LAYER_COLUMNS = ["layer", "position", "name", "error", "worst", "oriented", "verdict", "arm"]
@@ -75,10 +75,12 @@ def _arm_inputs(app, task, sample, upload, session, progress=None):
 
 def charts_ready(app, task: str, sample: str, upload: str | None, group_name: str, session: dict | None = None) -> bool:
     """Whether the charts of these choices are cached (their event answers at once), without loading any net."""
-    group = known_group(group_name)
+    group, task = known_group(group_name), known_task(task)
+    if not all(arm == YOURS or app.bank.has(task, arm) for arm in app.arms()):
+        return False  # a net still to load: its charts are not ready either
     try:
         return all(app.charts.get((loaded.key, pic.digest, group.name)) is not None
-                   for _, loaded, pic in _arm_inputs(app, known_task(task), sample, upload, session or {}))
+                   for _, loaded, pic in _arm_inputs(app, task, sample, upload, session or {}))
     except Exception:  # noqa: BLE001 - a net not loaded yet, a bad upload: not ready
         return False
 

@@ -258,7 +258,8 @@ def unfamiliar_group(loaded, group: Group, numbers: dict) -> list[str]:
     if loaded.group == group.name or loaded.source.startswith("untrained"):
         return []
     what = f"was trained for **{loaded.group}**" if loaded.group else "was trained without rotations"
-    lines = [f"⚠️ This net {what}, not {group.name}: its errors under {group.name} measure a symmetry it was "
+    sign = "⚠️" if loaded.group else "ℹ️"  # plain nets: a note, not a warning (no group is theirs)
+    lines = [f"{sign} This net {what}, not {group.name}: its errors under {group.name} measure a symmetry it was "
              "never asked for."]
     if loaded.group and group.order != get_group(loaded.group).order:
         lines[0] += (f" {group.name}'s regular representation reads the channels as fields of {group.order}, not "

@@ -26,11 +26,12 @@ from eqlab import zoo
 from eqlab.app.bank import Loaded, for_inference
 from eqlab.app.settings import EXTRA_NET, SHARE_RANGE, STEPS_MIN, TASKS, TRAIN_GROUPS, WEIGHT_MAX, InputError
 from eqlab.arms import ARM_NAMES, ARMS
+from eqlab.train import TrainConfig
 
 SCRATCH = "scratch"  # the "start from" choice without a zoo net
 NICE = 5  # the training process's priority below the server's (0): requests first
 MAX_RUNS = 8  # runs kept per session for the overlays
-DEFAULT_SHARE = zoo.recipe("denoise", "eqreg").target_share  # the kit's default (TrainConfig, the CLI, the zoo): 0.1
+DEFAULT_SHARE = TrainConfig().target_share  # the kit's default target share (TrainConfig, the CLI, README): 0.1
 
 
 def start_choices(arm: str) -> list[str]:
