@@ -212,13 +212,16 @@ def write_page(cache: Path, docs: Path) -> Path:
 
     frontier = {k: r for k, r in records.items() if k.startswith("frontier/")}
     if frontier:
-        lines += ["## 3. Frontier: the split norm at a stronger share", "", "| task | target share | " + COLUMNS[2:]]
+        header, rule = COLUMNS.split("\n")
+        lines += ["## 3. Frontier: the split norm at a stronger share", "",
+                  "| task | target share " + header, "|---|---" + rule]
         for task in FRONTIER_TASKS:
             for share in FRONTIER_SHARES:
                 rs = [r for k, r in frontier.items() if k.startswith(f"frontier/{task}/{share:g}/")]
                 if rs:
                     lines.append(f"| {task} | {share:g} " + _row(f"split ({len(rs)} seeds)", rs))
         lines.append("")
+    lines.append((ROOT / "scripts" / "orientation_reading.md.in").read_text())
     docs.mkdir(parents=True, exist_ok=True)
     page = docs / "orientation.md"
     page.write_text("\n".join(lines))

@@ -436,5 +436,5 @@ def test_fused_split_term_matches_the_projector_definition(rep, channels, layout
         plain = maps.clone().requires_grad_(True)
         expected = _component_term(plain[:2], plain[2:], C4(), element, rep, "split")
         expected.backward()
-        assert float(value) == pytest.approx(float(expected), rel=1e-5)
+        assert float(value.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
         assert torch.allclose(fused.grad, _arranged(plain.grad.double(), layout), rtol=1e-4, atol=1e-7)

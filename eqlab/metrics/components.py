@@ -138,10 +138,11 @@ def verdict(error: float, oriented_share: float | None = None, oriented_error: f
     """
     if oriented_share is None or oriented_share != oriented_share:
         return _word(error)
-    percent = f"{100 * oriented_share:.0f} %"
+    percent = f"{100 * min(max(oriented_share, 0.0), 1.0):.0f} %"  # no "-0 %" from a round-off share
     if oriented_share < BLIND_SHARE:
         if error < EQUIVARIANT:
-            return (f"orientation-blind: {percent} of its energy carries orientation (its error {oriented_error:.2f}); "
-                    "the small error is the invariant part")
+            carried = ("no part of its energy carries orientation" if oriented_error != oriented_error else
+                       f"{percent} of its energy carries orientation (its error {oriented_error:.2f})")
+            return f"orientation-blind: {carried}; the small error is the invariant part"
         return f"orientation-blind: {percent} of its energy carries orientation; {_word(error)}"
     return f"{_word(oriented_error)} where it carries orientation ({percent} of its energy)"
