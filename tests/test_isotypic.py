@@ -7,8 +7,8 @@ from eqlab.groups import C2, C4, C8, D4, PixelShuffle, Regular, Trivial, permuta
 from eqlab.isotypic import block_energies, block_size, characters, components, project
 
 CASES = [(C2(), Regular(), 8), (C4(), Regular(), 8), (C8(), Regular(), 16), (D4(), Regular(), 16),
-         (C4(), Trivial(), 3), (C4(), PixelShuffle(2), 8), (D4(), PixelShuffle(2), 4), (C4(), PixelShuffle(2, Regular()), 32),
-         (C4(), permutation([(0, 1), (1, 0), (0, 1), (1, 0)]), 4)]
+         (C4(), Trivial(), 3), (C4(), PixelShuffle(2), 8), (D4(), PixelShuffle(2), 4),
+         (C4(), PixelShuffle(2, Regular()), 32), (C4(), permutation([(0, 1), (1, 0), (0, 1), (1, 0)]), 4)]
 
 
 def _matrix(rep, group, element, size, channels):
