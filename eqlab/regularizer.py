@@ -86,6 +86,21 @@ def _gather(layout: Layout, raw: tuple, aspect: float, group: Group, element: in
     return forward.to(device, small), inverse.to(device, small)
 
 
+def _acted_halves(raw: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
+    """``(A y_0, y_1, dtype of the sums)`` of a paired raw output ``(2B, K)``; ``A y_0`` is a fresh tensor.
+
+    Under bf16 / fp16 autocast both halves come back in float32, so the sums are taken there (no copy
+    for float32).
+    """
+    half = raw.shape[0] // 2
+    y0, y1 = raw[:half], raw[half:]  # (B, K) views
+    a = y0.index_select(1, index)  # (B, K): A y_0, fresh
+    compute = torch.promote_types(raw.dtype, torch.float32)
+    if a.dtype != compute:
+        a, y1 = a.to(compute), y1.to(compute)
+    return a, y1, compute
+
+
 class _GatherTerm(torch.autograd.Function):
     """The penalty of one layer for the exact groups, fused.
 
@@ -103,12 +118,7 @@ class _GatherTerm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, raw, index, inverse, relative):
-        half = raw.shape[0] // 2
-        y0, y1 = raw[:half], raw[half:]  # (B, K) views
-        a = y0.index_select(1, index)  # (B, K): A y_0, fresh
-        compute = torch.promote_types(raw.dtype, torch.float32)
-        if a.dtype != compute:  # bf16 / fp16 under autocast: the sums in float32 (no copy for float32)
-            a, y1 = a.to(compute), y1.to(compute)
+        a, y1, compute = _acted_halves(raw, index)
         d = a - y1
         num = torch.dot(d.view(-1), d.view(-1))
         if relative:
@@ -174,12 +184,7 @@ class _SplitTerm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, raw, index, inverse, fields):
-        half = raw.shape[0] // 2
-        y0, y1 = raw[:half], raw[half:]  # (B, K) views
-        a = y0.index_select(1, index)  # (B, K): A y_0, fresh
-        compute = torch.promote_types(raw.dtype, torch.float32)
-        if a.dtype != compute:
-            a, y1 = a.to(compute), y1.to(compute)
+        a, y1, compute = _acted_halves(raw, index)
         d = a - y1
         mean_a, mean_y1 = fields.mean(a), fields.mean(y1)
         n = fields.size

@@ -190,19 +190,11 @@ viz.image_grid([x, y * mask, (y - x).abs() * mask], ["x", "8 × 45° (inside the
 # An ordinary CNN is exact nowhere except at 0°.
 #
 # Our denoisers are residual, `f(x) = x − n(x)`: the `x` part is trivially equivariant and would
-# drown the rest, so we measure the predicted noise `n(x)`, through a two-line wrapper.
+# drown the rest, so we measure the predicted noise `n(x)`, through a two-line wrapper
+# (`eqlab.models.PredictedNoise`).
 
 # %%
-class PredictedNoise(torch.nn.Module):
-    """``n(x) = x - f(x)``: the part of a residual denoiser that is not the identity."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return x - self.net(x)
-
+from eqlab.models import PredictedNoise
 
 torch.manual_seed(0)
 nets = {"strict": PredictedNoise(build("dncnn_p4", fields=4, depth=5)),

@@ -149,16 +149,8 @@ eighths.controls["model"].value = "strict"
 for element in (1, 2):
     eighths.controls["element"].value = element
     print(eighths.summary)
-class PredictedNoise(torch.nn.Module):
-    """``n(x) = x - f(x)``: the part of a residual denoiser that is not the identity (as in notebook 1)."""
 
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return x - self.net(x)
-
+from eqlab.models import PredictedNoise
 
 c8 = C8()
 mask = c8.mask(SIZE, SIZE)

@@ -165,6 +165,19 @@ def _layers(model, group, layers, reps, layouts, x) -> list[Layer]:
     return cached_select(model, group, layers, reps, layouts, example=x.shape[1], mode="eval").layers
 
 
+def _comparisons(model: nn.Module, x: torch.Tensor, group: Group, elements, chosen: list[Layer]):
+    """For every element and chosen layer: ``(element, layer, f(x), f(g x))`` as maps ``(B, C, H, W)``.
+
+    The model runs once on ``x`` and once per element, in eval mode without gradients.
+    """
+    with _evaluating(model):
+        base, _ = layer_maps(model, x, chosen)
+        for element in elements:
+            rotated, _ = layer_maps(model, group.rotate(x, element), chosen)
+            for layer in chosen:
+                yield element, layer, base[layer.name], rotated[layer.name]
+
+
 def equivariance_error(model: nn.Module, x: torch.Tensor, group: Group | str = "C4", layers="auto", reps=None,
                        elements=None, kinds=KINDS, layouts=None, centre: bool = True) -> list[dict]:
     """Equivariance error of every chosen layer, for every element and kind.
@@ -187,29 +200,24 @@ def equivariance_error(model: nn.Module, x: torch.Tensor, group: Group | str = "
     bad = [k for k in kinds if k not in KINDS]
     if bad:
         raise ValueError(f"unknown kind(s) {bad}; expected a subset of {KINDS}")
-    chosen = _layers(model, group, layers, reps, layouts, x)
     rows = []
-    with _evaluating(model):
-        base, _ = layer_maps(model, x, chosen)
-        for element in elements:
-            rotated, _ = layer_maps(model, group.rotate(x, element), chosen)
-            for layer in chosen:
-                y, b = base[layer.name], rotated[layer.name]
-                spatial = group.rotate(y, element)
-                mask = group.mask(b.shape[-2], b.shape[-1], device=b.device)
-                if centre:
-                    spatial, b = centred(spatial, mask), centred(b, mask)
-                channels = y.shape[1]
+    chosen = _layers(model, group, layers, reps, layouts, x)
+    for element, layer, y, b in _comparisons(model, x, group, elements, chosen):
+        spatial = group.rotate(y, element)
+        mask = group.mask(b.shape[-2], b.shape[-1], device=b.device)
+        if centre:
+            spatial, b = centred(spatial, mask), centred(b, mask)
+        channels = y.shape[1]
 
-                def error(h, layer=layer, spatial=spatial, b=b, mask=mask, channels=channels):
-                    return relative_error(spatial.index_select(1, layer.rep.permutation(group, h, channels, b.device)),
-                                          b, mask)
+        def error(h, layer=layer, spatial=spatial, b=b, mask=mask, channels=channels):
+            return relative_error(spatial.index_select(1, layer.rep.permutation(group, h, channels, b.device)),
+                                  b, mask)
 
-                for kind in kinds:
-                    value = relative_error(spatial, b, mask) if kind == "none" else error(element) \
-                        if kind == "shift" else min(error(h) for h in group.elements())
-                    rows.append(dict(layer=layer.name, rep=layer.rep.name, element=element,
-                                     angle_deg=group.angle_deg(element), kind=kind, value=value))
+        for kind in kinds:
+            value = relative_error(spatial, b, mask) if kind == "none" else error(element) \
+                if kind == "shift" else min(error(h) for h in group.elements())
+            rows.append(dict(layer=layer.name, rep=layer.rep.name, element=element,
+                             angle_deg=group.angle_deg(element), kind=kind, value=value))
     return rows
 
 
@@ -240,19 +248,14 @@ def equivariance_components(model: nn.Module, x: torch.Tensor, group: Group | st
     """
     group = get_group(group)
     elements = _check_input(x, group, elements)
-    chosen = _layers(model, group, layers, reps, layouts, x)
     rows = []
-    with _evaluating(model):
-        base, _ = layer_maps(model, x, chosen)
-        for element in elements:
-            rotated, _ = layer_maps(model, group.rotate(x, element), chosen)
-            for layer in chosen:
-                b = rotated[layer.name]
-                a = group.act(base[layer.name], element, layer.rep)
-                mask = group.mask(b.shape[-2], b.shape[-1], device=b.device)
-                for row in component_rows(a, b, layer.rep, group, mask):
-                    rows.append(dict(layer=layer.name, rep=layer.rep.name, element=element,
-                                     angle_deg=group.angle_deg(element), **row))
+    chosen = _layers(model, group, layers, reps, layouts, x)
+    for element, layer, y, b in _comparisons(model, x, group, elements, chosen):
+        a = group.act(y, element, layer.rep)
+        mask = group.mask(b.shape[-2], b.shape[-1], device=b.device)
+        for row in component_rows(a, b, layer.rep, group, mask):
+            rows.append(dict(layer=layer.name, rep=layer.rep.name, element=element,
+                             angle_deg=group.angle_deg(element), **row))
     return rows
 
 

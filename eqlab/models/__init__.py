@@ -9,7 +9,7 @@ One file per net (each with its strict C4 twin where there is one):
     thirdparty.py ``SwinIRNet`` (``swinir``)          spandrel's SwinIR, unmodified (optional), and small
                   ``SPANDREL`` configs              configs of many spandrel nets for tests and benchmarks
     upsample.py   ``bicubic_upsample``               rot90-exact bicubic skip
-    base.py       ``RestorationNet`` and checks shared by all
+    base.py       ``RestorationNet``, ``PredictedNoise`` (what a residual net removes) and checks shared by all
     registry.py   ``build``, ``names``, ``arguments``, ``register``, ``TASK_MODELS``
 
 Every model has ``model.name``, ``model.config`` (``build(model.name, **model.config)``
@@ -20,7 +20,7 @@ Example:
     >>> plain, strict = (build(name, depth=5) for name in TASK_MODELS["denoise"])
 """
 
-from .base import RestorationNet
+from .base import PredictedNoise, RestorationNet
 from .dncnn import DnCNN, DnCNNP4
 from .init import initialise
 from .registry import TASK_MODELS, arguments, build, names, register
@@ -31,7 +31,7 @@ from .upsample import BicubicUpsample, bicubic_upsample
 from .winattn import WindowAttentionNet, WindowBlock
 
 __all__ = [
-    "build", "names", "arguments", "register", "initialise", "TASK_MODELS", "RestorationNet",
+    "build", "names", "arguments", "register", "initialise", "TASK_MODELS", "RestorationNet", "PredictedNoise",
     "DnCNN", "DnCNNP4", "SRNet", "SRNetP4", "UNet", "UNetP4", "WindowAttentionNet", "WindowBlock",
     "bicubic_upsample", "BicubicUpsample", "SwinIRNet", "SPANDREL", "build_thirdparty", "spandrel_available",
 ]

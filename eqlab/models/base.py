@@ -43,6 +43,21 @@ class RestorationNet(nn.Module):
         raise NotImplementedError
 
 
+class PredictedNoise(nn.Module):
+    """``n(x) = x - f(x)``: the part of a residual restorer that is not the identity (what it removes).
+
+    A denoiser's output is mostly its input, which rotates exactly; measuring ``PredictedNoise(net)``
+    looks at what the net itself adds (``metrics.output_equivariance_error``, ``error_vs_angle``).
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - self.net(x)
+
+
 def check_int(value, what: str, minimum: int = 1) -> int:
     """``value`` as an int ``>= minimum``, else ``TypeError``/``ValueError`` naming it."""
     if isinstance(value, bool) or not isinstance(value, int):
