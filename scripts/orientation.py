@@ -9,7 +9,7 @@ Sections (every run is ``eqlab.train.fit`` of an ``eqlab.zoo.recipe`` config thr
     quarter    augment, eqreg with the split norm and eqreg with the whole-layer norm at a quarter of the
                zoo's steps, seeds 0-2, every task (and the "components" norm, seed 0): does the split norm
                keep orientation on every seed, and at what PSNR?
-    frontier   the split norm at target share 0.3 on SR, seeds 0-2: where the part out of reach lies.
+    frontier   the split norm at target share 0.3 on SR and deblurring, seeds 0-2: where the part out of reach lies.
 
 Each run's ``metrics`` come from ``eqlab.zoo.evaluate`` (the card's protocol), which reports
 ``oriented_share``, ``oriented_error``, ``invariant_error`` and ``blind_layers`` beside the PSNR; the
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("zoo", "quarter", "frontier")
 QUARTER = 0.25  # the quarter section trains a quarter of the zoo's steps (CPU time), three seeds
 NORMS = {"augment": None, "split": "split", "relative": "relative"}  # arms: name -> eqreg norm (None: augment)
-FRONTIER_TASKS = ("sr",)
+FRONTIER_TASKS = ("sr", "deblur")
 ZOO_SHARES = {"sr": 0.3}  # the zoo section also trains these tasks at a stronger target share
 FRONTIER_SHARES = (0.3,)
 ENSEMBLE_GROUPS = ("C4", "D4")
