@@ -150,14 +150,19 @@ class _GatherTerm(torch.autograd.Function):
         return grad_raw.to(ctx.dtype), None, None, None
 
 
-def _plain_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: int, rep: Representation,
-                relative: bool) -> torch.Tensor:
-    """The penalty written with autograd ops on maps ``(B, C, H, W)``: C8, ``Function`` layouts, and the tests."""
+def _compared_maps(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: int,
+                   rep: Representation) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(P_g rot_g y_0, y_1)`` as fresh float32 maps, zero outside the group's mask (C8)."""
     a = group.act(y0, element, rep).float()  # fresh
     b = y1.float() if y1.dtype != torch.float32 else y1.clone()  # fresh: a later in-place op may change y1
     mask = group.mask(a.shape[-2], a.shape[-1], device=a.device)
-    if mask is not None:
-        a, b = a * mask, b * mask
+    return (a * mask, b * mask) if mask is not None else (a, b)
+
+
+def _plain_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: int, rep: Representation,
+                relative: bool) -> torch.Tensor:
+    """The penalty written with autograd ops on maps ``(B, C, H, W)``: C8, ``Function`` layouts, and the tests."""
+    a, b = _compared_maps(y0, y1, group, element, rep)
     d = a - b
     if not relative:
         return torch.linalg.vector_norm(d)
@@ -269,11 +274,7 @@ def _component_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: i
     Each part is scale-free on its own, so shrinking the oriented part towards zero (making every
     channel of a field equal, which the whole-layer norm rewards) no longer lowers the penalty.
     """
-    a = group.act(y0, element, rep).float()  # fresh
-    b = y1.float() if y1.dtype != torch.float32 else y1.clone()  # fresh: a later in-place op may change y1
-    mask = group.mask(a.shape[-2], a.shape[-1], device=a.device)
-    if mask is not None:
-        a, b = a * mask, b * mask
+    a, b = _compared_maps(y0, y1, group, element, rep)
     parts = components(rep, group, a.shape[1])
     diff = block_energies(a - b, parts)  # (P,)
     energy = block_energies(a, parts) + block_energies(b, parts)

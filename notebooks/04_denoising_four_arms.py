@@ -117,7 +117,8 @@ task = get_task("denoise", sigma=25)
 clean = center_crop(load_image("camera", max_side=256), 64 if QUICK else 128)[None]
 noisy = task.degrade(clean, generator=torch.Generator().manual_seed(0))
 layer_rows = {arm: equivariance_error(r.model.cpu(), noisy, C4()) for arm, r in results.items()}
-viz.layer_error_bars(layer_rows)
+parts = {arm: equivariance_components(r.model, noisy, C4()) for arm, r in results.items()}  # which equivariance
+viz.layer_error_bars(layer_rows, components=parts)
 
 # %%
 with torch.no_grad():

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from eqlab import viz
 from eqlab.data import GaussianBlur, MotionBlur
 from eqlab.groups import C4, D4, pixel_shuffle, regular
-from eqlab.metrics import equivariance_error, error_vs_angle
+from eqlab.metrics import equivariance_components, equivariance_error, error_vs_angle
 from eqlab.models import build
 
 
@@ -127,6 +127,9 @@ def test_layer_error_bars(nets, x):
     assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)  # above the panels, not on bars
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["plain", "strict"]
     assert len(viz.layer_error_bars(results, kinds=["shift"]).axes) == 1
+    components = {arm: equivariance_components(net, x, "C4") for arm, net in nets.items()}
+    labels = [t.get_text() for t in viz.layer_error_bars(results, components=components).legends[0].get_texts()]
+    assert all(" · oriented " in label and label.endswith(" %") for label in labels)  # which equivariance
     with pytest.raises(ValueError, match="kinds"):
         viz.layer_error_bars(results, kinds=["sideways"])
     with pytest.raises(ValueError, match="at least one"):

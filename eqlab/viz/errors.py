@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-from eqlab.metrics import FLOOR_SIGMA, KINDS, UNRELATED
+from eqlab.metrics import FLOOR_SIGMA, KINDS, UNRELATED, orientation_summary
 from eqlab.viz._common import arm_color, figure
 
 __all__ = ["layer_error_bars", "error_vs_angle_plot", "weight_tradeoff"]
@@ -34,7 +35,8 @@ def _by_name(results, what: str) -> dict[str, list[dict]]:
     raise TypeError(f"expected rows or {{name: rows}}, got {type(results).__name__}")
 
 
-def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | None = None) -> Figure:
+def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | None = None,
+                     components: Mapping[str, list[dict]] | None = None) -> Figure:
     """Per-layer equivariance error of several arms, one panel per kind of error.
 
     Bars are the mean over group elements; whiskers span the smallest and largest element. The
@@ -48,6 +50,9 @@ def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | N
             Arms may have different layers (a strict twin); missing bars are left out.
         kinds: which kinds to show, a subset of ``("shift", "none", "best")``; default: those
             present in the rows.
+        components: ``{arm: rows}`` from ``eqlab.metrics.equivariance_components`` on the same input:
+            then each arm's legend entry says how much of its layers' energy carries orientation, and
+            the bars of orientation-blind layers are hatched (a small error there is the invariant part).
 
     Returns:
         a ``Figure`` with one axes per kind.
@@ -68,22 +73,32 @@ def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | N
         raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {kinds!r}")
     layers = list(dict.fromkeys(r["layer"] for rows in results.values() for r in rows))
     arms = list(results)
+    summaries = {arm: {s["layer"]: s for s in orientation_summary(rows)} for arm, rows in (components or {}).items()}
+
+    def arm_label(arm: str) -> str:
+        oriented = [s["oriented_share"] for s in summaries.get(arm, {}).values() if s["blind"] is not None]
+        return f"{arm} · oriented {100 * np.mean(oriented):.0f} %" if oriented else arm
+
     width = 0.8 / len(arms)
     fig = figure(max(6.0, 0.55 * len(layers) * len(kinds) + 2.5), 3.6)
     axes = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
     for ax, kind in zip(axes, kinds):
         for i, arm in enumerate(arms):
-            xs, means, lo, hi = [], [], [], []
+            xs, means, lo, hi, blind = [], [], [], [], []
             for j, name in enumerate(layers):
                 values = [r["value"] for r in results[arm] if r["layer"] == name and r["kind"] == kind]
                 if values:
+                    blind.append(bool(summaries.get(arm, {}).get(name, {}).get("blind")))
                     xs.append(j + (i - (len(arms) - 1) / 2) * width)
                     means.append(np.mean(values))
                     lo.append(np.mean(values) - np.min(values))
                     hi.append(np.max(values) - np.mean(values))
             if xs:
-                ax.bar(xs, means, width * 0.95, yerr=[lo, hi], capsize=2, color=arm_color(arm, i), label=arm,
-                       error_kw=dict(lw=0.8))
+                bars = ax.bar(xs, means, width * 0.95, yerr=[lo, hi], capsize=2, color=arm_color(arm, i),
+                              label=arm_label(arm), error_kw=dict(lw=0.8))
+                for bar, is_blind in zip(bars, blind):
+                    if is_blind:
+                        bar.set_hatch("///")
                 for xb, m in zip(xs, means):
                     if m < 0.02:  # an invisible bar would read as "missing": label it
                         ax.text(xb, 0.02, f"{m:.0e}" if m > 0 else "0", rotation=90, ha="center", va="bottom",
@@ -95,11 +110,15 @@ def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | N
     axes[0].set_ylabel(f"relative equivariance error (centred maps)\n0 = equivariant · {UNRELATED:.2f} = unrelated")
     handles, labels = axes[0].get_legend_handles_labels()
     for ax in axes[1:]:  # an arm may have bars in one panel only
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            if label not in labels:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            if text not in labels:
                 handles.append(handle)
-                labels.append(label)
-    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize=9, frameon=False)
+                labels.append(text)
+    if any(s["blind"] for arm in summaries.values() for s in arm.values()):
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="///"))
+        labels.append("orientation-blind layer")
+    columns = len(labels) if not summaries else min(len(labels), 3)  # the oriented shares make labels long
+    fig.legend(handles, labels, loc="outside upper center", ncol=columns, fontsize=9, frameon=False)
     return fig
 
 
