@@ -9,7 +9,13 @@ Sections (every run is ``eqlab.train.fit`` of an ``eqlab.zoo.recipe`` config thr
     quarter    augment, eqreg with the split norm and eqreg with the whole-layer norm at a quarter of the
                zoo's steps, seeds 0-2, every task (and the "components" norm, seed 0): does the split norm
                keep orientation on every seed, and at what PSNR?
-    frontier   the split norm at target share 0.3 on SR and deblurring, seeds 0-2: where the part out of reach lies.
+    frontier   the split norm at target share 0.3 on SR and deblurring, seeds 0-2 at a quarter of the budget, and
+               at stronger shares at the zoo budget, seed 0: where the part out of reach lies.
+    relaxed    eqreg with the split norm from an equivariant start (``weight_init="equivariant"``: the plain
+               net's convs projected onto the C4-equivariant ones, a strict twin "relaxed" into ordinary
+               convs): a quarter of the budget, seeds 0-2, and the zoo budget, seed 0, every task.
+    seeds      the zoo budget again at seeds 1 and 2: augment and the shipped eqreg's config (with seed 0 from
+               the zoo section, three seeds at the full budget).
 
 Each run's ``metrics`` come from ``eqlab.zoo.evaluate`` (the card's protocol), which reports
 ``oriented_share``, ``oriented_error``, ``invariant_error`` and ``blind_layers`` beside the PSNR; the
@@ -35,12 +41,13 @@ from eqlab import zoo
 from eqlab.experiments import Run, load_records, mean_std, paired, run_grid
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("zoo", "quarter", "frontier")
+SECTIONS = ("zoo", "quarter", "frontier", "relaxed", "seeds")
 QUARTER = 0.25  # the quarter section trains a quarter of the zoo's steps (CPU time), three seeds
 NORMS = {"augment": None, "split": "split", "relative": "relative"}  # arms: name -> eqreg norm (None: augment)
 FRONTIER_TASKS = ("sr", "deblur")
 ZOO_SHARES = {"sr": 0.3}  # the zoo section also trains these tasks at a stronger target share
 FRONTIER_SHARES = (0.3,)
+FRONTIER_ZOO_SHARES = {"deblur": (0.2, 0.3), "sr": (0.5,)}  # the frontier at the zoo budget, seed 0
 ENSEMBLE_GROUPS = ("C4", "D4")
 
 
@@ -78,6 +85,24 @@ def plan(args) -> list[Run]:
     runs += [Run(f"frontier/{task}/{share:g}/s{seed}",
                  zoo.recipe(task, "eqreg", seed, norm="split", target_share=share, steps=short), "frontier")
              for task in FRONTIER_TASKS for share in FRONTIER_SHARES for seed in args.seeds]
+    runs += [Run(f"frontier-zoo/{task}/{share:g}/s{first}",
+                 zoo.recipe(task, "eqreg", first, norm="split", target_share=share, **full), "frontier")
+             for task, shares in FRONTIER_ZOO_SHARES.items() for share in shares]
+    for budget, seeds in (("quarter", args.seeds), ("zoo", [first])):
+        for seed in seeds:
+            for task in zoo.TASKS:
+                key = f"relaxed/{budget}/{task}/s{seed}"
+                steps = {"steps": short} if budget == "quarter" else full
+                runs.append(Run(key, zoo.recipe(task, "eqreg", seed, norm="split", target_share=zoo.RECIPE_SHARE,
+                                                weight_init="equivariant", **steps), "relaxed", kept(key)))
+    for seed in others:  # the zoo budget over three seeds: seed 0 is the zoo section's (and the shipped augment)
+        for task in zoo.TASKS:
+            share = zoo.recipe(task, "eqreg").target_share
+            runs += [Run(f"seeds/{task}/augment/s{seed}", zoo.recipe(task, "augment", seed, norm="relative", **full),
+                         "seeds", kept(f"seeds/{task}/augment/s{seed}")),
+                     Run(f"seeds/{task}/split/s{seed}",
+                         zoo.recipe(task, "eqreg", seed, norm="split", target_share=share, **full), "seeds",
+                         kept(f"seeds/{task}/split/s{seed}"))]
     return [run for run in runs if run.section in args.sections]
 
 
@@ -203,29 +228,105 @@ def write_page(cache: Path, docs: Path) -> Path:
         for name in ("augment", "relative", "split", "components"):
             rs = [r for k, r in records.items() if k.startswith(f"quarter/{task}/{name}/")]
             if rs:
-                lines.append(_row(f"{name} ({len(rs)} seed{'s' if len(rs) > 1 else ''})", rs))
+                lines.append(_row(_seeds(rs, name), rs))
                 if name != "augment":
                     mean, std, n = paired(rs, augment, "psnr")
                     if n:
                         deltas.append(f"{name} {mean:+.2f} ± {std:.2f} dB")
         lines += ["", "PSNR − augment, paired: " + "; ".join(deltas) if deltas else "", ""]
 
-    frontier = {k: r for k, r in records.items() if k.startswith("frontier/")}
+    frontier = {k: r for k, r in records.items() if k.startswith(("frontier/", "frontier-zoo/"))}
     if frontier:
         header, rule = COLUMNS.split("\n")
         lines += ["## 3. Frontier: the split norm at a stronger share", "",
-                  "| task | target share " + header, "|---|---" + rule]
-        for task in FRONTIER_TASKS:
-            for share in FRONTIER_SHARES:
-                rs = [r for k, r in frontier.items() if k.startswith(f"frontier/{task}/{share:g}/")]
-                if rs:
-                    lines.append(f"| {task} | {share:g} " + _row(f"split ({len(rs)} seeds)", rs))
+                  f"A quarter of the budget ({round(zoo.RECIPE['steps'] * QUARTER)} steps, seeds 0–2; share 0.1 is "
+                  f"§2's split row) and the zoo budget ({zoo.RECIPE['steps']} steps, seed 0; share "
+                  f"{zoo.RECIPE_SHARE:g} and the shipped share are §1's).", "",
+                  "| budget | task | target share " + header, "|---|---|---" + rule]
+        for prefix, budget in (("frontier", "quarter"), ("frontier-zoo", "zoo")):
+            for task in FRONTIER_TASKS:
+                shares = sorted({float(k.split("/")[2]) for k in frontier if k.startswith(f"{prefix}/{task}/")})
+                for share in shares:
+                    rs = [r for k, r in frontier.items() if k.startswith(f"{prefix}/{task}/{share:g}/")]
+                    lines.append(f"| {budget} | {task} | {share:g} " + _row(_seeds(rs, "split"), rs))
         lines.append("")
+    lines += _seeds_section(records, ships) + _relaxed_section(records, ships)
     lines.append((ROOT / "scripts" / "orientation_reading.md.in").read_text())
     docs.mkdir(parents=True, exist_ok=True)
     page = docs / "orientation.md"
     page.write_text("\n".join(lines))
     return page
+
+
+def _seed(record: dict) -> int:
+    """A run's seed; the shipped zoo's nets (scored, not run here) are seed 0."""
+    return record.get("spec", {}).get("config", {}).get("optim", {}).get("seed", 0)
+
+
+def _seeds(rs: list[dict], name: str) -> str:
+    return f"{name} ({len(rs)} seed{'s' if len(rs) > 1 else ''})"
+
+
+def _delta(rs: list[dict], reference: list[dict]) -> str:
+    mean, std, n = paired(rs, reference, "psnr", seed=_seed)
+    return f"{mean:+.2f} ± {std:.2f} dB ({n} seed{'s' if n > 1 else ''})" if n > 1 else f"{mean:+.2f} dB (seed 0)" \
+        if n else "–"
+
+
+def _seeds_section(records: dict, ships: dict) -> list[str]:
+    """§4: augment and the shipped eqreg's config at the zoo budget over seeds 0-2, and the goals on their means."""
+    if not any(k.startswith("seeds/") for k in records):
+        return []
+    lines = ["## 4. Three seeds at the zoo budget", "",
+             f"{zoo.RECIPE['steps']} steps, seed 0 from §1 (augment: the shipped net), seeds 1 and 2 trained here; "
+             "*eqreg*: the shipped eqreg's config (split norm, target share "
+             + ", ".join(f"{zoo.recipe(t, 'eqreg').target_share:g} on {t}" for t in zoo.TASKS) + ").", ""]
+    checks = []
+    for task in zoo.TASKS:
+        augment = [ships[f"{task}/augment"]] + [r for k, r in records.items() if k.startswith(f"seeds/{task}/augment/")]
+        eqreg = ([records[_shipped_key(task)]] if _shipped_key(task) in records else []) + \
+            [r for k, r in records.items() if k.startswith(f"seeds/{task}/split/")]
+        lines += [f"**{task}**", "", COLUMNS, _row(_seeds(augment, "augment"), augment),
+                  _row(_seeds(eqreg, "eqreg"), eqreg), "",
+                  f"eqreg's PSNR − augment's, paired by seed: {_delta(eqreg, augment)}", ""]
+        share, _, _ = mean_std(r["metrics"]["oriented_share"] for r in eqreg)
+        error, error_std, _ = mean_std(r["metrics"]["oriented_error"] for r in eqreg)
+        delta, _, _ = paired(eqreg, augment, "psnr", seed=_seed)
+        strict = ships[f"{task}/strict"]["metrics"]["oriented_share"]
+        checks.append(f"| {task} | {share:.3f} vs ½ × {strict:.3f} {'✓' if share >= strict / 2 else '✗'} | "
+                      f"{error:.3f} ± {error_std:.3f} {'✓' if error <= 0.3 else '✗'} | "
+                      f"{delta:+.2f} dB {'✓' if delta >= -0.1 else '✗'} |")
+    return lines + ["The goals on the means over the seeds:", "",
+                    "| task | oriented share | oriented err | PSNR − augment |", "|---|---|---|---|", *checks, ""]
+
+
+def _relaxed_section(records: dict, ships: dict) -> list[str]:
+    """§5: the split norm from an equivariant start, beside the same budget's augment and split runs."""
+    if not any(k.startswith("relaxed/") for k in records):
+        return []
+    lines = ["## 5. An equivariant start (“relaxed from strict”)", "",
+             "eqreg with the split norm at the default share, its convs started on the C4-equivariant ones "
+             "(`weight_init=\"equivariant\"`: Kaiming projected onto the equivariant kernels, the plain net "
+             "then a strict net of a quarter of its parameters), beside augment and the split norm from Kaiming "
+             "at the same budget (§1, §2).", "", "| budget | task " + COLUMNS.split("\n")[0],
+             "|---|---" + COLUMNS.split("\n")[1]]
+    deltas = []
+    for budget in ("quarter", "zoo"):
+        for task in zoo.TASKS:
+            relaxed = [r for k, r in records.items() if k.startswith(f"relaxed/{budget}/{task}/")]
+            if not relaxed:
+                continue
+            if budget == "quarter":
+                augment = [r for k, r in records.items() if k.startswith(f"quarter/{task}/augment/")]
+                split = [r for k, r in records.items() if k.startswith(f"quarter/{task}/split/")]
+            else:
+                augment = [ships[f"{task}/augment"]]
+                split = [records[k] for k in (f"zoo/{task}/split/s0",) if k in records]
+            for name, rs in (("augment", augment), ("split", split), ("**split, equivariant start**", relaxed)):
+                lines.append(f"| {budget} | {task} " + _row(_seeds(rs, name), rs))
+            deltas.append(f"{task} at the {budget} budget: {_delta(relaxed, augment)} against augment, "
+                          f"{_delta(relaxed, split)} against the split norm from Kaiming")
+    return lines + ["", "PSNR of the equivariant start, paired by seed: " + "; ".join(deltas) + ".", ""]
 
 
 def ship(cache: Path, out: Path = zoo.ROOT) -> None:

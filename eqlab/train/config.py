@@ -102,7 +102,9 @@ class NetConfig(_Group):
     stages: int | None = option(None, "residual stages of swinir (RSTBs, each of depth blocks); none: the net's (2)")
     init: str | None = option(None, "start from these weights: a checkpoint file or a zoo name such as denoise/augment")
     weight_init: str = option("kaiming", "kaiming (fan-in normal, the output layers x0.1: residual nets start near "
-                              "their skip) or default (PyTorch's); P4 twins keep their own", choices=SCHEMES)
+                              "their skip), default (PyTorch's) or equivariant (kaiming projected onto the "
+                              "group's equivariant convs: starts exactly equivariant, orientation kept); P4 twins "
+                              "keep their own", choices=SCHEMES)
 
     def validate(self) -> None:
         super().validate()

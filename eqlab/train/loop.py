@@ -233,7 +233,7 @@ class Trainer:
             torch.manual_seed(_stream_seed(self.config.optim.seed, 0, "init"))
             model = initialise(build(name, **self.task.model_kwargs(name, net.features, net.depth, net.levels,
                                                                     heads=net.heads, stages=net.stages)),
-                               net.weight_init)
+                               net.weight_init, group=self.config.method.group)
         if net.init:
             _load_weights(model, net.init)
         multiple = self.task.crop_multiple(model.config)
