@@ -14,6 +14,8 @@ Sections (every run is ``eqlab.train.fit`` of an ``eqlab.zoo.recipe`` config thr
     relaxed    eqreg with the split norm from an equivariant start (``weight_init="equivariant"``: the plain
                net's convs projected onto the C4-equivariant ones, a strict twin "relaxed" into ordinary
                convs): a quarter of the budget, seeds 0-2, and the zoo budget, seed 0, every task.
+    width      the strict twin at the plain net's width (half its fields: the equivariant net the penalty asks
+               a plain net of that width to become, a quarter of its free parameters), zoo budget, seed 0.
     seeds      the zoo budget again at seeds 1 and 2: augment and the shipped eqreg's config (with seed 0 from
                the zoo section, three seeds at the full budget).
 
@@ -41,14 +43,20 @@ from eqlab import zoo
 from eqlab.experiments import Run, load_records, mean_std, paired, run_grid
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("zoo", "quarter", "frontier", "relaxed", "seeds")
+SECTIONS = ("zoo", "quarter", "frontier", "relaxed", "width", "seeds")
 QUARTER = 0.25  # the quarter section trains a quarter of the zoo's steps (CPU time), three seeds
 NORMS = {"augment": None, "split": "split", "relative": "relative"}  # arms: name -> eqreg norm (None: augment)
 FRONTIER_TASKS = ("sr", "deblur")
-ZOO_SHARES = {"sr": 0.3}  # the zoo section also trains these tasks at a stronger target share
+ZOO_SHARES = {"sr": 0.3, "deblur": 0.3}  # the zoo section also trains these at a stronger share (weights kept)
 FRONTIER_SHARES = (0.3,)
-FRONTIER_ZOO_SHARES = {"deblur": (0.2, 0.3), "sr": (0.5,)}  # the frontier at the zoo budget, seed 0
+FRONTIER_ZOO_SHARES = {"deblur": (0.2, 0.3), "sr": (0.4,)}  # the frontier at the zoo budget (deblur: 3 seeds)
+RELAXED_ZOO_SHARES = {"sr": (0.3,)}  # the equivariant start at a stronger share too, zoo budget, every seed
 ENSEMBLE_GROUPS = ("C4", "D4")
+
+
+def split_recipe(task: str, seed: int, share: float, start: str = "kaiming", **changes):
+    """eqreg with the split norm at a target share, from a Kaiming or an equivariant start (``weight_init``)."""
+    return zoo.recipe(task, "eqreg", seed, norm="split", target_share=share, weight_init=start, **changes)
 
 
 def plan(args) -> list[Run]:
@@ -61,14 +69,14 @@ def plan(args) -> list[Run]:
 
     def zoo_run(task: str) -> Run:
         key = f"zoo/{task}/split/s0"
-        return Run(key, zoo.recipe(task, "eqreg", 0, norm="split", target_share=zoo.RECIPE_SHARE, **full), "zoo",
+        return Run(key, split_recipe(task, 0, zoo.RECIPE_SHARE, **full), "zoo",
                    kept(key))
 
     def quarter_run(task: str, name: str, seed: int) -> Run:
         key, norm = f"quarter/{task}/{name}/s{seed}", NORMS.get(name, name)
         # augment: the norm field has no effect without a penalty; pinned to the value its cached runs were made with
         changes = {"steps": short} | ({"norm": "relative"} if norm is None else
-                                      {"norm": norm, "target_share": zoo.RECIPE_SHARE})
+                                      {"norm": norm, "target_share": zoo.RECIPE_SHARE, "weight_init": "kaiming"})
         return Run(key, zoo.recipe(task, "augment" if norm is None else "eqreg", seed, **changes), "quarter",
                    kept(key) if name in NORMS else {})
 
@@ -78,30 +86,42 @@ def plan(args) -> list[Run]:
     runs += [zoo_run("denoise"), zoo_run("sr")]
     for task, share in ZOO_SHARES.items():  # a task whose oriented part stayed unrelated at the default share
         key = f"zoo/{task}/split-{share:g}/s0"
-        runs.append(Run(key, zoo.recipe(task, "eqreg", 0, norm="split", target_share=share, **full), "zoo", kept(key)))
+        runs.append(Run(key, split_recipe(task, 0, share, **full), "zoo", kept(key)))
     runs += [quarter_run(task, name, seed) for seed in others for task in zoo.TASKS for name in ("augment", "split")]
     runs += [quarter_run(task, "relative", seed) for seed in args.seeds for task in zoo.TASKS]
     runs += [quarter_run(task, "components", first) for task in zoo.TASKS]
     runs += [Run(f"frontier/{task}/{share:g}/s{seed}",
-                 zoo.recipe(task, "eqreg", seed, norm="split", target_share=share, steps=short), "frontier")
+                 split_recipe(task, seed, share, steps=short), "frontier")
              for task in FRONTIER_TASKS for share in FRONTIER_SHARES for seed in args.seeds]
-    runs += [Run(f"frontier-zoo/{task}/{share:g}/s{first}",
-                 zoo.recipe(task, "eqreg", first, norm="split", target_share=share, **full), "frontier")
-             for task, shares in FRONTIER_ZOO_SHARES.items() for share in shares]
+    runs += [Run(f"frontier-zoo/{task}/{share:g}/s{seed}", split_recipe(task, seed, share, **full), "frontier")
+             for task, shares in FRONTIER_ZOO_SHARES.items() for share in shares
+             for seed in (args.seeds if task == "deblur" else [first])]  # deblurring: the goal out of reach
     for budget, seeds in (("quarter", args.seeds), ("zoo", [first])):
         for seed in seeds:
             for task in zoo.TASKS:
                 key = f"relaxed/{budget}/{task}/s{seed}"
                 steps = {"steps": short} if budget == "quarter" else full
-                runs.append(Run(key, zoo.recipe(task, "eqreg", seed, norm="split", target_share=zoo.RECIPE_SHARE,
-                                                weight_init="equivariant", **steps), "relaxed", kept(key)))
+                runs.append(Run(key, split_recipe(task, seed, zoo.RECIPE_SHARE, "equivariant", **steps), "relaxed",
+                                kept(key)))
+    for task, shares in RELAXED_ZOO_SHARES.items():
+        for share in shares:
+            for seed in args.seeds:
+                key = f"relaxed/zoo/{task}-{share:g}/s{seed}"
+                runs.append(Run(key, split_recipe(task, seed, share, "equivariant", **full), "relaxed", kept(key)))
+    for seed in others:  # the equivariant start on denoising met every goal at seed 0: the other seeds
+        key = f"relaxed/zoo/denoise/s{seed}"
+        runs.append(Run(key, split_recipe("denoise", seed, zoo.RECIPE_SHARE, "equivariant", **full), "relaxed",
+                        kept(key)))
+    narrow = zoo.RECIPE["features"] // 2  # strict gets features // 2 fields of 4 channels: the plain net's width
+    runs += [Run(f"width/{task}/s{first}", zoo.recipe(task, "strict", first, features=narrow, **full), "width")
+             for task in zoo.TASKS]
     for seed in others:  # the zoo budget over three seeds: seed 0 is the zoo section's (and the shipped augment)
         for task in zoo.TASKS:
             share = zoo.recipe(task, "eqreg").target_share
             runs += [Run(f"seeds/{task}/augment/s{seed}", zoo.recipe(task, "augment", seed, norm="relative", **full),
                          "seeds", kept(f"seeds/{task}/augment/s{seed}")),
                      Run(f"seeds/{task}/split/s{seed}",
-                         zoo.recipe(task, "eqreg", seed, norm="split", target_share=share, **full), "seeds",
+                         split_recipe(task, seed, share, **full), "seeds",
                          kept(f"seeds/{task}/split/s{seed}"))]
     return [run for run in runs if run.section in args.sections]
 
@@ -178,9 +198,20 @@ SHARES_OF = {task: (share,) for task, share in ZOO_SHARES.items()}
 
 
 def _shipped_key(task: str) -> str:
-    """The run shipped as ``<task>/eqreg``: at the zoo recipe's share for the task."""
-    share = zoo.recipe(task, "eqreg").target_share
+    """The run shipped as ``<task>/eqreg``: the zoo recipe's share and start for the task (``zoo.EQREG_CHANGES``)."""
+    config = zoo.recipe(task, "eqreg")
+    share, start = config.method.target_share, config.net.weight_init
+    if start == "equivariant":
+        return f"relaxed/zoo/{task}/s0" if share == zoo.RECIPE_SHARE else f"relaxed/zoo/{task}-{share:g}/s0"
     return f"zoo/{task}/split/s0" if share == zoo.RECIPE_SHARE else f"zoo/{task}/split-{share:g}/s0"
+
+
+def _shipped_seeds(task: str) -> list[str]:
+    """The keys of the shipped eqreg's config at seeds 1 and 2 (§4 for a Kaiming start, §5 for an equivariant one)."""
+    key = _shipped_key(task)
+    if key.startswith("relaxed/"):
+        return [key.replace("/s0", f"/s{seed}") for seed in (1, 2)]
+    return [f"seeds/{task}/split/s{seed}" for seed in (1, 2)]
 
 
 def write_page(cache: Path, docs: Path) -> Path:
@@ -193,16 +224,20 @@ def write_page(cache: Path, docs: Path) -> Path:
 
     lines += ["## 1. The zoo budget, seed 0: the shipped nets", "",
               "6000 steps. *augment*, *strict*: the shipped zoo's; *relative*: eqlab 0.2's eqreg (whole-layer norm, "
-              "shipped now as `<task>/eqreg-relative`); *split*: the new default, shipped as `<task>/eqreg`.", ""]
+              "shipped now as `<task>/eqreg-relative`); *split*: the new default norm, from Kaiming; *equivariant "
+              "start*: the same from `weight_init=\"equivariant\"` (§5). The bold row is `<task>/eqreg`.", ""]
     checks = []
     for task in zoo.TASKS:
         lines += [f"**{task}**", "", COLUMNS]
-        for name in ("augment", "relative", "split", *(f"split-{share:g}" for share in SHARES_OF.get(task, ())),
-                     "strict"):
-            key = f"zoo/{task}/{name}/s0"
+        keys = [f"zoo/{task}/{name}/s0" for name in ("augment", "relative", "split", *(
+            f"split-{share:g}" for share in SHARES_OF.get(task, ())))]
+        keys += [_shipped_key(task)] * (_shipped_key(task) not in keys) + [f"zoo/{task}/strict/s0"]
+        for key in keys:
+            name = key.split("/")[2]
             rs = [records[key]] if key in records else [ships[f"{task}/{name}"]] if f"{task}/{name}" in ships else []
             if rs:
-                label = name.replace("split-", "split, share ")
+                label = name.replace("split-", "split, share ") if key.startswith("zoo/") else \
+                    "split, equivariant start" + (f", share {name.split('-')[1]}" if "-" in name else "")
                 lines.append(_row(f"**{label}** (shipped)" if key == _shipped_key(task) else label, rs))
         lines.append("")
         if _shipped_key(task) in records:
@@ -250,7 +285,7 @@ def write_page(cache: Path, docs: Path) -> Path:
                     rs = [r for k, r in frontier.items() if k.startswith(f"{prefix}/{task}/{share:g}/")]
                     lines.append(f"| {budget} | {task} | {share:g} " + _row(_seeds(rs, "split"), rs))
         lines.append("")
-    lines += _seeds_section(records, ships) + _relaxed_section(records, ships)
+    lines += _seeds_section(records, ships) + _relaxed_section(records, ships) + _width_section(records, ships)
     lines.append((ROOT / "scripts" / "orientation_reading.md.in").read_text())
     docs.mkdir(parents=True, exist_ok=True)
     page = docs / "orientation.md"
@@ -278,17 +313,24 @@ def _seeds_section(records: dict, ships: dict) -> list[str]:
     if not any(k.startswith("seeds/") for k in records):
         return []
     lines = ["## 4. Three seeds at the zoo budget", "",
-             f"{zoo.RECIPE['steps']} steps, seed 0 from §1 (augment: the shipped net), seeds 1 and 2 trained here; "
-             "*eqreg*: the shipped eqreg's config (split norm, target share "
-             + ", ".join(f"{zoo.recipe(t, 'eqreg').target_share:g} on {t}" for t in zoo.TASKS) + ").", ""]
+             f"{zoo.RECIPE['steps']} steps, seed 0 from §1 (augment: the shipped net), seeds 1 and 2 trained here. "
+             "*split*: the split norm from Kaiming at target share "
+             + ", ".join(f"{zoo.recipe(t, 'eqreg').target_share:g} on {t}" for t in zoo.TASKS)
+             + "; **shipped**: `<task>/eqreg`'s config where it differs (" + ", ".join(
+                 f"{t}: `{_shipped_key(t).rsplit('/', 1)[0]}`" for t in zoo.TASKS if _shipped_key(t).startswith(
+                     "relaxed/")) + "). The goals are checked on the shipped config.", ""]
     checks = []
     for task in zoo.TASKS:
         augment = [ships[f"{task}/augment"]] + [r for k, r in records.items() if k.startswith(f"seeds/{task}/augment/")]
-        eqreg = ([records[_shipped_key(task)]] if _shipped_key(task) in records else []) + \
-            [r for k, r in records.items() if k.startswith(f"seeds/{task}/split/")]
-        lines += [f"**{task}**", "", COLUMNS, _row(_seeds(augment, "augment"), augment),
-                  _row(_seeds(eqreg, "eqreg"), eqreg), "",
-                  f"eqreg's PSNR − augment's, paired by seed: {_delta(eqreg, augment)}", ""]
+        share = zoo.recipe(task, "eqreg").target_share
+        split = [records[k] for k in [f"zoo/{task}/split/s0" if share == zoo.RECIPE_SHARE else
+                                      f"zoo/{task}/split-{share:g}/s0"] + [f"seeds/{task}/split/s{i}" for i in (1, 2)]
+                 if k in records]
+        eqreg = [records[k] for k in [_shipped_key(task), *_shipped_seeds(task)] if k in records]
+        rows = [("augment", augment), ("split", split)] + [("**shipped**", eqreg)] * (eqreg != split)
+        lines += [f"**{task}**", "", COLUMNS, *(_row(_seeds(rs, name), rs) for name, rs in rows), "",
+                  "PSNR − augment's, paired by seed: " + "; ".join(f"{name} {_delta(rs, augment)}"
+                                                                   for name, rs in rows[1:]), ""]
         share, _, _ = mean_std(r["metrics"]["oriented_share"] for r in eqreg)
         error, error_std, _ = mean_std(r["metrics"]["oriented_error"] for r in eqreg)
         delta, _, _ = paired(eqreg, augment, "psnr", seed=_seed)
@@ -322,15 +364,39 @@ def _relaxed_section(records: dict, ships: dict) -> list[str]:
             else:
                 augment = [ships[f"{task}/augment"]]
                 split = [records[k] for k in (f"zoo/{task}/split/s0",) if k in records]
-            for name, rs in (("augment", augment), ("split", split), ("**split, equivariant start**", relaxed)):
+            stronger = [(f"split, equivariant start, share {share:g}", rs) for share in RELAXED_ZOO_SHARES.get(task, ())
+                        if budget == "zoo" and (rs := [r for k, r in records.items()
+                                                       if k.startswith(f"relaxed/zoo/{task}-{share:g}/")])]
+            for name, rs in (("augment", augment), ("split", split), ("**split, equivariant start**", relaxed),
+                             *stronger):
                 lines.append(f"| {budget} | {task} " + _row(_seeds(rs, name), rs))
             deltas.append(f"{task} at the {budget} budget: {_delta(relaxed, augment)} against augment, "
                           f"{_delta(relaxed, split)} against the split norm from Kaiming")
     return lines + ["", "PSNR of the equivariant start, paired by seed: " + "; ".join(deltas) + ".", ""]
 
 
+def _width_section(records: dict, ships: dict) -> list[str]:
+    """§6: what exact equivariance costs at the plain net's width (the strict twin with half its fields)."""
+    if not any(k.startswith("width/") for k in records):
+        return []
+    lines = ["## 6. Exact equivariance at the plain net's width", "",
+             "A plain conv of width C that is exactly C4-equivariant on regular fields is a group conv of C/4 fields: "
+             "a quarter of its free parameters. The shipped strict twin has C/2 fields (twice the width, the plain "
+             "net's parameters, 4× its multiply-adds); *strict, plain width* has C/4 (the plain net's width, a "
+             "quarter of its parameters): the net a penalty that reached zero would leave. Zoo budget, seed 0.", "",
+             COLUMNS]
+    for task in zoo.TASKS:
+        rows = [("augment", ships.get(f"{task}/augment")), ("eqreg (shipped)", records.get(_shipped_key(task))),
+                ("eqreg, split, equivariant start", records.get(f"relaxed/zoo/{task}/s0")),
+                ("strict, plain width (¼ of the parameters)", records.get(f"width/{task}/s0")),
+                ("strict (shipped: 2× the width)", ships.get(f"{task}/strict"))]
+        lines += [_row(f"{task}: {name}", [r]) for name, r in rows if r]
+    return lines + [""]
+
+
 def ship(cache: Path, out: Path = zoo.ROOT) -> None:
-    """Ship the split-norm nets of the zoo section as ``<task>/eqreg``, eqlab 0.2's as ``<task>/eqreg-relative``."""
+    """Ship the runs of ``_shipped_key`` as ``<task>/eqreg`` where they changed; 0.2's as ``<task>/eqreg-relative``."""
+    import filecmp
     import shutil
 
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -340,9 +406,12 @@ def ship(cache: Path, out: Path = zoo.ROOT) -> None:
     from eqlab.train import TrainConfig
 
     records = load_records(cache)
-    built_by = "python scripts/orientation.py --sections zoo --ship"
     for task in zoo.TASKS:
         record = records[_shipped_key(task)]
+        weights = record["spec"]["options"]["model_out"]
+        if filecmp.cmp(weights, out / task / "eqreg.safetensors", shallow=False):
+            continue  # shipped already: its card stays as it is
+        built_by = f"python scripts/orientation.py --sections {record['section']} --ship"
         if record["stalled"]:
             raise SystemExit(f"refusing to ship {_shipped_key(task)}: it stalled at its degraded input")
         old = json.loads((out / task / "eqreg.json").read_text())
@@ -350,7 +419,7 @@ def ship(cache: Path, out: Path = zoo.ROOT) -> None:
             old.update(name=f"{task}/eqreg-relative", variant="eqreg-relative")
             shutil.copyfile(out / task / "eqreg.safetensors", out / task / "eqreg-relative.safetensors")
             (out / task / "eqreg-relative.json").write_text(json.dumps(old, indent=1) + "\n")
-        shutil.copyfile(record["spec"]["options"]["model_out"], out / task / "eqreg.safetensors")
+        shutil.copyfile(weights, out / task / "eqreg.safetensors")
         (out / task / "eqreg.json").write_text(json.dumps(card(record, out, built_by), indent=1) + "\n")
         for arm in ("plain", "augment", "strict"):  # no penalty: the norm field has no effect on these weights
             path = out / task / f"{arm}.json"

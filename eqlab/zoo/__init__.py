@@ -72,9 +72,11 @@ RECIPE = dict(
 )  # everything else (lr 2e-3 with warm-up and cosine decay, clipping, Kaiming init, target share 0.1): the defaults
 PATCH_SIZE = {"denoise": 32, "sr": 48, "deblur": 32}  # clean training patch side per task (sr: 24 px inputs)
 RECIPE_SHARE = 0.1  # eqreg's target gradient share (TrainConfig's default) ...
-# ... except on SR, where 0.1 kept orientation but left it unrelated (oriented error 1.10 at 6000 steps): 0.3
-# makes it equivariant (0.31) at -0.17 dB against augment (docs/orientation.md, section 1).
-TARGET_SHARE: dict[str, float] = {"sr": 0.3}
+# ... except on SR, where the split norm from Kaiming kept orientation but left it unrelated at 0.1 (oriented
+# error 1.10 at 6000 steps) and reached 0.36 +- 0.04 at 0.3 (3 seeds, -0.09 dB against augment); from an
+# equivariant start (weight_init="equivariant") at 0.3 it stays equivariant: 0.09 +- 0.03 at -0.07 +- 0.06 dB
+# (docs/orientation.md, sections 4 and 5).
+EQREG_CHANGES: dict[str, dict] = {"sr": dict(target_share=0.3, weight_init="equivariant")}
 # Named variants of an arm that the zoo also ships: name -> (arm, changes to the recipe).
 VARIANTS = {
     # eqlab 0.2's eqreg: the whole-layer relative norm. Its layers are nearly equivariant because they stopped
@@ -100,12 +102,12 @@ def recipe(task: str, arm: str, seed: int = 0, **changes) -> TrainConfig:
         raise ValueError(f"unknown zoo task {task!r}; expected one of {TASKS}")
     if arm not in ARMS and arm not in VARIANTS:
         raise ValueError(f"unknown arm {arm!r}; expected one of {ARMS} or a variant {tuple(VARIANTS)}")
+    per_task = EQREG_CHANGES.get(task, {}) if arm == "eqreg" else {}  # not the variants: they are their own recipe
     arm, variant = VARIANTS.get(arm, (arm, {}))
     if changes.get("init"):  # a zoo name becomes its file here: the training loop reads files only
         changes["init"] = checkpoint_file(changes["init"])
-    share = {"target_share": TARGET_SHARE[task]} if arm == "eqreg" and task in TARGET_SHARE else {}
     return TrainConfig.of(**{**RECIPE, "task": task, "arm": arm, "seed": seed, "patch_size": PATCH_SIZE[task],
-                             **share, **variant, **changes}).validate()
+                             **per_task, **variant, **changes}).validate()
 
 
 # -- the shipped files -----------------------------------------------------------------------------
