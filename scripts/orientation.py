@@ -47,9 +47,10 @@ SECTIONS = ("zoo", "quarter", "frontier", "relaxed", "width", "seeds")
 QUARTER = 0.25  # the quarter section trains a quarter of the zoo's steps (CPU time), three seeds
 NORMS = {"augment": None, "split": "split", "relative": "relative"}  # arms: name -> eqreg norm (None: augment)
 FRONTIER_TASKS = ("sr", "deblur")
-ZOO_SHARES = {"sr": 0.3, "deblur": 0.3}  # the zoo section also trains these at a stronger share (weights kept)
+ZOO_SHARES = {"sr": (0.3,), "deblur": (0.2, 0.3)}  # the zoo section also trains these shares (weights kept)
 FRONTIER_SHARES = (0.3,)
 FRONTIER_ZOO_SHARES = {"deblur": (0.2, 0.3), "sr": (0.4,)}  # the frontier at the zoo budget (deblur: 3 seeds)
+SEEDS_SHARES = {"denoise": 0.1, "sr": 0.3, "deblur": 0.1}  # the seeds section's split runs (Kaiming start)
 RELAXED_ZOO_SHARES = {"sr": (0.3,)}  # the equivariant start at a stronger share too, zoo budget, every seed
 ENSEMBLE_GROUPS = ("C4", "D4")
 
@@ -84,9 +85,10 @@ def plan(args) -> list[Run]:
     runs = [zoo_run("deblur")]
     runs += [quarter_run(task, name, first) for task in zoo.TASKS for name in ("augment", "split")]
     runs += [zoo_run("denoise"), zoo_run("sr")]
-    for task, share in ZOO_SHARES.items():  # a task whose oriented part stayed unrelated at the default share
-        key = f"zoo/{task}/split-{share:g}/s0"
-        runs.append(Run(key, split_recipe(task, 0, share, **full), "zoo", kept(key)))
+    for task, shares in ZOO_SHARES.items():  # a task whose oriented part stayed unrelated at the default share
+        for share in shares:
+            key = f"zoo/{task}/split-{share:g}/s0"
+            runs.append(Run(key, split_recipe(task, 0, share, **full), "zoo", kept(key)))
     runs += [quarter_run(task, name, seed) for seed in others for task in zoo.TASKS for name in ("augment", "split")]
     runs += [quarter_run(task, "relative", seed) for seed in args.seeds for task in zoo.TASKS]
     runs += [quarter_run(task, "components", first) for task in zoo.TASKS]
@@ -117,7 +119,7 @@ def plan(args) -> list[Run]:
              for task in zoo.TASKS]
     for seed in others:  # the zoo budget over three seeds: seed 0 is the zoo section's (and the shipped augment)
         for task in zoo.TASKS:
-            share = zoo.recipe(task, "eqreg").target_share
+            share = SEEDS_SHARES[task]
             runs += [Run(f"seeds/{task}/augment/s{seed}", zoo.recipe(task, "augment", seed, norm="relative", **full),
                          "seeds", kept(f"seeds/{task}/augment/s{seed}")),
                      Run(f"seeds/{task}/split/s{seed}",
@@ -194,7 +196,6 @@ def _row(name: str, records: list[dict]) -> str:
             f"{_cell([x['C4'] for x in e if 'C4' in x])} | {_cell([x['D4'] for x in e if 'D4' in x])} |")
 
 
-SHARES_OF = {task: (share,) for task, share in ZOO_SHARES.items()}
 
 
 def _shipped_key(task: str) -> str:
@@ -206,12 +207,24 @@ def _shipped_key(task: str) -> str:
     return f"zoo/{task}/split/s0" if share == zoo.RECIPE_SHARE else f"zoo/{task}/split-{share:g}/s0"
 
 
+def _split_seeds(task: str, share: float, records: dict | None = None) -> list[str]:
+    """The keys of the split norm from Kaiming at ``share`` and the zoo budget, seeds 0-2, wherever they ran.
+
+    Seed 0 is the zoo section's run (weights kept: the one that can ship), else the frontier's of the same config.
+    """
+    first = f"zoo/{task}/split/s0" if share == zoo.RECIPE_SHARE else f"zoo/{task}/split-{share:g}/s0"
+    if records is not None and first not in records:
+        first = f"frontier-zoo/{task}/{share:g}/s0"
+    others = "seeds/{task}/split/s{seed}" if SEEDS_SHARES[task] == share else "frontier-zoo/{task}/{share:g}/s{seed}"
+    return [first] + [others.format(task=task, share=share, seed=seed) for seed in (1, 2)]
+
+
 def _shipped_seeds(task: str) -> list[str]:
-    """The keys of the shipped eqreg's config at seeds 1 and 2 (§4 for a Kaiming start, §5 for an equivariant one)."""
+    """The keys of the shipped eqreg's config at seeds 0-2 (§4 for a Kaiming start, §5 for an equivariant one)."""
     key = _shipped_key(task)
     if key.startswith("relaxed/"):
-        return [key.replace("/s0", f"/s{seed}") for seed in (1, 2)]
-    return [f"seeds/{task}/split/s{seed}" for seed in (1, 2)]
+        return [key.replace("/s0", f"/s{seed}") for seed in (0, 1, 2)]
+    return _split_seeds(task, zoo.recipe(task, "eqreg").target_share)
 
 
 def write_page(cache: Path, docs: Path) -> Path:
@@ -230,7 +243,7 @@ def write_page(cache: Path, docs: Path) -> Path:
     for task in zoo.TASKS:
         lines += [f"**{task}**", "", COLUMNS]
         keys = [f"zoo/{task}/{name}/s0" for name in ("augment", "relative", "split", *(
-            f"split-{share:g}" for share in SHARES_OF.get(task, ())))]
+            f"split-{share:g}" for share in ZOO_SHARES.get(task, ())))]
         keys += [_shipped_key(task)] * (_shipped_key(task) not in keys) + [f"zoo/{task}/strict/s0"]
         for key in keys:
             name = key.split("/")[2]
@@ -275,8 +288,8 @@ def write_page(cache: Path, docs: Path) -> Path:
         header, rule = COLUMNS.split("\n")
         lines += ["## 3. Frontier: the split norm at a stronger share", "",
                   f"A quarter of the budget ({round(zoo.RECIPE['steps'] * QUARTER)} steps, seeds 0–2; share 0.1 is "
-                  f"§2's split row) and the zoo budget ({zoo.RECIPE['steps']} steps, seed 0; share "
-                  f"{zoo.RECIPE_SHARE:g} and the shipped share are §1's).", "",
+                  f"§2's split row) and the zoo budget ({zoo.RECIPE['steps']} steps; deblurring over three seeds, "
+                  f"SR at seed 0; share {zoo.RECIPE_SHARE:g} is §1's and §4's).", "",
                   "| budget | task | target share " + header, "|---|---|---" + rule]
         for prefix, budget in (("frontier", "quarter"), ("frontier-zoo", "zoo")):
             for task in FRONTIER_TASKS:
@@ -313,21 +326,24 @@ def _seeds_section(records: dict, ships: dict) -> list[str]:
     if not any(k.startswith("seeds/") for k in records):
         return []
     lines = ["## 4. Three seeds at the zoo budget", "",
-             f"{zoo.RECIPE['steps']} steps, seed 0 from §1 (augment: the shipped net), seeds 1 and 2 trained here. "
-             "*split*: the split norm from Kaiming at target share "
-             + ", ".join(f"{zoo.recipe(t, 'eqreg').target_share:g} on {t}" for t in zoo.TASKS)
-             + "; **shipped**: `<task>/eqreg`'s config where it differs (" + ", ".join(
-                 f"{t}: `{_shipped_key(t).rsplit('/', 1)[0]}`" for t in zoo.TASKS if _shipped_key(t).startswith(
-                     "relaxed/")) + "). The goals are checked on the shipped config.", ""]
+             f"{zoo.RECIPE['steps']} steps, seed 0 from §1 (augment: the shipped net), seeds 1 and 2 trained here "
+             "(§4 and §3). *split, share s*: the split norm from Kaiming; *equivariant start*: from "
+             "`weight_init=\"equivariant\"` (§5); the bold row is `<task>/eqreg`'s config, on which the goals are "
+             "checked.", ""]
     checks = []
     for task in zoo.TASKS:
         augment = [ships[f"{task}/augment"]] + [r for k, r in records.items() if k.startswith(f"seeds/{task}/augment/")]
-        share = zoo.recipe(task, "eqreg").target_share
-        split = [records[k] for k in [f"zoo/{task}/split/s0" if share == zoo.RECIPE_SHARE else
-                                      f"zoo/{task}/split-{share:g}/s0"] + [f"seeds/{task}/split/s{i}" for i in (1, 2)]
-                 if k in records]
-        eqreg = [records[k] for k in [_shipped_key(task), *_shipped_seeds(task)] if k in records]
-        rows = [("augment", augment), ("split", split)] + [("**shipped**", eqreg)] * (eqreg != split)
+        shipped = _shipped_seeds(task)
+        shares = sorted({zoo.RECIPE_SHARE, *FRONTIER_ZOO_SHARES.get(task, ()), *ZOO_SHARES.get(task, ())})
+        candidates = [(f"split, share {share:g}", _split_seeds(task, share, records)) for share in shares]
+        candidates += [("split, equivariant start, share 0.3", shipped)] * _shipped_key(task).startswith("relaxed/")
+        rows = []
+        for name, keys in candidates:
+            rs = [records[k] for k in keys if k in records]
+            if len(rs) > 1:  # a seed-0 run alone is §1's
+                rows.append((f"**{name}**, shipped" if keys[1:] == shipped[1:] else name, rs))
+        eqreg = [records[k] for k in shipped if k in records]
+        rows = [("augment", augment), *rows]
         lines += [f"**{task}**", "", COLUMNS, *(_row(_seeds(rs, name), rs) for name, rs in rows), "",
                   "PSNR − augment's, paired by seed: " + "; ".join(f"{name} {_delta(rs, augment)}"
                                                                    for name, rs in rows[1:]), ""]
