@@ -378,8 +378,9 @@ def _relaxed_section(records: dict, ships: dict) -> list[str]:
                 augment = [r for k, r in records.items() if k.startswith(f"quarter/{task}/augment/")]
                 split = [r for k, r in records.items() if k.startswith(f"quarter/{task}/split/")]
             else:
-                augment = [ships[f"{task}/augment"]]
-                split = [records[k] for k in (f"zoo/{task}/split/s0",) if k in records]
+                augment = [ships[f"{task}/augment"]] + [r for k, r in records.items()
+                                                        if k.startswith(f"seeds/{task}/augment/")]
+                split = [records[k] for k in _split_seeds(task, zoo.RECIPE_SHARE, records) if k in records]
             stronger = [(f"split, equivariant start, share {share:g}", rs) for share in RELAXED_ZOO_SHARES.get(task, ())
                         if budget == "zoo" and (rs := [r for k, r in records.items()
                                                        if k.startswith(f"relaxed/zoo/{task}-{share:g}/")])]

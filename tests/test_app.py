@@ -335,6 +335,15 @@ def test_fine_tuning_lowers_the_layer_error_and_runs_overlay(server):
     assert empty[6] == ""  # and the legend
 
 
+def test_equivariant_start_begins_equivariant(server):
+    """The Train tab's equivariant start: the run's first validation reads a layer error near 0 (a group CNN)."""
+    me = Client(server, verbose=False)
+    *_, layer, _, status = train(me, start="scratch, equivariant", steps=10)
+    assert "Done" in status and "from scratch, equivariant" in status
+    first = [row for row in _data(layer) if "from scratch, equivariant" in row[2]][0]
+    assert first[0] == 0 and first[1] < 1e-3, first  # step 0: every regularized layer exactly equivariant
+
+
 def test_cancel_stops_training(served):
     url, demo = served
     me = Client(url, verbose=False)
@@ -381,6 +390,8 @@ def test_bad_and_odd_uploads(client, files, name, expected):
     (dict(weight="lots"), "must be a number"),
     (dict(mode="target share", share=50), "target gradient share"),
     (dict(arm="strict", start="zoo augment"), "same architecture"),
+    (dict(arm="strict", start="scratch, equivariant"), "same architecture"),  # a group CNN is equivariant already
+    (dict(start="scratch, equivariant", group="C8"), "acts exactly"),
     (dict(group="C7"), "not in the list of choices"),  # gradio checks a radio button's value itself
 ])
 def test_train_rejects_out_of_range(client, changes, expected):

@@ -26,17 +26,21 @@ from eqlab import zoo
 from eqlab.app.bank import Loaded, for_inference
 from eqlab.app.settings import EXTRA_NET, SHARE_RANGE, STEPS_MIN, TASKS, TRAIN_GROUPS, WEIGHT_MAX, InputError
 from eqlab.arms import ARM_NAMES, ARMS
+from eqlab.groups import get_group
 from eqlab.train import TrainConfig
 
 SCRATCH = "scratch"  # the "start from" choice without a zoo net
+EQUIVARIANT = "scratch, equivariant"  # random convs projected onto the C4-equivariant ones (weight_init)
 NICE = 5  # the training process's priority below the server's (0): requests first
 MAX_RUNS = 8  # runs kept per session for the overlays
 DEFAULT_SHARE = TrainConfig().target_share  # the kit's default target share (TrainConfig, the CLI, README): 0.1
 
 
 def start_choices(arm: str) -> list[str]:
-    """What a run of ``arm`` can start from: scratch, or a zoo net of the same architecture."""
-    return [SCRATCH] + [f"zoo {a}" for a in ARM_NAMES if ARMS[a].strict == ARMS.get(arm, ARMS["plain"]).strict]
+    """What a run of ``arm`` can start from: scratch (a plain net also from an equivariant start), or a zoo net
+    of the same architecture."""
+    strict = ARMS.get(arm, ARMS["plain"]).strict
+    return [SCRATCH] + [EQUIVARIANT] * (not strict) + [f"zoo {a}" for a in ARM_NAMES if ARMS[a].strict == strict]
 
 
 def _number(value, what: str) -> float:
@@ -62,7 +66,11 @@ def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed
         raise InputError(f"a {arm} run starts from one of {start_choices(arm)}, got {start!r} (a zoo net must have "
                          "the same architecture: the strict arm's group CNN starts only from the zoo's strict net)")
     if net == EXTRA_NET and start != SCRATCH:
-        raise InputError(f"{EXTRA_NET} has no zoo net: start it from scratch")
+        raise InputError(f"{EXTRA_NET} starts from scratch only: it has no zoo net, and its attention layers have no "
+                         "equivariant start")
+    if start == EQUIVARIANT and get_group(group).mask(3, 3) is not None:
+        raise InputError(f"an equivariant start needs a group that acts exactly on the pixel grid (C2, C4, D4), "
+                         f"got {group}: start {group} from scratch")
     steps_f = _number(steps, "steps")
     if steps_f != int(steps_f) or not STEPS_MIN <= steps_f <= cap:
         raise InputError(f"steps must be a whole number from {STEPS_MIN} (minimum) to {cap} (maximum on this "
@@ -94,7 +102,8 @@ def train_config(values: dict):
     changes = dict(steps=steps, group=values["group"], weight=values["weight"], target_share=values["target_share"],
                    log_every=1, val_every=max(steps // 6, 5), val_size=48, device="auto",
                    share_every=max(steps // 40, 2) if values["arm"] == "eqreg" else 0)
-    if values["start"] != SCRATCH:
+    changes["weight_init"] = "equivariant" if values["start"] == EQUIVARIANT else "kaiming"  # not the zoo recipe's
+    if values["start"] not in (SCRATCH, EQUIVARIANT):
         changes["init"] = zoo.checkpoint_file(f"{values['task']}/{values['start'].split()[-1]}")  # the zoo net's file
     if values["net"]:
         changes["model"] = values["net"]

@@ -222,7 +222,8 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         tr_arm = gr.Radio(list(ARM_NAMES), value="eqreg", label="Arm")
                         tr_start = gr.Dropdown(start_choices("eqreg"), value="zoo augment", label="Start from",
                                                elem_id="train-start",
-                                               info="a zoo net of this task (fine-tuning) or random weights")
+                                               info="random weights; random convs made C4-equivariant (the "
+                                                    "net starts as a group CNN); or a zoo net (fine-tuning)")
                         tr_net = gr.Radio(["task's net"] + ([EXTRA_NET] if not absent else []),
                                           value="task's net", label="Net",
                                           info=f"{EXTRA_NET}: {absent}" if absent else
