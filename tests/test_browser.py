@@ -154,7 +154,7 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-mode").get_by_label("fixed λ").check()
     page.locator("#train-start input").click()
-    page.get_by_role("option", name="scratch").click()
+    page.get_by_role("option", name="scratch", exact=True).click()
     steps = page.locator("#train-steps input[type=number]")
     steps.fill("10")
     steps.press("Enter")
