@@ -271,10 +271,10 @@ def write_page(cache: Path, docs: Path) -> Path:
               "(seed 0).", ""]
     for task in zoo.TASKS:
         lines += [f"**{task}**", "", COLUMNS]
-        augment = [r for k, r in records.items() if k.startswith(f"quarter/{task}/augment/")]
+        augment = _under(records, f"quarter/{task}/augment/")
         deltas = []
         for name in ("augment", "relative", "split", "components"):
-            rs = [r for k, r in records.items() if k.startswith(f"quarter/{task}/{name}/")]
+            rs = _under(records, f"quarter/{task}/{name}/")
             if rs:
                 lines.append(_row(_seeds(rs, name), rs))
                 if name != "augment":
@@ -311,6 +311,16 @@ def _seed(record: dict) -> int:
     return record.get("spec", {}).get("config", {}).get("optim", {}).get("seed", 0)
 
 
+def _under(records: dict, prefix: str) -> list[dict]:
+    """The records whose key starts with ``prefix`` (e.g. ``"quarter/sr/split/"``: every seed of one arm)."""
+    return [r for k, r in records.items() if k.startswith(prefix)]
+
+
+def _augment(records: dict, ships: dict, task: str) -> list[dict]:
+    """augment at the zoo budget: the shipped net (seed 0) and the seeds section's."""
+    return [ships[f"{task}/augment"], *_under(records, f"seeds/{task}/augment/")]
+
+
 def _seeds(rs: list[dict], name: str) -> str:
     return f"{name} ({len(rs)} seed{'s' if len(rs) > 1 else ''})"
 
@@ -323,7 +333,7 @@ def _delta(rs: list[dict], reference: list[dict]) -> str:
 
 def _seeds_section(records: dict, ships: dict) -> list[str]:
     """§4: augment and the shipped eqreg's config at the zoo budget over seeds 0-2, and the goals on their means."""
-    if not any(k.startswith("seeds/") for k in records):
+    if not _under(records, "seeds/"):
         return []
     lines = ["## 4. Three seeds at the zoo budget", "",
              f"{zoo.RECIPE['steps']} steps, seed 0 from §1 (augment: the shipped net), seeds 1 and 2 trained here "
@@ -332,7 +342,7 @@ def _seeds_section(records: dict, ships: dict) -> list[str]:
              "checked.", ""]
     checks = []
     for task in zoo.TASKS:
-        augment = [ships[f"{task}/augment"]] + [r for k, r in records.items() if k.startswith(f"seeds/{task}/augment/")]
+        augment = _augment(records, ships, task)
         shipped = _shipped_seeds(task)
         shares = sorted({zoo.RECIPE_SHARE, *FRONTIER_ZOO_SHARES.get(task, ()), *ZOO_SHARES.get(task, ())})
         candidates = [(f"split, share {share:g}", _split_seeds(task, share, records)) for share in shares]
@@ -360,7 +370,7 @@ def _seeds_section(records: dict, ships: dict) -> list[str]:
 
 def _relaxed_section(records: dict, ships: dict) -> list[str]:
     """§5: the split norm from an equivariant start, beside the same budget's augment and split runs."""
-    if not any(k.startswith("relaxed/") for k in records):
+    if not _under(records, "relaxed/"):
         return []
     lines = ["## 5. An equivariant start (“relaxed from strict”)", "",
              "eqreg with the split norm at the default share, its convs started on the C4-equivariant ones "
@@ -371,19 +381,17 @@ def _relaxed_section(records: dict, ships: dict) -> list[str]:
     deltas = []
     for budget in ("quarter", "zoo"):
         for task in zoo.TASKS:
-            relaxed = [r for k, r in records.items() if k.startswith(f"relaxed/{budget}/{task}/")]
+            relaxed = _under(records, f"relaxed/{budget}/{task}/")
             if not relaxed:
                 continue
             if budget == "quarter":
-                augment = [r for k, r in records.items() if k.startswith(f"quarter/{task}/augment/")]
-                split = [r for k, r in records.items() if k.startswith(f"quarter/{task}/split/")]
+                augment = _under(records, f"quarter/{task}/augment/")
+                split = _under(records, f"quarter/{task}/split/")
             else:
-                augment = [ships[f"{task}/augment"]] + [r for k, r in records.items()
-                                                        if k.startswith(f"seeds/{task}/augment/")]
+                augment = _augment(records, ships, task)
                 split = [records[k] for k in _split_seeds(task, zoo.RECIPE_SHARE, records) if k in records]
             stronger = [(f"split, equivariant start, share {share:g}", rs) for share in RELAXED_ZOO_SHARES.get(task, ())
-                        if budget == "zoo" and (rs := [r for k, r in records.items()
-                                                       if k.startswith(f"relaxed/zoo/{task}-{share:g}/")])]
+                        if budget == "zoo" and (rs := _under(records, f"relaxed/zoo/{task}-{share:g}/"))]
             for name, rs in (("augment", augment), ("split", split), ("**split, equivariant start**", relaxed),
                              *stronger):
                 lines.append(f"| {budget} | {task} " + _row(_seeds(rs, name), rs))
@@ -394,7 +402,7 @@ def _relaxed_section(records: dict, ships: dict) -> list[str]:
 
 def _width_section(records: dict, ships: dict) -> list[str]:
     """§6: what exact equivariance costs at the plain net's width (the strict twin with half its fields)."""
-    if not any(k.startswith("width/") for k in records):
+    if not _under(records, "width/"):
         return []
     lines = ["## 6. Exact equivariance at the plain net's width", "",
              "A plain conv of width C that is exactly C4-equivariant on regular fields is a group conv of C/4 fields: "
