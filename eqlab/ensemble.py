@@ -100,6 +100,7 @@ class SelfEnsemble(nn.Module):
         super().__init__()
         self.model = model
         self.group = _exact_group(group)
+        self.training = model.training  # a new Module starts in training mode: take the net's, not ours
         self.config = dict(getattr(model, "config", {}))  # the net's: input multiples, scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

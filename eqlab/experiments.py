@@ -208,23 +208,34 @@ def train_and_score(run: Run) -> dict:
 
     Options (``run.options``): ``angles`` (e.g. ``[90, 45]``: also the PSNR / SSIM of the test
     crops turned by each angle before the degradation, as ``psnr_turned<angle>``: a new noise draw on
-    the turned clean image, unlike ``psnr_rot90``, which turns the same degraded input), ``model_out``
-    (a path: save the trained weights there, for the zoo).
+    the turned clean image, unlike ``psnr_rot90``, which turns the same degraded input), ``averages``
+    (e.g. ``["C4", "D4"]``: also the PSNR / SSIM of the trained net averaged over each group at test
+    time, as ``psnr_avg<group>``: what ``eqlab eval --self-ensemble <group> --crop <EVAL_SIZE>`` prints),
+    ``model_out`` (a path: save the trained weights there, for the zoo).
 
     Returns:
         ``metrics`` (``eqlab.zoo.evaluate``), ``train`` (seconds, steps, loss, last gradient share
-        and weight), ``stalled``, ``machine``, ``command`` and the ``history``.
+        and weight), ``stalled``, ``machine``, ``command``, the ``history`` and ``fit_metrics`` (the
+        training's own last validation: what ``eqlab train --json`` prints as ``metrics``).
     """
     from eqlab import zoo
     from eqlab.cli import command_for
     from eqlab.machine import machine_info
+    from eqlab.tasks import evaluate as evaluate_task
     from eqlab.train import fit
 
     config = run.config
     result = fit(config, progress=False)
     model = result.model
     images = _test_images(config)
-    metrics = zoo.evaluate(model, config, images)
+    if config.run.val_size == zoo.EVAL_SIZE and config.group == "C4" and result.metrics:
+        metrics = dict(result.metrics, eval_size=zoo.EVAL_SIZE)  # fit's last validation *is* the card's evaluation
+    else:
+        metrics = zoo.evaluate(model, config, images)
+    for name in run.options.get("averages", ()):  # test-time averages: the trained net evaluated again, not retrained
+        averaged = evaluate_task(model, config, zoo.eval_images(config, model, images), group=config.group,
+                                 equivariance=False, self_ensemble=name)
+        metrics.update({f"psnr_avg{name}": averaged["psnr"], f"ssim_avg{name}": averaged["ssim"]})
     for angle in run.options.get("angles", ()):
         crops = rotated_crops(images, angle, zoo.EVAL_SIZE)
         for key, value in zoo.evaluate(model, config, crops, equivariance=False).items():
@@ -247,7 +258,8 @@ def train_and_score(run: Run) -> dict:
                  samples_seen=logged[-1]["samples_seen"] if logged else 0)
     device = next(model.parameters()).device
     return dict(metrics=metrics, train=train, stalled=result.stalled, machine=machine_info(device),
-                command=command_for(config), history=result.history)
+                command=command_for(config), history=result.history,
+                fit_metrics={k: v for k, v in result.metrics.items() if isinstance(v, float)})
 
 
 # -- statistics ----------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
+from eqlab.modes import modes, restore_modes
+
 __all__ = ["probe", "Probe", "Call", "PROBE_SIDE", "PROBE_WIDE", "PROBE_BATCH", "UNROLLED"]
 
 PROBE_SIDE = 64  # the square probe's side (divisible by windows of 8 and 16 and by 2**4 for U-Nets)
@@ -143,7 +145,7 @@ def _run(model: nn.Module, x: torch.Tensor, names: list[str], mode: str):
     handles = [modules[name].register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name)) for name in names]
     # Only buffers can change in a forward pass without an optimizer step (batch-norm statistics move in train mode).
     buffers = {k: v.clone() for k, v in model.named_buffers()}
-    was_training = model.training
+    saved = modes(model)
     model.train(mode == "train")
     try:
         with torch.random.fork_rng(devices=[]), torch.enable_grad():
@@ -154,7 +156,7 @@ def _run(model: nn.Module, x: torch.Tensor, names: list[str], mode: str):
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
+        restore_modes(model, saved)
         with torch.no_grad():
             for k, v in model.named_buffers():
                 v.copy_(buffers[k])

@@ -48,6 +48,7 @@ from eqlab.data.patches import center_crop, crop_to_multiple
 from eqlab.ensemble import SelfEnsemble
 from eqlab.groups import get_group
 from eqlab.models import TASK_MODELS, arguments
+from eqlab.modes import evaluation
 
 __all__ = ["Task", "get_task", "task_from_config", "evaluate", "TASKS", "input_multiple", "EVAL_SEED"]
 
@@ -281,7 +282,8 @@ def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor], group
     The one scoring function of eqlab (training validation, the zoo cards, the report, the CLI).
     Each image is cropped so its sides divide ``scale`` and the net's input multiple, degraded
     with noise seeded by ``EVAL_SEED + index`` (the same inputs for every run), restored in eval
-    mode without gradients, and clipped to [0, 1]. SR scores drop ``scale`` border pixels.
+    mode without gradients, clipped to [0, 1] and rounded to 8 bits (``metrics.to_8bit``, BasicSR's
+    ``tensor2img``; the degraded baseline is not rounded). SR scores drop ``scale`` border pixels.
 
     Args:
         model: the net (any device; inputs follow it). A DDP wrapper is unwrapped.
@@ -321,17 +323,14 @@ def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor], group
         raise ValueError("evaluate: images is empty")
     device = next(model.parameters()).device
     multiple = task.crop_multiple(getattr(model, "config", {}))
-    was_training = model.training
-    model.eval()
-    averaged = None if self_ensemble in (None, "none") else SelfEnsemble(model, self_ensemble)
     rows = []
-    with torch.no_grad():
+    with evaluation(model), torch.no_grad():
+        averaged = None if self_ensemble in (None, "none") else SelfEnsemble(model, self_ensemble)
         for index, y in enumerate(images):
             y = task.crop(y, multiple)[None]  # (1, C, H, W)
             x = task.degrade(y, generator=torch.Generator().manual_seed(EVAL_SEED + index)).to(device)
             rows.append(_score_image(model, task, group, x, y.to(device), multiple // task.scale, rotations,
                                      equivariance, layer_crop, averaged))
-    model.train(was_training)
     result = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "psnr_rot"}
     if rotations:
         result["psnr_rot"] = {e: float(np.mean([r["psnr_rot"][e] for r in rows if e in r["psnr_rot"]]))
@@ -352,7 +351,7 @@ def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bo
     net = model if averaged is None else averaged
 
     def restore(t):
-        return net(t).clamp(0.0, 1.0)
+        return metrics.to_8bit(net(t))
 
     def score(out):
         return metrics.psnr(out, y, crop_border=border), metrics.ssim(out, y, crop_border=border)

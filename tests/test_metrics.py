@@ -225,3 +225,13 @@ def test_layer_features_records_only_its_own_thread():
     assert all(torch.equal(r, e) for r, e in zip(results, expected))
     with pytest.raises(ValueError, match="unknown layer name"):
         layer_features(net, inputs[0], ["nope"])
+
+
+def test_psnr_of_identical_images_is_infinite_and_8bit_rounding():
+    """BasicSR's conventions: identical images score inf; outputs are rounded to 8 bits before scoring."""
+    from eqlab.metrics import to_8bit
+
+    y = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert psnr(y, y) == float("inf")
+    levels = to_8bit(y * 1.2 - 0.1) * 255
+    assert torch.equal(levels, levels.round()) and levels.min() >= 0 and levels.max() <= 255

@@ -32,10 +32,10 @@ from eqlab.metrics.equivariance import (
                                         viewable_layers,
 )
 from eqlab.metrics.lie import LIE_STEP_DEG, lie_derivative
-from eqlab.metrics.quality import psnr, rgb_to_y, ssim
+from eqlab.metrics.quality import psnr, rgb_to_y, ssim, to_8bit
 
 __all__ = [
-    "psnr", "ssim", "rgb_to_y", "equivariance_error", "mean_layer_error", "output_equivariance_error",
+    "psnr", "ssim", "rgb_to_y", "to_8bit", "equivariance_error", "mean_layer_error", "output_equivariance_error",
     "equivariance_error_map", "error_vs_angle", "relative_error", "layer_features", "layer_maps", "rotation_view",
     "RotationView", "viewable_layers", "KINDS", "FLOOR_SIGMA", "equivariance_components", "orientation_summary",
     "verdict", "centred", "UNRELATED", "BLIND_SHARE", "lie_derivative", "LIE_STEP_DEG",

@@ -42,6 +42,7 @@ import torch.nn as nn
 from eqlab.data.kernels import filter2d, gaussian_kernel
 from eqlab.groups import Group, Representation, Trivial, get_group, rotate_by_angle
 from eqlab.metrics.components import centred, component_rows, summarize_components
+from eqlab.modes import evaluation
 from eqlab.selection import Layer, Selection, cached_select
 
 __all__ = ["equivariance_components", "relative_error", "layer_features", "layer_maps", "viewable_layers",
@@ -63,15 +64,9 @@ def relative_error(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None =
 
 @contextmanager
 def _evaluating(model: nn.Module):
-    was_training = model.training
-    if was_training:  # an eval-mode model shared by threads is never switched
-        model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        if was_training:
-            model.train()
+    """Eval mode without gradients; every submodule's own mode is restored (``eqlab.modes.evaluation``)."""
+    with evaluation(model), torch.no_grad():
+        yield
 
 
 def _output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["psnr", "ssim", "rgb_to_y"]
+__all__ = ["psnr", "ssim", "rgb_to_y", "to_8bit"]
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -28,6 +28,23 @@ def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
             raise ValueError(f"{what} must be (B, C, H, W), got shape {tuple(t.shape)}")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+
+
+def to_8bit(x: torch.Tensor) -> torch.Tensor:
+    """Clip to [0, 1] and round to the 256 levels of an 8-bit image, staying a float tensor.
+
+    What BasicSR's ``tensor2img`` does to a net's output before ``calculate_psnr`` (clamp, x 255,
+    round, uint8): scores of rounded outputs are the numbers its tables hold. ``eqlab.tasks.evaluate``
+    rounds every restored image this way; the references are left as read.
+
+    Args:
+        x: ``(..., H, W)`` images on the [0, 1] scale.
+
+    Example:
+        >>> to_8bit(torch.tensor([-0.1, 0.5, 0.50197, 2.0])).mul(255).tolist()
+        [0.0, 128.0, 128.0, 255.0]
+    """
+    return x.clamp(0.0, 1.0).mul(255.0).round().div(255.0)
 
 
 def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +100,7 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, crop_border:
     """
     x, y = _prepare(x, y, crop_border, y_channel)
     mse = (x - y).pow(2).flatten(1).mean(dim=1)
-    return _reduce(10 * torch.log10(data_range**2 / mse.clamp_min(1e-12)), reduction)
+    return _reduce(10 * torch.log10(data_range**2 / mse), reduction)  # identical images: inf, as BasicSR
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, crop_border: int = 0,
