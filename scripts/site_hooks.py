@@ -60,15 +60,23 @@ def execute(source: Path, target: Path) -> None:
 
 
 def executed_copy(source: Path) -> Path:
-    """The executed ``.ipynb`` of ``source``: the copy in ``build/notebooks`` if current, else a fresh run."""
+    """The executed ``.ipynb`` of ``source``: the copy in ``build/notebooks`` if current, else a fresh run.
+
+    The copy keeps no widget state: with it, nbconvert would add a script that loads the widgets' renderer
+    from a CDN. Widgets show as their text instead (notebook 07's explorer needs a running kernel anyway).
+    """
     import nbformat
 
     target = EXECUTED / f"{source.stem}.ipynb"
+    current = False
     if target.exists():
-        meta = nbformat.read(target, as_version=4).metadata.get("eqlab", {})
-        if meta.get("source_sha256") == source_digest(source):
-            return target
-    execute(source, target)
+        nb = nbformat.read(target, as_version=4)
+        current = nb.metadata.get("eqlab", {}).get("source_sha256") == source_digest(source)
+    if not current:
+        execute(source, target)
+        nb = nbformat.read(target, as_version=4)
+    if nb.metadata.pop("widgets", None) is not None:
+        nbformat.write(nb, target)
     return target
 
 
@@ -101,10 +109,12 @@ MATH_BLOCK = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<first>.*)\n(?P
                         re.M)
 MATH_ROLE = re.compile(r":math:`([^`]+)`")
 CODE_ROLE = re.compile(r":(?:func|class|meth|mod|attr|obj|data):`~?([^`]+)`")
+EXAMPLE = re.compile(r"^([ \t]*)Example:[ \t]*$", re.M)  # kornia's singular heading; griffe parses "Examples:"
 
 
 def rst_to_markdown(text: str) -> str:
-    """``.. math::`` blocks to ``$$ ... $$``, ``:math:`x``` to ``$x$``, ``:func:`f``` to ``f`` as code."""
+    """``.. math::`` blocks to ``$$ ... $$``, ``:math:`x``` to ``$x$``, ``:func:`f``` to ``f`` as code, and
+    ``Example:`` to ``Examples:`` (whose ``>>>`` lines griffe shows as code)."""
     def block(match):
         lines = [match["first"]] + [line.strip() for line in match["rest"].splitlines()]
         latex = " ".join(line for line in lines if line.strip())
@@ -112,7 +122,8 @@ def rst_to_markdown(text: str) -> str:
 
     text = MATH_BLOCK.sub(block, text if text.endswith("\n") else text + "\n")
     text = MATH_ROLE.sub(lambda m: f"${m[1]}$", text)
-    return CODE_ROLE.sub(lambda m: f"`{m[1]}`", text)
+    text = CODE_ROLE.sub(lambda m: f"`{m[1]}`", text)
+    return EXAMPLE.sub(r"\1Examples:", text)
 
 
 class RestructuredText(griffe.Extension):
