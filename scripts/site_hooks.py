@@ -105,8 +105,8 @@ def on_post_build(config):
     shutil.copytree(static, target, ignore=shutil.ignore_patterns("*.otf", "*.eot", "*.svg"))
 
 
-MATH_BLOCK = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<first>.*)\n(?P<rest>(?:(?P=indent)[ \t]+\S.*\n|[ \t]*\n)*)",
-                        re.M)
+MATH_BLOCK = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<first>.*)\n"  # the directive, maybe with math
+                        r"(?P<rest>(?:(?P=indent)[ \t]+\S.*\n|[ \t]*\n)*)", re.M)  # its indented lines
 MATH_ROLE = re.compile(r":math:`([^`]+)`")
 CODE_ROLE = re.compile(r":(?:func|class|meth|mod|attr|obj|data):`~?([^`]+)`")
 EXAMPLE = re.compile(r"^([ \t]*)Example:[ \t]*$", re.M)  # kornia's singular heading; griffe parses "Examples:"

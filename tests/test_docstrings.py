@@ -47,11 +47,8 @@ def _function(member):
 
 def _method_documented(cls, name: str) -> bool:
     """Whether ``cls.name`` or the eqlab method it overrides has a docstring."""
-    for base in cls.__mro__:
-        if base.__module__.startswith("eqlab") and name in base.__dict__:
-            if (_function(base.__dict__[name]).__doc__ or "").strip():
-                return True
-    return False
+    return any(base.__module__.startswith("eqlab") and name in base.__dict__
+               and (_function(base.__dict__[name]).__doc__ or "").strip() for base in cls.__mro__)
 
 
 def undocumented(module) -> list[str]:

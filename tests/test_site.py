@@ -15,6 +15,7 @@ Screenshots go to the test's ``tmp_path`` (and to ``$EQLAB_SCREENSHOTS`` when se
 """
 
 import functools
+import importlib.util
 import json
 import os
 import re
@@ -75,6 +76,18 @@ def test_notebook_pages_hold_their_figures(site):
     figures = sum("image/png" in o.get("data", {}) for c in executed["cells"] for o in c.get("outputs", []))
     html = (site / "notebooks" / f"{NOTEBOOK}.html").read_text()
     assert figures >= 1 and html.count("data:image/png;base64,") >= figures
+
+
+def test_docstring_math_and_roles_become_markdown():
+    spec = importlib.util.spec_from_file_location("site_hooks", ROOT / "scripts" / "site_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    text = ("Intro.\n\n.. math:: e = \\frac{a}{b},\n          \\quad b > 0\n\nThe norm :math:`\\|d\\|` of "
+            ":func:`~eqlab.metrics.psnr`.\n\nExample:\n    >>> 1 + 1\n    2\n")
+    out = hooks.rst_to_markdown(text)
+    assert "$$\ne = \\frac{a}{b}, \\quad b > 0\n$$" in out and ".. math::" not in out
+    assert "$\\|d\\|$" in out and "`eqlab.metrics.psnr`" in out and ":func:" not in out
+    assert "Examples:\n    >>> 1 + 1" in out
 
 
 # -- a real browser --------------------------------------------------------------------------------------
