@@ -42,6 +42,7 @@ def execute(source: Path, target: Path) -> None:
     import nbformat
 
     nb = jupytext.read(source)
+    target.parent.mkdir(parents=True, exist_ok=True)  # build/notebooks; build/ is the kernel's working folder
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     saved = os.environ.copy()
     os.environ.clear()
@@ -54,7 +55,6 @@ def execute(source: Path, target: Path) -> None:
         os.environ.clear()
         os.environ.update(saved)
     nb.metadata["eqlab"] = dict(source_sha256=source_digest(source), quick=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     print(f"site: executed {source.name} in quick mode ({time.perf_counter() - start:.0f} s)")
 
