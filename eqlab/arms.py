@@ -118,7 +118,7 @@ class Arm:
         return {}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        """Restore what ``state_dict`` returned (the base arm keeps no state)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

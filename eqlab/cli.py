@@ -1,4 +1,4 @@
-"""The ``eqlab`` command line: ``train``, ``eval``, ``compare``, ``demo``, ``bench``.
+"""The ``eqlab`` command line: ``train``, ``eval``, ``compare``, ``demo``, ``bench``, ``docs``.
 
     eqlab train --task denoise --arm eqreg --steps 200 --out-dir runs/dn-eqreg
     eqlab train --recipe swinir-sr-x2 --data DIV2K/DIV2K_train_HR --test-data Set5/HR
@@ -6,6 +6,7 @@
     eqlab eval runs/sr4/checkpoint.safetensors --test-data Set5/ Set14/ --self-ensemble D4
     eqlab compare --task denoise --steps 200 --seeds 0 1 2
     eqlab bench overhead --quick      # a script of benchmarks/ (from a source checkout), with its arguments
+    eqlab docs                        # the documentation site on http://127.0.0.1:8000 (from a source checkout)
 
 ``train`` has one flag per field of ``eqlab.train.TrainConfig`` (``batch_size`` -> ``--batch-size``;
 booleans as ``--amp`` / ``--no-amp``; ``none`` for an optional value), generated from the fields'
@@ -16,7 +17,8 @@ Errors in the input (a bad value, a missing folder, a corrupt checkpoint) print 
 exit with status 2. Until the console script is installed, run ``python -m eqlab``.
 
 What is not here: the training loop (``eqlab.train``), the app (``eqlab.app``), the benchmark scripts
-(``benchmarks/``: ``eqlab bench`` only finds and runs them).
+(``benchmarks/``: ``eqlab bench`` only finds and runs them), the documentation site (``mkdocs.yml``: ``eqlab docs``
+runs ``mkdocs serve`` on it).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import importlib.util
 import json
 import runpy
+import subprocess
 import sys
 import typing
 from pathlib import Path
@@ -45,6 +49,7 @@ BENCHMARKS = {  # eqlab bench NAME [arguments of the script]
     "app": "app_latency.py",  # first panel, Explore change, Restore
     "load": "app_load.py",  # a classroom of clients while one training runs
 }
+DOCS_CONFIG = Path(__file__).resolve().parents[1] / "mkdocs.yml"  # the site's config: a source checkout only
 
 
 def _optional(kind):
@@ -126,7 +131,7 @@ def command_for(config) -> str:
 
 
 def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
-    """The ``eqlab`` argument parser with its five sub-commands; ``recipe``: defaults of ``train``'s flags."""
+    """The ``eqlab`` argument parser with its sub-commands; ``recipe``: defaults of ``train``'s flags."""
     from eqlab.ensemble import ENSEMBLE_GROUPS
     from eqlab.train import ARMS
 
@@ -179,6 +184,12 @@ def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
                            "are passed on)", description="Run a script of benchmarks/ (a source checkout's: they do "
                            "not ship with the package); it prints ratios measured in one run, never timed assertions.")
     bench.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark (BENCHMARKS in eqlab.cli)")
+    docs = sub.add_parser("docs", help="serve the documentation site on 127.0.0.1 (from a source checkout)",
+                          description="Serve the documentation site (mkdocs serve on mkdocs.yml; needs the docs "
+                          "extra). The first start executes the notebooks in quick mode: a few minutes, once.")
+    docs.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000)")
+    docs.add_argument("--build", action="store_true", help="write the site to site/ (mkdocs build --strict) "
+                      "instead of serving it")
     return parser
 
 
@@ -341,6 +352,25 @@ def _bench(args, rest: list[str]) -> int:
     return 0
 
 
+def _docs(args) -> int:
+    """Serve (or build) the documentation site with mkdocs; 2 without a checkout or without mkdocs."""
+    if not DOCS_CONFIG.is_file():
+        print(f"eqlab docs: {DOCS_CONFIG} not found; the documentation site builds from the source repository, "
+              "not from the installed package", file=sys.stderr)
+        return 2
+    if importlib.util.find_spec("mkdocs") is None:
+        print("eqlab docs: needs mkdocs, which is not installed; install it with "
+              "`python -m pip install -e \".[docs]\"`", file=sys.stderr)
+        return 2
+    if args.build:
+        command = ["build", "--strict"]
+    else:
+        command = ["serve", "--dev-addr", f"127.0.0.1:{args.port}"]
+        print(f"eqlab docs: serving on http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    return subprocess.call([sys.executable, "-m", "mkdocs", *command, "--config-file", str(DOCS_CONFIG)],
+                           cwd=DOCS_CONFIG.parent)
+
+
 def _delegate(args) -> int:
     try:
         module = importlib.import_module(args.module)
@@ -369,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         return _delegate(args)
     if args.command == "bench":
         return _bench(args, rest)
+    if args.command == "docs" and not rest:
+        return _docs(args)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:

@@ -108,4 +108,5 @@ class SelfEnsemble(nn.Module):
         return self_ensemble(self.model, x, self.group)
 
     def extra_repr(self) -> str:
+        """The group and the number of forward passes, for ``repr(module)``."""
         return f"group={self.group.name}, forward passes={self.group.order}"

@@ -77,6 +77,7 @@ class Group:
 
     @property
     def identity(self) -> int:
+        """The identity element: always ``0``."""
         return 0
 
     def compose(self, a: int, b: int) -> int:
@@ -105,6 +106,7 @@ class Group:
         raise NotImplementedError
 
     def is_reflection(self, element: int) -> bool:
+        """Whether ``element`` mirrors the image (only D4 has such elements)."""
         return False
 
     def needs_square(self, element: int) -> bool:
@@ -368,6 +370,7 @@ class Representation:
         """Raise ``ValueError`` when ``channels`` cannot carry this representation."""
 
     def fits(self, group: Group, channels: int) -> bool:
+        """Whether ``channels`` can carry this representation (``check`` without the error)."""
         try:
             self.check(group, channels)
         except ValueError:
@@ -375,6 +378,7 @@ class Representation:
         return True
 
     def table(self, group: Group, element: int, channels: int) -> list[int]:
+        """The channel index of ``P_g`` as a list: ``(P_g y)[:, c] = y[:, table[c]]``, ``len == channels``."""
         raise NotImplementedError
 
     def field_size(self, group: Group, channels: int, trivial: int = 4) -> int:
@@ -386,6 +390,13 @@ class Representation:
         return max(1, min(channels, trivial))
 
     def permutation(self, group: Group, element: int, channels: int, device=None) -> torch.Tensor:
+        """``P_g`` as a ``(channels,)`` long index: ``(P_g y)[:, c] = y[:, index[c]]`` (checked, cached).
+
+        Example:
+            >>> from eqlab.groups import C4, regular
+            >>> regular().permutation(C4(), 1, 8).tolist()  # a quarter turn shifts each field of 4 by one
+            [3, 0, 1, 2, 7, 4, 5, 6]
+        """
         self.check(group, channels)
         return _index(self, group, _check_element(group, element), channels, str(device or "cpu"))
 
@@ -521,18 +532,33 @@ def field_size(rep: Representation, group: Group, channels: int, trivial: int = 
 
 
 def regular() -> Regular:
+    """The regular representation (``Regular``): fields of ``|G|`` consecutive channels, shifted."""
     return Regular()
 
 
 def trivial() -> Trivial:
+    """The trivial representation (``Trivial``): no channel permutation, for image-valued layers."""
     return Trivial()
 
 
 def pixel_shuffle(factor: int = 2, base: Representation | None = None) -> PixelShuffle:
+    """The representation of a conv before ``nn.PixelShuffle(factor)`` (``PixelShuffle``).
+
+    Args:
+        factor: the upscaling factor ``r``; the conv's channels are blocks of ``r**2`` sub-pixels.
+        base: the representation of the upsampled map (``Trivial()`` when it is an image).
+    """
     if not isinstance(factor, int) or factor < 1:
         raise ValueError(f"pixel_shuffle factor must be a positive int, got {factor!r}")
     return PixelShuffle(factor, base if base is not None else Trivial())
 
 
 def permutation(tables) -> Permutation:
+    """A custom representation (``Permutation``) from one permutation of ``range(block)`` per element.
+
+    Example:
+        >>> from eqlab.groups import C2, permutation
+        >>> permutation([[0, 1], [1, 0]]).permutation(C2(), 1, 4).tolist()  # swap inside blocks of 2
+        [1, 0, 3, 2]
+    """
     return Permutation(tuple(tuple(int(i) for i in t) for t in tables))

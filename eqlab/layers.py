@@ -80,12 +80,14 @@ class LiftingConv2d(nn.Module):
         return rearrange(bank, "o g i kh kw -> (o g) i kh kw")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Lift an image ``(B, C_in, H, W)`` to a P4 map ``(B, fields * 4, H, W)`` (same padding)."""
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"LiftingConv2d: expected (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
         bias = self.bias.repeat_interleave(ORDER) if self.bias is not None else None
         return F.conv2d(x, self.filter_bank(), bias, padding=self.kernel_size // 2)
 
     def extra_repr(self) -> str:
+        """The constructor's arguments, for ``repr(module)``."""
         return f"{self.in_channels}, fields={self.fields}, kernel_size={self.kernel_size}"
 
 
@@ -124,11 +126,13 @@ class GroupConv2d(nn.Module):
         return rearrange(torch.stack(bank, dim=1), "o g i s kh kw -> (o g) (i s) kh kw")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Group-correlate a P4 map: ``(B, in_fields * 4, H, W) -> (B, out_fields * 4, H, W)``."""
         _check_fields(x, self.in_fields, "GroupConv2d")
         bias = self.bias.repeat_interleave(ORDER) if self.bias is not None else None
         return F.conv2d(x, self.filter_bank(), bias, padding=self.kernel_size // 2)
 
     def extra_repr(self) -> str:
+        """The constructor's arguments, for ``repr(module)``."""
         return f"{self.in_fields}, {self.out_fields}, kernel_size={self.kernel_size}"
 
 
@@ -153,10 +157,12 @@ class GroupToImageConv2d(nn.Module):
         return rearrange(bank, "o i s kh kw -> o (i s) kh kw")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Project a P4 map ``(B, in_fields * 4, H, W)`` to an image ``(B, C_out, H, W)``."""
         _check_fields(x, self.in_fields, "GroupToImageConv2d")
         return F.conv2d(x, self.filter_bank(), self.bias, padding=self.kernel_size // 2)
 
     def extra_repr(self) -> str:
+        """The constructor's arguments, for ``repr(module)``."""
         return f"{self.in_fields}, {self.out_channels}, kernel_size={self.kernel_size}"
 
 
@@ -169,6 +175,7 @@ class GroupBatchNorm2d(nn.Module):
         self.norm = nn.BatchNorm3d(fields, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise a P4 map ``(B, fields * 4, H, W)``; the output has the input's shape."""
         _check_fields(x, self.fields, "GroupBatchNorm2d")
         y = self.norm(rearrange(x, "b (c g) h w -> b c g h w", g=ORDER))
         return rearrange(y, "b c g h w -> b (c g) h w")
@@ -184,6 +191,7 @@ class GroupPool(nn.Module):
         self.reduction = reduction
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pool over orientations: ``(B, fields * 4, H, W) -> (B, fields, H, W)``."""
         if x.dim() != 4 or x.shape[1] % ORDER:
             raise ValueError(f"GroupPool: expected (B, fields * 4, H, W), got {tuple(x.shape)}")
         y = rearrange(x, "b (c g) h w -> b c g h w", g=ORDER)

@@ -114,6 +114,8 @@ def _tensors(value):
 
 @dataclass
 class Call:
+    """One call of a probed module: its output's shape, autograd node and frame (accumulated roll)."""
+
     shape: tuple | None  # None: not a tensor
     node: object  # its autograd node
     frame: object  # (dh, dw), or "mixed"

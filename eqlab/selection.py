@@ -96,6 +96,7 @@ class Selection:
         return len(self.layers)
 
     def names(self) -> list[str]:
+        """The chosen layers' module names, in execution order."""
         return [layer.name for layer in self.layers]
 
     def table(self) -> str:

@@ -129,6 +129,7 @@ class Explorer:
     # -- state ---------------------------------------------------------------------------------------
     @property
     def model(self) -> nn.Module:
+        """The net chosen in the model drop-down."""
         return self.models[self.controls["model"].value]
 
     @property

@@ -121,6 +121,27 @@ def test_exception_bench(monkeypatch, capsys, tmp_path):
     assert "not found" in capsys.readouterr().err
 
 
+def test_docs_serves_the_site_on_the_loopback(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, cwd: calls.append((command, cwd)) or 0)
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: object())  # mkdocs "installed"
+    assert main(["docs", "--port", "8123"]) == 0
+    (command, cwd), = calls
+    assert command[1:4] == ["-m", "mkdocs", "serve"] and "127.0.0.1:8123" in command
+    assert command[-1] == str(cli.DOCS_CONFIG) and cwd == cli.DOCS_CONFIG.parent
+    assert "http://127.0.0.1:8123" in capsys.readouterr().err
+    assert main(["docs", "--build"]) == 0 and calls[-1][0][3:5] == ["build", "--strict"]
+
+
+def test_exception_docs(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)  # no mkdocs
+    assert main(["docs"]) == 2
+    assert ".[docs]" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "DOCS_CONFIG", tmp_path / "mkdocs.yml")  # an installed package: no checkout
+    assert main(["docs"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
 def test_python_dash_m():
     done = subprocess.run([sys.executable, "-m", "eqlab", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)

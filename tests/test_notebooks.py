@@ -11,9 +11,11 @@ part of the notebook, so the run below executes them; it also checks that each o
 Each notebook is read from its ``.py`` and runs in a fresh ``python3`` kernel with ``EQLAB_QUICK=1`` (small
 images, few steps) and ``MPLBACKEND=Agg``, and with no thread or OpenMP variable: ``import eqlab`` chooses how
 torch uses the threads, as it does for a student. Any cell error fails the test with the cell's traceback.
-The time of each notebook is printed and recorded (``record_property``), never asserted.
+The time of each notebook is printed and recorded (``record_property``), never asserted. The executed
+notebook is kept in ``build/notebooks/`` for the documentation site (``scripts/site_hooks.py``).
 """
 
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -22,8 +24,10 @@ import pytest
 
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
+nbformat = pytest.importorskip("nbformat")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+EXECUTED_DIR = Path(__file__).resolve().parents[1] / "build" / "notebooks"  # the site's executed copies
 SOURCES = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 RESYNC = "resync with `jupytext --sync notebooks/*.ipynb` (the newer file of each pair wins)"
 EXERCISE = re.compile(r"\*\*Exercise (\d+)\.\*\*")
@@ -105,6 +109,14 @@ def _kernel_available(name: str) -> bool:
     return True
 
 
+def _keep_for_the_site(nb, source: Path) -> None:
+    """Write the executed notebook to ``build/notebooks/``, where the documentation site takes it
+    (``scripts/site_hooks.py``: used while the source's SHA-256 matches, so CI runs each notebook once)."""
+    nb.metadata["eqlab"] = dict(source_sha256=hashlib.sha256(source.read_bytes()).hexdigest(), quick=True)
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, EXECUTED_DIR / f"{source.stem}.ipynb")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_notebook_runs_in_quick_mode(path, monkeypatch, tmp_path, record_property):
@@ -123,6 +135,7 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch, tmp_path, record_propert
     print(f"{path.name}: {seconds:.1f} s in quick mode")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    _keep_for_the_site(nb, path)
     solutions = [c for c in nb.cells if _is_solution(c)]
     assert solutions, f"{path.name} has no solution cells"
     silent = [i for i, c in enumerate(solutions, start=1) if c.execution_count is None or not c.outputs]

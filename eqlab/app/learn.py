@@ -7,6 +7,9 @@ turns: the P_g of EQ-Reg) and ``learn_grid`` (only multiples of 90° are exact o
 Each picture is drawn once per angle and image and kept in the app's ``learn`` cache (a PNG path);
 arbitrary angles use ``eqlab.groups.rotate_by_angle`` (exact at multiples of 90°, else bilinear).
 
+Each text ends with links into the documentation site, where the notebooks explain more than a picture
+can (``read_more``; ``eqlab docs`` serves the site at ``DOCS_URL``).
+
 What is not here: the groups and the lifting conv (``eqlab.groups``, ``eqlab.layers``), the
 matplotlib channel tables (``eqlab.viz.channel_shift_diagram``).
 """
@@ -20,6 +23,20 @@ from eqlab.data import ALL_IMAGES, center_crop, limit_side, load_image
 from eqlab.groups import get_group, rotate_by_angle
 from eqlab.layers import LiftingConv2d
 from eqlab.metrics import UNRELATED, verdict
+
+DOCS_URL = "http://127.0.0.1:8000"  # where `eqlab docs` serves the documentation site (eqlab.cli, its --port)
+DOCS_PAGES = {  # the site's pages the Learn tab links to: name -> (title, path in the site)
+    "01": ("notebook 01, symmetry on the pixel grid", "notebooks/01_symmetry_on_the_pixel_grid.html"),
+    "02": ("notebook 02, equivariant CNNs", "notebooks/02_equivariant_cnns.html"),
+    "03": ("notebook 03, the EQ-Reg regularizer", "notebooks/03_the_eqreg_regularizer.html"),
+    "groups": ("the representations in eqlab.groups", "api/groups.html"),
+}
+
+
+def read_more(*names: str) -> str:
+    """A Markdown line of links into the documentation site, for the ``DOCS_PAGES`` named."""
+    links = ", ".join(f"[{DOCS_PAGES[n][0]}]({DOCS_URL}/{DOCS_PAGES[n][1]})" for n in names)
+    return f"\n\n**Read more:** {links} (the documentation site: run `eqlab docs` from a checkout)."
 
 
 def _edge_conv() -> LiftingConv2d:
@@ -69,7 +86,7 @@ def _rotate(app, angle: float, sample: str) -> tuple[str, str]:
             f"the original, rotated (bottom right), differ by a relative error of **{e:.2f}**: {verdict(e)} (0 = the "
             f"same, about {UNRELATED:.2f} = √2 = unrelated maps, 2 = opposite signs). "
             "An edge detector has a direction: after a quarter turn, vertical edges have become horizontal, "
-            "so *this* channel cannot simply rotate along. Picture 2 shows where the answer went.")
+            "so *this* channel cannot simply rotate along. Picture 2 shows where the answer went." + read_more("01"))
     return str(save_png(image, app.files / f"learn-{app.counter()}.png")), text
 
 
@@ -105,7 +122,7 @@ def _channels(app, k: int, sample: str) -> tuple[str, str]:
             f"Turn the input by **{90 * k}°** and channel *c* of the new features equals channel "
             f"**c − {k} (mod 4)** of the rotated old ones: the maps rotate **and the channels cycle**. That cyclic "
             "shift is the P_g in EQ-Reg's f(g·x) = P_g rot_g f(x); EQ-Reg asks every layer of an ordinary CNN to "
-            "behave like this, softly.")
+            "behave like this, softly." + read_more("02", "groups", "03"))
     return str(save_png(image, app.files / f"learn-{app.counter()}.png")), text
 
 
@@ -147,5 +164,5 @@ def _grid(app, angle: float) -> tuple[str, str]:
     text = (f"At **{angle:g}°** the round trip loses **{e:.3f}** (relative). Multiples of 90° move every pixel onto "
             "another pixel, so they are exact (error 0). Any other angle lands between pixels: the new values are "
             "interpolated, which blurs and loses the corners. That is why C4 (and D4) can be exact and C8 "
-            "(45°) cannot: its error floor is not zero.")
+            "(45°) cannot: its error floor is not zero." + read_more("01"))
     return str(save_png(image, app.files / f"learn-{app.counter()}.png")), text

@@ -133,8 +133,8 @@ def verdict(error: float, oriented_share: float | None = None, oriented_error: f
         oriented_error: the relative error of the oriented part.
 
     Example:
-        >>> verdict(0.03, oriented_share=0.01, oriented_error=1.2)[:58]
-        'orientation-blind: 1 % of its energy carries orientation (
+        >>> verdict(0.03, oriented_share=0.01, oriented_error=1.2)[:56]
+        'orientation-blind: 1 % of its energy carries orientation'
     """
     if oriented_share is None or oriented_share != oriented_share:
         return _word(error)

@@ -55,6 +55,7 @@ class PredictedNoise(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x - net(x)`` for ``x: (B, C, H, W)``; the output has the input's shape."""
         return x - self.net(x)
 
 

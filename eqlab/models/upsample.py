@@ -100,7 +100,9 @@ class BicubicUpsample(nn.Module):
         self.scale = check_int(scale, "scale")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``bicubic_upsample(x, scale)``: ``(B, C, H, W) -> (B, C, sH, sW)``."""
         return bicubic_upsample(x, self.scale)
 
     def extra_repr(self) -> str:
+        """The scale, for ``repr(module)``."""
         return f"scale={self.scale}"

@@ -74,6 +74,7 @@ class WindowBlock(nn.Module):
         return self.proj(y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention then MLP, each residual: ``(B, H, W, dim) -> (B, H, W, dim)``."""
         x = x + self.attend(self.norm1(x))
         x = x + self.fc2(self.act(self.fc1(self.norm2(x))))
         return x

@@ -41,13 +41,13 @@ class Callback:
     """Base class: every hook does nothing."""
 
     def on_start(self, trainer, record: dict | None) -> None:
-        pass
+        """Called once before the first step; ``record`` is the step-0 record (``None`` on a resume)."""
 
     def on_step(self, trainer, record: dict) -> None:
-        pass
+        """Called after every optimizer step: the full record (losses as floats) on logged steps, else the step only."""
 
     def on_end(self, trainer) -> None:
-        pass
+        """Called once after the last step (or after a stop)."""
 
 
 class _Function(Callback):
@@ -158,6 +158,7 @@ class Checkpoints(Callback):
 
     @property
     def path(self) -> Path:
+        """Where the checkpoint is written: ``out_dir/checkpoint.safetensors``."""
         return self.out_dir / CHECKPOINT_NAME
 
     def on_start(self, trainer, record):
@@ -173,6 +174,7 @@ class Checkpoints(Callback):
         self.save(trainer, final=not trainer.stopped)
 
     def save(self, trainer, final: bool) -> None:
+        """Write the checkpoint now (every rank must call it); ``final`` marks the run's last one."""
         states = trainer.world.generator_states(trainer.generators)  # a collective: every rank calls it
         if not trainer.world.main:
             return

@@ -58,6 +58,7 @@ def layer_error_bars(results: Mapping[str, list[dict]], kinds: Sequence[str] | N
         a ``Figure`` with one axes per kind.
 
     Example:
+        >>> import torch
         >>> from eqlab.models import build
         >>> from eqlab.metrics import equivariance_error
         >>> rows = equivariance_error(build("dncnn", features=8, depth=3), torch.rand(1, 1, 16, 16))
