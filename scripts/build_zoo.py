@@ -59,19 +59,44 @@ def card(record: dict, out: Path, built_by: str) -> dict:
 
 
 def rescore(out: Path) -> int:
-    """Re-evaluate the metrics of every card in ``out`` (the weights and the rest of the card stay as built)."""
+    """Re-evaluate the metrics of every card in ``out`` (the weights and the rest of the card stay as built), the
+    turned crops included, and rewrite ``build.json``'s table of models from the cards."""
+    from eqlab.experiments import _test_images, rotated_crops
+
     for weights in sorted(out.glob("*/*.safetensors")):
         path = weights.with_suffix(".json")
         info = json.loads(path.read_text())
         model, _ = load_checkpoint(weights)
         config = TrainConfig.from_dict(info["train_config"])
-        info["metrics"] = zoo.evaluate(model, config, size=info["evaluation"]["size"]) | {
-            k: v for k, v in info["metrics"].items() if k.startswith("psnr_turned") or k.startswith("ssim_turned")}
-        info["evaluation"] = zoo.evaluation_protocol(config)
+        size = info["evaluation"]["size"]
+        metrics = zoo.evaluate(model, config, size=size)
+        angles = sorted({float(k.removeprefix("psnr_turned")) for k in info["metrics"] if k.startswith("psnr_turned")})
+        for angle in angles:
+            crops = rotated_crops(_test_images(config), angle, size)
+            for key, value in zoo.evaluate(model, config, crops, size=size, equivariance=False).items():
+                if key in ("psnr", "ssim", "baseline_psnr"):
+                    metrics[f"{key}_turned{angle:g}"] = value
+        info["metrics"], info["evaluation"] = metrics, zoo.evaluation_protocol(config)
         path.write_text(json.dumps(info, indent=1) + "\n")
-        print(f"{info['name']}: PSNR {info['metrics']['psnr']:.2f}, layer error {info['metrics']['layer_error']:.3f}, "
-              f"oriented share {info['metrics']['oriented_share']:.3f}", flush=True)
+        print(f"{info['name']}: PSNR {metrics['psnr']:.2f}, layer error {metrics['layer_error']:.3f}, "
+              f"oriented share {metrics['oriented_share']:.3f}", flush=True)
+    build_file = out / "build.json"
+    build = json.loads(build_file.read_text()) if build_file.exists() else {}
+    build["models"] = models_table(out)
+    build["rescored"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    build_file.write_text(json.dumps(build, indent=1) + "\n")
     return 0
+
+
+def models_table(out: Path) -> dict:
+    """``build.json``'s record of every shipped net, read from the cards in ``out`` (so it names only shipped nets,
+    with the numbers their cards hold)."""
+    cards = [json.loads(w.with_suffix(".json").read_text()) for w in out.glob("*/*.safetensors")]
+    keys = ("psnr", "baseline_psnr", "ssim", "layer_error", "oriented_share", "oriented_error", "output_error")
+    return {c["name"]: dict(file_bytes=c["file_bytes"], parameters=c["parameters"],
+                            **{k: c["metrics"][k] for k in keys}, train_s=c["train"]["train_s"],
+                            held_share=c["train"]["held_share"], weight=c["train"]["weight"])
+            for c in sorted(cards, key=lambda c: c["name"])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,12 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                  threads_per_worker=args.threads,
                  machine=machine_info("cuda" if cuda else "cpu"),
                  created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                 models={c["name"]: dict(file_bytes=c["file_bytes"], parameters=c["parameters"],
-                                         psnr=c["metrics"]["psnr"], baseline_psnr=c["metrics"]["baseline_psnr"],
-                                         ssim=c["metrics"]["ssim"], layer_error=c["metrics"]["layer_error"],
-                                         output_error=c["metrics"]["output_error"], train_s=c["train"]["train_s"],
-                                         held_share=c["train"]["held_share"], weight=c["train"]["weight"])
-                         for c in sorted(cards, key=lambda c: c["name"])})
+                 models=models_table(out))
     (out / "build.json").write_text(json.dumps(build, indent=1) + "\n")
     print(f"done: {len(cards)} checkpoints in {total / 60:.1f} min", flush=True)
     return 0
