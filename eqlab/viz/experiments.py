@@ -17,7 +17,7 @@ from matplotlib.ticker import NullLocator
 
 from eqlab.viz._common import arm_color, figure
 
-__all__ = ["arm_comparison", "share_tradeoff", "synthetic_knob"]
+__all__ = ["arm_comparison", "share_tradeoff", "synthetic_knob", "regime_map"]
 
 
 def _seed(record: Mapping) -> int:
@@ -140,4 +140,48 @@ def synthetic_knob(data: Mapping[float, Mapping[str, Sequence[Mapping]]]) -> Fig
     axes[0].set_ylabel("PSNR (dB)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=9)
+    return fig
+
+
+def regime_map(panels: Mapping[str, Mapping[tuple[str, str], tuple[float, float, int, str]]],
+               regimes: Sequence[str], tasks: Sequence[str], limit_db: float = 0.5) -> Figure:
+    """Heat maps of a paired PSNR difference per regime (rows) and task (columns), one panel per comparison.
+
+    Args:
+        panels: ``{title: {(regime, task): (mean, std, n, against)}}``: the mean and sample std over ``n`` seeds
+            of a paired difference in dB, and the name of the arm it is measured against (written in the square).
+            A missing pair is drawn grey and labelled "not run" (or "–" where the task is not in the regime).
+        regimes, tasks: the rows and columns, in order.
+        limit_db: the colour scale's end (blue above zero, red below); larger values saturate.
+
+    Returns:
+        a ``Figure`` with one heat map per panel, each square annotated ``mean ± std`` and the arm.
+
+    Example:
+        >>> fig = regime_map({"eqreg": {("base", "denoise"): (-0.1, 0.05, 3, "augment")}}, ["base"], ["denoise", "sr"])
+        >>> len(fig.axes)
+        2
+    """
+    fig = figure(1.0 + 2.3 * len(tasks) * len(panels), 0.9 + 0.62 * len(regimes))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    image = None
+    for ax, (title, values) in zip(axes, panels.items()):
+        grid = np.full((len(regimes), len(tasks)), np.nan)
+        for i, regime in enumerate(regimes):
+            for j, task in enumerate(tasks):
+                mean, std, n, against = values.get((regime, task), (np.nan, 0.0, 0, ""))
+                if n:
+                    grid[i, j] = mean
+                    text = f"{mean:+.2f} ± {std:.2f}\nvs {against}" if n > 1 else f"{mean:+.2f}\nvs {against}"
+                else:
+                    text = "not run" if (regime, task) in values else ""
+                ax.text(j, i, text, ha="center", va="center", fontsize=7.5,
+                        color="black" if not n or abs(mean) < 0.6 * limit_db else "white")
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap="RdBu", vmin=-limit_db, vmax=limit_db, aspect="auto")
+        ax.set_facecolor("#e6e6e6")
+        ax.set_xticks(range(len(tasks)), tasks)
+        ax.set_yticks(range(len(regimes)), regimes if ax is axes[0] else [""] * len(regimes))
+        ax.tick_params(length=0)
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=list(axes), label="Δ PSNR (dB), paired by seed", shrink=0.8)
     return fig
