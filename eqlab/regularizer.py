@@ -61,7 +61,11 @@ __all__ = ["EQReg", "gradient_ratio", "DEFAULT_WEIGHT", "REFERENCE_WEIGHT", "NOR
 NORMS = ("relative", "paper", "split", "components")
 COMPONENT_NORMS = {"split": "invariant part and oriented part", "components": "every isotypic component"}
 DEFAULT_WEIGHT = 1e-4  # relative norm, MSE task loss; see README "choosing the weight"
-REFERENCE_WEIGHT = 1e-8  # the reference code's lambda for its deraining nets (1e-6 ACDNet, 1e-9 SwinIR / Restormer)
+# The reference code's lambda: 1e-8 for RCDNet (yulu919/EQ-REG Derain/RCDNet_code/for_syn/src/trainer_loss.py:57),
+# DICDNet and OSCNet (MAR/DICDNet_REG/train.py:54, MAR/OSCNet_REG/train.py:54); 1e-6 for ACDNet
+# (MAR/ACDNet_REG/trainex.py:55); 1e-9 for SwinIR and Restormer (yulu919/EQ-REG-T KAIR_EQ/models/model_plain.py:223,
+# Restormer_EQ/basicsr/models/image_restoration_model.py:168).
+REFERENCE_WEIGHT = 1e-8
 _EPS = 1e-12
 
 
@@ -376,10 +380,28 @@ class EQReg:
     @classmethod
     def reference(cls, model: nn.Module, group: Group | str = "C4", weight: float = REFERENCE_WEIGHT,
                   **options) -> EQReg:
-        """The reference code's conventions (yulu919/EQ-REG): hidden layers only (the layers that produce
-        the output are not regularized), the paper norm, and its lambda (1e-8; 1e-6 for ACDNet, 1e-9
-        for SwinIR and Restormer). Its training also draws the identity in a quarter of the steps:
-        ``Group.pair(..., exclude_identity=False)`` (``eqlab.arms.EQRegArm`` with ``identity_draws``)."""
+        """eqlab's reading of the reference code (yulu919/EQ-REG) for nets it did not write: the paper norm,
+        the reference's lambda, hidden layers only.
+
+        What matches: the norm (``torch.norm`` of the difference, p = 2, summed over layers:
+        ``F_Conv_YL.MyConv.forward``), the weight (:data:`REFERENCE_WEIGHT`: 1e-8 RCDNet / DICDNet /
+        OSCNet, 1e-6 ACDNet, 1e-9 SwinIR / Restormer in EQ-REG-T; the files are cited beside it), and the
+        identity drawn in a quarter of the steps (``n`` from 0..3: ``Group.pair(..., exclude_identity=False)``,
+        ``eqlab.arms.EQRegArm`` with ``identity_draws``).
+
+        Where it differs, and why:
+            - *Which layers.* The reference regularizes every conv it wrapped in its ``MyConv`` class, and
+              nothing else: in RCDNet (``model/rcdnet_loss_xnet.py``) that includes the last conv of
+              ``fxnet``, before its BatchNorm and the residual add, while the convs that map to the image
+              are plain ``nn.Conv2d``. It hand-picks per net; eqlab cannot know which convs a person would
+              have wrapped, so it takes every layer the probe can read except the ones that produce the
+              output (``layers="hidden"``): the image-valued convs the reference never wraps. Pass
+              ``layers=[...]`` to reproduce a hand-picked set exactly.
+            - *A layer called twice* (RCDNet calls ``fxnet`` once per stage): the reference keeps the
+              term of the last call only (``self.rot_eq_loss = ...`` is overwritten at each forward);
+              eqlab sums the terms of every call and divides by their number, so that every use of the
+              shared weights is asked to be equivariant. For a layer called once the two agree.
+        """
         return cls(model, group, weight=weight, layers="hidden", norm="paper", **options)
 
     @property
