@@ -285,14 +285,21 @@ class Trainer:
             raise ValueError(f"cannot resume from {str(path)!r}: saved with {extra.get('world_size')} processes, "
                              f"now {self.world.size}")
         self.model.load_state_dict(loaded.state_dict())
-        if meta["optimizer_state"] is not None:
-            self.optimizer.load_state_dict(meta["optimizer_state"])
-        for name, generator in self.generators.items():
-            generator.set_state(meta["rng_state"][f"r{self.world.rank}.{name}"])
-        self.arm.load_state_dict(extra.get("arm_state", {}))
-        self.step, self.history = int(meta["step"]), list(meta.get("history", []))
-        self.previous_s, self.train_s = float(extra.get("wall_time_s", 0.0)), float(extra.get("train_s", 0.0))
-        self.samples = int(extra.get("samples", 0))
+        part = "optimizer state"
+        try:  # a card edited by hand: every broken part is a ValueError naming the file, not torch's traceback
+            if meta["optimizer_state"] is not None:
+                self.optimizer.load_state_dict(meta["optimizer_state"])
+            part = "random generator states"
+            for name, generator in self.generators.items():
+                generator.set_state(meta["rng_state"][f"r{self.world.rank}.{name}"])
+            part = "arm state and counters"
+            self.arm.load_state_dict(extra.get("arm_state", {}))
+            self.step, self.history = int(meta["step"]), list(meta.get("history", []))
+            self.previous_s, self.train_s = float(extra.get("wall_time_s", 0.0)), float(extra.get("train_s", 0.0))
+            self.samples = int(extra.get("samples", 0))
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+            raise ValueError(f"cannot resume from {str(path)!r}: its {part} is broken ({type(err).__name__}: "
+                             f"{err})") from None
 
 
 def _load_weights(model: nn.Module, source: str) -> None:
