@@ -13,7 +13,8 @@ metadata (``eqlab.train.option``: help text, choices), one argument group per co
 ``compare`` takes the same flags except ``--arm`` and ``--seed``. ``command_for(config)`` is the
 inverse: the command line that rebuilds a config (the zoo cards carry it).
 Errors in the input (a bad value, a missing folder, a corrupt checkpoint) print one line and
-exit with status 2; a net whose output or loss is NaN or infinite (``eval``, ``train``) exits with status 3. Until the console script is installed, run ``python -m eqlab``.
+exit with status 2; a net whose output or loss is NaN or infinite (``eval``, ``train``) exits with
+status 3. Until the console script is installed, run ``python -m eqlab``.
 
 What is not here: the training loop (``eqlab.train``), the app (``eqlab.app``), the benchmark scripts
 (``benchmarks/``: ``eqlab bench`` only finds and runs them).
