@@ -24,6 +24,7 @@ What is not here: what the events compute (``handlers.py`` and the tab modules),
 from eqlab.app import text
 from eqlab.app.bank import net_summary
 from eqlab.app.first import first_view
+from eqlab.app.guard import local_file
 from eqlab.app.handlers import make_handlers, table_df
 from eqlab.app.settings import (
     DEFAULT_SAMPLE,
@@ -94,8 +95,9 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                             gr.Markdown(f"*{EXTRA_NET}* (spandrel's SwinIR) is not offered: {absent}.",
                                         elem_classes="note")
                         ex_sample = gr.Dropdown(SAMPLE_CHOICES, value=DEFAULT_SAMPLE, label="Image")
-                        ex_upload = gr.File(elem_id="explore-upload", type="filepath", file_types=["image"],
-                                            label="…or upload your own (PNG, JPEG, BMP, TIFF)", elem_classes="upload")
+                        ex_upload = local_file(elem_id="explore-upload", type="filepath", file_types=["image"],
+                                               label="…or upload your own (PNG, JPEG, BMP, TIFF)",
+                                               elem_classes="upload")
                         ex_group = gr.Radio(list(GROUPS), value="C4", label="Group", elem_id="explore-group",
                                             info="C4: 90° turns · D4: + mirror images · C8: 45° turns (interpolated)")
                         ex_element = gr.Dropdown(first.elements, value=1, label="Group element g",
@@ -183,8 +185,8 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         rs_task = gr.Dropdown(list(TASKS), value="denoise", label="Task")
                         rs_strength = gr.Slider(**STRENGTH["denoise"][1])
                         rs_sample = gr.Dropdown(SAMPLE_CHOICES, value=DEFAULT_SAMPLE, label="Image")
-                        rs_upload = gr.File(elem_id="restore-upload", label="…or upload your own", type="filepath",
-                                            file_types=["image"], elem_classes="upload")
+                        rs_upload = local_file(elem_id="restore-upload", label="…or upload your own", type="filepath",
+                                               file_types=["image"], elem_classes="upload")
                         rs_rotation = gr.Radio(["90°", "180°", "270°"], value="90°", label="Rotate the input by",
                                                info="each net also restores the rotated input g·x")
                         rs_run = gr.Button("Restore", variant="primary")
@@ -269,12 +271,13 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                              tr_net]
                 tr_outputs = [tr_loss, tr_reg, tr_weight_plot, tr_share_plot, tr_psnr, tr_layer, tr_legend, tr_status,
                               session]
+                tr_token = gr.Textbox(visible=False)  # the running training's token: only this page can cancel it
                 tr_go.click(on.train_check, tr_inputs, None, api_name=False, concurrency_limit=None).success(
-                    on.train, tr_inputs + [session], tr_outputs, api_name=False, concurrency_limit=1,
+                    on.train, tr_inputs + [session], tr_outputs + [tr_token], api_name=False, concurrency_limit=1,
                     concurrency_id="train")
-                gr.Button(visible=False).click(on.train, tr_inputs + [session], tr_outputs, api_name="train",
-                                               concurrency_limit=1, concurrency_id="train")
-                tr_cancel.click(on.cancel_training, None, tr_status, api_name="cancel_training", queue=False)
+                gr.Button(visible=False).click(on.train, tr_inputs + [session], tr_outputs + [tr_token],
+                                               api_name="train", concurrency_limit=1, concurrency_id="train")
+                tr_cancel.click(on.cancel_training, tr_token, tr_status, api_name="cancel_training", queue=False)
                 tr_clear.click(on.clear_runs, session, tr_outputs, api_name="clear_runs", concurrency_limit=None)
                 tr_arm.input(on.train_controls, tr_arm, tr_start, api_name=False, queue=False)
 
