@@ -19,12 +19,14 @@ What is not here: who may cancel which training (``training.Trainings``: by a to
 started it holds), the page (``ui.py``), the launch (``launch.py``).
 """
 
+import functools
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import time
+from abc import ABCMeta
 from pathlib import Path
 
 OFFLINE = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
@@ -51,20 +53,31 @@ def _refuse_urls(path) -> None:
 
 def local_file(**kwargs):
     """A ``gr.File`` (same page, same API) whose server never downloads a client-given URL."""
+    return _local_file_class()(**kwargs)
+
+
+@functools.cache
+def _local_file_class() -> type:
+    """``gr.File`` with the two methods through which Gradio fetches a URL refusing URLs.
+
+    Made with ``ABCMeta.__new__``: Gradio's component metaclass would also write a ``.pyi`` stub beside
+    this file, and this subclass defines neither ``__init__`` nor events, the rest of what it handles.
+    """
     import gradio as gr
 
-    class LocalFile(gr.File):
-        is_template = True  # the page shows a gr.File
+    def move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_urls(url_or_file_path)
+        return gr.File.move_resource_to_block_cache(self, url_or_file_path)
 
-        def move_resource_to_block_cache(self, url_or_file_path):
-            _refuse_urls(url_or_file_path)
-            return super().move_resource_to_block_cache(url_or_file_path)
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_urls(url_or_file_path)
+        return await gr.File.async_move_resource_to_block_cache(self, url_or_file_path)
 
-        async def async_move_resource_to_block_cache(self, url_or_file_path):
-            _refuse_urls(url_or_file_path)
-            return await super().async_move_resource_to_block_cache(url_or_file_path)
-
-    return LocalFile(**kwargs)
+    attrs = dict(is_template=True,  # the page shows a gr.File (Block.get_block_name)
+                 move_resource_to_block_cache=move_resource_to_block_cache,
+                 async_move_resource_to_block_cache=async_move_resource_to_block_cache,
+                 __module__=__name__, __qualname__="LocalFile", __doc__="A gr.File that never fetches a URL.")
+    return ABCMeta.__new__(type(gr.File), "LocalFile", (gr.File,), attrs)
 
 
 def _alive(pid: int) -> bool:
