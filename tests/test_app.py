@@ -712,3 +712,17 @@ def test_remove_old_and_remove_stale(tmp_path):
     for folder in (dead, mine):
         folder.mkdir()
     assert remove_stale(tmp_path) == [dead] and mine.exists()
+
+
+def test_nan_strength_and_angle_fall_back_with_a_note(served):
+    """NaN through Restore's strength and Learn's angle once gave "Rotated by nan°, error nan"."""
+    from eqlab.app.learn import learn_grid, learn_rotate
+    from eqlab.app.restore import restore_update
+
+    _, demo = served
+    _, text = learn_rotate(demo.eqlab, float("nan"))
+    assert "nan" not in text and "**90°**" in text
+    _, _, grid_text = learn_grid(demo.eqlab, float("inf"))
+    assert "nan" not in grid_text
+    _, table, status, _ = restore_update(demo.eqlab, "denoise", float("nan"), "camera", None, "90°", {})
+    assert "not a finite number" in status and all(row["psnr"] == row["psnr"] for row in table)
