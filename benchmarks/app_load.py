@@ -181,14 +181,14 @@ def main(argv=None) -> int:
             wall = time.perf_counter() - t_load
             cpu_server, cpu_clients = process_cpu_s(server.pid) - cpu_server, time.process_time() - cpu_clients
             outputs = training.outputs()
-            status = outputs[-1][-1] if outputs else ""
+            status, token = outputs[-1][-2:] if outputs else ("", "")  # the last output: the run's cancel token
             alive = True
             try:
                 Client(url, verbose=False).predict(*EXPLORE, api_name="/explore_panel")
             except Exception:  # noqa: BLE001 - reported
                 alive = False
             training.cancel()
-            trainer.predict(api_name="/cancel_training")
+            trainer.predict(token, api_name="/cancel_training")
         finally:
             server.terminate()
             try:

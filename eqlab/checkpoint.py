@@ -25,6 +25,7 @@ File format (``FORMAT_VERSION = 1``), a single ``.safetensors`` file:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -89,8 +90,11 @@ def _split_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
 
 def _join_optimizer(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
     state: dict[int, dict] = {}
+    indices = {i for group in rest["param_groups"] for i in group["params"]}
     for name, value in tensors.items():
-        _, index, key = name.split(".", 2)
+        _, index, key = (name.split(".", 2) + ["", ""])[:3]
+        if not index.isdigit() or int(index) not in indices or not key:
+            raise ValueError(f"optimizer tensor {name!r} names no parameter of its param_groups")
         state.setdefault(int(index), {})[key] = value
     for index, entry in rest.get("scalars", {}).items():
         state.setdefault(int(index), {}).update(entry)
@@ -159,7 +163,8 @@ def read_meta(path: str | os.PathLike) -> dict:
     """The JSON card of a checkpoint (no tensors are read).
 
     Raises:
-        ValueError: missing file, not a safetensors file, no eqlab card, or a newer format.
+        ValueError: missing file, not a safetensors file, no eqlab card, a newer format, or a card whose
+            fields are missing (``model``, ``model_config``, ``step``, ``checksum``) or of the wrong JSON type.
     """
     from safetensors import safe_open
 
@@ -176,15 +181,84 @@ def read_meta(path: str | os.PathLike) -> dict:
         meta = json.loads(header)
     except json.JSONDecodeError as err:
         raise ValueError(f"checkpoint {str(path)!r}: its metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"checkpoint {str(path)!r}: its metadata is a JSON {type(meta).__name__}, not an object")
     if not isinstance(meta.get("format"), int) or meta["format"] > FORMAT_VERSION:
         raise ValueError(f"checkpoint {str(path)!r} has format {meta.get('format')!r}; "
                          f"this eqlab reads formats up to {FORMAT_VERSION}")
+    _check_meta(path, meta)
     return meta
+
+
+# The card's fields and their JSON types (``None`` allowed where the writer may store it).
+_FIELDS = dict(model=(str,), model_config=(dict,), config=(dict,), step=(int,), history=(list,), extra=(dict,),
+               optimizer=(dict, type(None)), checksum=(str,))
+_OPTIONAL = ("config", "history", "extra", "optimizer")  # a card may lack these (read as empty)
+
+
+def _check_meta(path: Path, meta: dict) -> None:
+    """Every field of the card of the JSON type ``save_checkpoint`` writes; a ``ValueError`` naming the file."""
+    where = f"checkpoint {str(path)!r}"
+    for name, types in _FIELDS.items():
+        if name not in meta:
+            if name in _OPTIONAL:
+                continue
+            raise ValueError(f"{where}: its metadata lacks the field {name!r}")
+        value = meta[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ValueError(f"{where}: metadata field {name!r} must be {expected}, got {type(value).__name__} "
+                             f"{value!r:.80}")
+    if meta["step"] < 0:
+        raise ValueError(f"{where}: metadata field 'step' must be >= 0, got {meta['step']}")
+    for key in ("problem", "net", "method", "optim", "run"):
+        if not isinstance(meta.get("config", {}).get(key, {}), dict):
+            raise ValueError(f"{where}: metadata config[{key!r}] must be an object, got {meta['config'][key]!r:.80}")
+    optimizer = meta.get("optimizer")
+    if optimizer is not None:
+        groups, scalars = optimizer.get("param_groups"), optimizer.get("scalars", {})
+        if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                                                   and all(isinstance(i, int) for i in g["params"]) for g in groups):
+            raise ValueError(f"{where}: its optimizer section is broken: param_groups must be a list of objects "
+                             f"with a list of int 'params', got {groups!r:.80}")
+        if not isinstance(scalars, dict) or not all(str(k).isdigit() and isinstance(v, dict)
+                                                    for k, v in scalars.items()):
+            raise ValueError(f"{where}: its optimizer section is broken: scalars must map parameter indices to "
+                             f"objects, got {scalars!r:.80}")
 
 
 def color_of(meta: dict) -> str | None:
     """The colour mode of a checkpoint's net from its card: ``"gray"`` (1 channel), ``"rgb"`` (3) or ``None``."""
     return {1: "gray", 3: "rgb"}.get((meta.get("model_config") or {}).get("channels"))
+
+
+def _build(path: Path, name: str, model_config: dict, device: str | None = None) -> nn.Module:
+    """``models.build(name, **model_config)``; on the ``meta`` device it allocates nothing (shapes only)."""
+    from eqlab import models
+
+    try:
+        with torch.device(device) if device else contextlib.nullcontext():
+            return models.build(name, **model_config)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {str(path)!r}: cannot build {name!r} with {model_config}: {err}") from None
+
+
+def _check_fits(path: Path, weights: dict[str, torch.Tensor], model: nn.Module) -> None:
+    """The file's weights against the model's state (names and shapes); a ``ValueError`` naming the file.
+
+    Run on a ``meta``-device model first, so that a card claiming a huge net (``features=3000`` for a small
+    file) is refused before any memory is taken for it.
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [f"{k}: file {tuple(weights[k].shape)} vs model {tuple(v.shape)}"
+             for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    problems = [f"{what} {items[:5]}" + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+                for what, items in (("missing", missing), ("unexpected", unexpected), ("wrong shapes", wrong)) if items]
+    if problems:
+        raise ValueError(f"checkpoint {str(path)!r} does not fit the architecture {model.name}({model.config}): "
+                         + "; ".join(problems))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
@@ -201,8 +275,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ``None``) and ``meta["rng_state"]`` (``{name: byte tensor}``).
 
     Raises:
-        ValueError: missing or truncated file, checksum mismatch, unknown model name, or
-            weights that do not fit the architecture (missing / unexpected keys, wrong shapes).
+        ValueError: missing or truncated file, metadata of the wrong JSON types or without a field
+            (``step``, ``model``, ...), a broken optimizer section, checksum mismatch, unknown model name,
+            or weights that do not fit the architecture (missing / unexpected keys, wrong shapes: checked on a
+            ``meta``-device model before the real one is built, so a card's claimed size costs no memory).
 
     Example:
         >>> model, meta = load_checkpoint("runs/denoise-eqreg/final.safetensors")  # doctest: +SKIP
@@ -224,30 +300,22 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     name, model_config = meta.get("model"), meta.get("model_config") or {}
     if name not in models.names():
         raise ValueError(f"checkpoint {str(path)!r} holds unknown model {name!r}; known models: {models.names()}")
-    try:
-        model = models.build(name, **model_config)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"checkpoint {str(path)!r}: cannot build {name!r} with {model_config}: {err}") from None
+    _check_fits(path, weights, _build(path, name, model_config, "meta"))  # sizes first, without memory
+    model = _build(path, name, model_config)
     color = color_of(meta)
     stored = (meta.get("config") or {}).get("problem", meta.get("config") or {}).get("color")
     if stored is not None and color is not None and stored != color:
         raise ValueError(f"checkpoint {str(path)!r}: its run was --color {stored}, but its net {name} has "
                          f"{model_config.get('channels')} channel(s) (a {color} net)")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    wrong = [f"{k}: file {tuple(weights[k].shape)} vs model {tuple(v.shape)}"
-             for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
-    problems = [f"{what} {items[:5]}" + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-                for what, items in (("missing", missing), ("unexpected", unexpected), ("wrong shapes", wrong)) if items]
-    if problems:
-        raise ValueError(f"checkpoint {str(path)!r} does not fit the architecture {name}({model_config}): "
-                         + "; ".join(problems))
+    _check_fits(path, weights, model)
     model.load_state_dict(weights, strict=True)
     model.to(map_location).eval()
 
     optimizer_tensors = {k: v.to(map_location) for k, v in tensors.items() if k.startswith("optimizer.")}
     rest = meta.pop("optimizer", None)
-    meta["optimizer_state"] = _join_optimizer(optimizer_tensors, rest) if rest is not None else None
+    try:
+        meta["optimizer_state"] = _join_optimizer(optimizer_tensors, rest) if rest is not None else None
+    except ValueError as err:
+        raise ValueError(f"checkpoint {str(path)!r}: its optimizer section is broken: {err}") from None
     meta["rng_state"] = {k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")}
     return model, meta

@@ -14,7 +14,8 @@ metadata (``eqlab.train.option``: help text, choices), one argument group per co
 ``compare`` takes the same flags except ``--arm`` and ``--seed``. ``command_for(config)`` is the
 inverse: the command line that rebuilds a config (the zoo cards carry it).
 Errors in the input (a bad value, a missing folder, a corrupt checkpoint) print one line and
-exit with status 2. Until the console script is installed, run ``python -m eqlab``.
+exit with status 2; a net whose output or loss is NaN or infinite (``eval``, ``train``) exits with
+status 3. Until the console script is installed, run ``python -m eqlab``.
 
 What is not here: the training loop (``eqlab.train``), the app (``eqlab.app``), the benchmark scripts
 (``benchmarks/``: ``eqlab bench`` only finds and runs them), the documentation site (``mkdocs.yml``: ``eqlab docs``
@@ -195,6 +196,10 @@ def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
 
 # -- commands ----------------------------------------------------------------------------------------
 
+class BrokenNumbers(Exception):
+    """A net whose output or loss is NaN or infinite: the command printed what it measured, and exits with 3."""
+
+
 def _train(args) -> dict | None:
     from eqlab.train import fit
 
@@ -213,10 +218,13 @@ def _train(args) -> dict | None:
               f"images): PSNR {m['psnr']:.2f} dB (degraded {m['baseline_psnr']:.2f}), SSIM {m['ssim']:.4f} "
               f"(degraded {m['baseline_ssim']:.4f}), rotated PSNR {m['psnr_rot90']:.2f}, "
               f"output error {m['output_error']:.4f}, layer error {m['layer_error']:.4f}")
-        if result.stalled:
+        if result.stalled and not result.non_finite:
             print("warning: the net did not beat its degraded input (a stalled run; see docs/results.md)")
         if result.paths:
             print(f"checkpoint: {result.paths['checkpoint']}")
+    if result.non_finite:
+        raise BrokenNumbers(f"the run went NaN or infinite at {result.non_finite} and was stopped at step "
+                            f"{result.step} (try a smaller --lr, --clip or λ)")
     return summary
 
 
@@ -255,6 +263,10 @@ def _eval(args) -> dict:
             print(f"averaged over {plus['group']} (self-ensemble, {get_group(plus['group']).order} forward passes): "
                   f"PSNR {plus['psnr']:.2f} dB, SSIM {plus['ssim']:.4f}, rotated PSNR {plus['psnr_rot90']:.2f}, "
                   f"output equivariance error {plus['output_error']:.2e}")
+    if result["non_finite"]:
+        raise BrokenNumbers(f"{args.checkpoint}: the net's output holds NaN or infinite values on "
+                            f"{round(result['non_finite'] * result['images'])} of {result['images']} images: its "
+                            "weights are broken, and its scores are NaN")
     return result
 
 
@@ -271,6 +283,10 @@ def _eval_test_sets(args, model, meta, config, task) -> dict:
             print(format_table(scores, task.baseline_name))
             for name, why in scores["skipped"]:
                 print(f"  skipped {name}: {why}")
+    broken = [scores["name"] for scores in sets if scores["mean"].get("non_finite")]
+    if broken:
+        raise BrokenNumbers(f"{args.checkpoint}: the net's output holds NaN or infinite values on images of "
+                            f"{broken}: its weights are broken, and its scores are NaN")
     return dict(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm,
                 test_sets={scores["name"]: scores for scores in sets})
 
@@ -391,7 +407,7 @@ _EXTRAS = {"gradio": "app", "gradio_client": "dev", "pandas": "app"}  # optional
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 3 a NaN or infinite net)."""
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
@@ -409,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
 
             args = build_parser(load_recipe(args.recipe)).parse_args(argv)
         result = {"train": _train, "eval": _eval, "compare": _compare}[args.command](args)
+    except BrokenNumbers as err:
+        print(f"eqlab {args.command}: error: {err}", file=sys.stderr)
+        return 3
     except ValueError as err:
         print(f"eqlab {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -84,7 +84,10 @@ class Task:
         if self.scale != 1:
             BicubicDown(self.scale)  # raises ValueError for a scale other than 2, 3, 4
         if self.blur_length:
-            motion_kernel(self.blur_length, self.blur_angle_deg)  # validates both
+            try:
+                motion_kernel(self.blur_length, self.blur_angle_deg)  # validates both
+            except ValueError as err:
+                raise ValueError(f"{self.name}: blur_length / blur_angle_deg: {err}") from None
         if self.mode not in ("gray", "rgb"):
             raise ValueError(f"{self.name}: mode (--color) must be 'gray' or 'rgb', got {self.mode!r}")
 
@@ -304,7 +307,9 @@ def evaluate(model: nn.Module, task_or_config, images: list[torch.Tensor], group
     Returns:
         a dict of floats averaged over images: ``psnr``, ``ssim``, ``baseline_psnr``,
         ``baseline_ssim`` (the degraded input, or bicubic for SR), ``psnr_rot90`` (input
-        rotated a quarter turn, output rotated back) and ``images`` (for RGB images PSNR and
+        rotated a quarter turn, output rotated back), ``non_finite`` (the share of images on which the
+        net's output held NaN or infinite values: their scores are NaN; anything above 0 is a broken
+        net, and ``eqlab eval`` and training say so) and ``images`` (for RGB images PSNR and
         SSIM are on the BT.601 Y channel, and ``psnr_rgb`` on the three channels); with ``equivariance``
         also ``output_error`` (mean of ``metrics.output_equivariance_error`` over the
         non-identity elements, on the largest centred square) and ``layer_error``
@@ -349,24 +354,33 @@ def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bo
     """
     border = task.scale if task.scale > 1 else 0
     net = model if averaged is None else averaged
+    broken = []  # the net gave NaN or infinite values (before the clamp, which would hide an infinity)
+
+    def finite(out) -> bool:
+        return bool(torch.isfinite(out).all())
 
     def restore(t):
-        return metrics.to_8bit(net(t))
+        out = net(t)
+        broken.append(not finite(out))
+        return metrics.to_8bit(out)
+
+    def psnr(out, **kwargs):  # a broken output scores NaN (reported as non_finite), not a metric's error
+        return metrics.psnr(out, y, crop_border=border, **kwargs) if finite(out) else float("nan")
 
     def score(out):
-        return metrics.psnr(out, y, crop_border=border), metrics.ssim(out, y, crop_border=border)
+        return psnr(out), (metrics.ssim(out, y, crop_border=border) if finite(out) else float("nan"))
 
     out = restore(x)
     row = dict(zip(("psnr", "ssim"), score(out)))
     if y.shape[1] == 3:  # psnr / ssim are on BT.601 Y (SR papers); colour denoising papers report RGB
-        row["psnr_rgb"] = metrics.psnr(out, y, crop_border=border, y_channel=False)
+        row["psnr_rgb"] = psnr(out, y_channel=False)
     row.update(zip(("baseline_psnr", "baseline_ssim"), score(task.baseline(x))))
     quarter = get_group("C4")
-    row["psnr_rot90"] = metrics.psnr(quarter.rotate(restore(quarter.rotate(x, 1)), 3), y, crop_border=border)
+    row["psnr_rot90"] = psnr(quarter.rotate(restore(quarter.rotate(x, 1)), 3))
     if rotations:
-        row["psnr_rot"] = {e: metrics.psnr(group.rotate(restore(group.rotate(x, e)), group.inverse(e)), y,
-                                           crop_border=border)
+        row["psnr_rot"] = {e: psnr(group.rotate(restore(group.rotate(x, e)), group.inverse(e)))
                            for e in group.elements() if group.exact or group.angle_deg(e) % 90 == 0}
+    row["non_finite"] = float(any(broken))
     if equivariance:
         side = min(x.shape[-2:]) // in_multiple * in_multiple
         row["output_error"] = float(np.mean(list(

@@ -27,7 +27,7 @@ from eqlab.tasks import Task, evaluate, get_task
 
 __all__ = ["score_folder", "format_table"]
 
-_QUALITY = ("psnr", "ssim", "psnr_rgb", "psnr_rot90", "baseline_psnr", "baseline_ssim")
+_QUALITY = ("psnr", "ssim", "psnr_rgb", "psnr_rot90", "baseline_psnr", "baseline_ssim", "non_finite")
 
 
 def score_folder(model: nn.Module, task: Task | str, folder: str | Path, self_ensemble: str | None = None,

@@ -6,10 +6,16 @@ and explores every layer of every net for every arm. Every endpoint is called; e
 leave the server answering the next call, with a readable message.
 """
 
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+import textwrap
 import threading
 import time
+import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,13 +23,15 @@ import torch
 
 gr = pytest.importorskip("gradio")
 client_mod = pytest.importorskip("gradio_client")
-from conftest import running_app  # noqa: E402
+from conftest import free_port, running_app  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import eqlab.app as app  # noqa: E402
 from eqlab.arms import ARM_NAMES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TRAIN = dict(task="denoise", arm="eqreg", start="scratch", group="C4", mode="fixed λ", weight=1e-3, share=0.3,
              steps=10, seed=0, net="task's net")
@@ -301,8 +309,8 @@ def test_train_then_use_it(server):
     me, other = Client(server, verbose=False), Client(server, verbose=False)
     job = train(me, submit=True)
     updates = list(job)  # every yield of the generator: live curves while it runs
-    loss, reg, weight, share, psnr, layer, legend, status = job.result(timeout=300)
-    assert len(updates) >= 2 and "Done" in status and "yours" in status
+    loss, reg, weight, share, psnr, layer, legend, status, token = job.result(timeout=300)
+    assert len(updates) >= 2 and len(token) >= 16 and "Done" in status and "yours" in status
     assert "against the starting net" in status and "(start " in status  # the change, not only the end value
     assert "#1 eqreg" in legend and "input (degraded)" in legend  # the runs' legend explains every colour
     assert set(psnr["color_map"]) == {row[2] for row in _data(psnr)}  # one colour per series, sent with the data
@@ -321,8 +329,8 @@ def test_fine_tuning_lowers_the_layer_error_and_runs_overlay(server):
     """Start from the zoo's augment net, switch EQ-Reg on (a target share): R and the layer error fall."""
     me = Client(server, verbose=False)
     train(me, steps=10, arm="plain", weight=0)  # a first run: stays on the charts
-    loss, reg, weight, share, psnr, layer, _, status = train(me, start="zoo augment", mode="target share", share=0.3,
-                                                             steps=60)
+    loss, reg, weight, share, psnr, layer, _, status, _ = train(me, start="zoo augment", mode="target share",
+                                                                share=0.3, steps=60)
     assert "Done" in status and "from zoo augment" in status
     assert len({row[2] for row in _data(loss)}) == 2  # both runs of this session are overlaid
     mine = [row for row in _data(layer) if "from zoo augment" in row[2]]
@@ -338,7 +346,7 @@ def test_fine_tuning_lowers_the_layer_error_and_runs_overlay(server):
 def test_equivariant_start_begins_equivariant(server):
     """The Train tab's equivariant start: the run's first validation reads a layer error near 0 (a group CNN)."""
     me = Client(server, verbose=False)
-    *_, layer, _, status = train(me, start="scratch, equivariant", steps=10)
+    *_, layer, _, status, _ = train(me, start="scratch, equivariant", steps=10)
     assert "Done" in status and "from scratch, equivariant" in status
     first = [row for row in _data(layer) if "from scratch, equivariant" in row[2]][0]
     assert first[0] == 0 and first[1] < 1e-3, first  # step 0: every regularized layer exactly equivariant
@@ -352,11 +360,19 @@ def test_cancel_stops_training(served):
     while time.time() < deadline and not demo.eqlab.trainings.running():
         time.sleep(0.2)
     time.sleep(3.0)
-    assert "Cancelling" in me.predict(api_name="/cancel_training")
-    loss, reg, weight, share, psnr, layer, _, status = job.result(timeout=120)
+    while not job.outputs():  # the first update carries the run's token
+        time.sleep(0.2)
+    token = job.outputs()[-1][-1]
+    thief = Client(url, verbose=False)
+    thief.session_hash = me.session_hash  # a client can send any session hash: it must not be the key
+    for guess in ("", "x" * 22, None):
+        assert thief.predict(guess, api_name="/cancel_training") == "No training was running."
+    assert demo.eqlab.trainings.running() == 1  # still running
+    assert "Cancelling" in me.predict(token, api_name="/cancel_training")
+    loss, reg, weight, share, psnr, layer, _, status, _ = job.result(timeout=120)
     assert "stopped at step" in status and demo.eqlab.trainings.running() == 0
     assert len([row for row in _data(psnr) if row[2].startswith("#")]) >= 2  # the start's and the stop's validation
-    assert me.predict(api_name="/cancel_training") == "No training was running."
+    assert me.predict(token, api_name="/cancel_training") == "No training was running."
 
 
 # -- bad input: a readable message, and the server keeps serving -----------------------------------------
@@ -584,3 +600,129 @@ def test_import_without_gradio_says_what_to_install():
     assert done.returncode != 0
     assert "ModuleNotFoundError" in done.stderr and "needs the package 'gradio'" in done.stderr
     assert 'pip install -e ".[app]"' in done.stderr
+
+
+# -- offline, per-user, bounded, cleaned --------------------------------------------------------------------
+
+def test_a_url_upload_is_never_fetched(client):
+    url_upload = {"path": "https://example.com/picture.png", "meta": {"_type": "gradio.FileData"}}
+    with pytest.raises(AppError, match="does not fetch URLs"):
+        client.predict("denoise", "eqreg", "camera", url_upload, "C4", 1, "head", 0, api_name="/explore_panel")
+    with pytest.raises(AppError, match="does not fetch URLs"):
+        client.predict("denoise", 25, "camera", url_upload, "90°", "eqreg", api_name="/restore")
+    assert "**denoise · eqreg**" in explore(client, api="/explore_panel")[2]  # and the server goes on
+
+
+def test_explore_and_restore_events_are_bounded(served):
+    _, demo = served
+    from eqlab.app.settings import REQUEST_SLOTS
+
+    limits = {fn.api_name: fn.concurrency_limit for fn in demo.fns.values() if fn.api_name}
+    for name in ("explore", "explore_panel", "explore_charts", "explore_controls", "restore"):
+        assert limits[name] == REQUEST_SLOTS, (name, limits[name])
+
+
+def test_an_upload_of_36_megapixels_is_decoded_small(tmp_path):
+    """A 16-bit RGBA PNG of 6000² (36 MP, under the cap): decoded reduced, never 16 bytes a pixel as float."""
+    import tracemalloc
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from upload_memory import write_png16_rgba
+
+    png = tmp_path / "big16.png"
+    write_png16_rgba(png, 6000)
+    tracemalloc.start()
+    x, notes, _ = app.load_working_image(None, str(png), channels=1)
+    _, peak = tracemalloc.get_traced_memory()  # numpy's and Python's allocations (Pillow's own are not traced)
+    tracemalloc.stop()
+    assert x.shape == (1, 1, 256, 256) and any("downscaled from 6000×6000" in n for n in notes)
+    assert peak < 200e6, peak  # a full float32 RGBA decode alone would be 576 MB
+
+
+def test_the_app_launches_and_answers_with_no_outbound_lookup(tmp_path):
+    """Every getaddrinfo and connect of a launch and a request, traced: only this machine is asked."""
+    script = textwrap.dedent(f"""
+        import sys
+        hosts = []
+        def audit(event, args):
+            if event in ("socket.getaddrinfo", "socket.connect"):
+                target = args[0] if event == "socket.getaddrinfo" else args[1]
+                hosts.append(str(target[0] if isinstance(target, tuple) else target))
+        sys.addaudithook(audit)
+        import eqlab.app as app
+        from conftest import free_port
+        demo = app.build_app(models="random", cache_dir={str(tmp_path)!r})
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    **app.launch_kwargs())
+        import urllib.request
+        urllib.request.urlopen(f"http://127.0.0.1:{{port}}/config", timeout=30).read()
+        import time
+        time.sleep(2.0)  # a version check or analytics thread would have started by now
+        demo.close()
+        print("HOSTS", sorted(set(hosts)))
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    env.pop("GRADIO_ANALYTICS_ENABLED", None)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=ROOT)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("HOSTS")), None)
+    assert line is not None, out.stderr[-2000:]
+    hosts = eval(line[len("HOSTS "):])  # noqa: S307 - our own printed list
+    assert hosts and set(hosts) <= {"127.0.0.1", "localhost", "::1"}, hosts
+
+
+def test_sigterm_removes_the_servers_folders(tmp_path):
+    from eqlab.app.guard import PREFIX
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "eqlab", "demo", "--models", "random", "--port", str(port),
+                               "--cache-dir", str(tmp_path / "cache")], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5).read(10)
+                break
+            except OSError:
+                time.sleep(0.5)
+        folders = list(Path(tempfile.gettempdir()).glob(f"{PREFIX}{server.pid}-*"))
+        assert {f.name.split("-")[3] for f in folders} == {"uploads", "files"}, folders
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert not [f for f in folders if f.exists()]
+
+
+def test_remove_old_and_remove_stale(tmp_path):
+    from eqlab.app.guard import PREFIX, remove_old, remove_stale
+
+    old, new = tmp_path / "up" / "a" / "old.png", tmp_path / "up" / "b" / "new.png"
+    for path in (old, new):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert remove_old(tmp_path / "up", max_age_s=3600) == 1
+    assert not old.exists() and not old.parent.exists() and new.exists()
+    dead = tmp_path / f"{PREFIX}999999999-uploads-x"  # no such process
+    mine = tmp_path / f"{PREFIX}{os.getpid()}-files-x"
+    for folder in (dead, mine):
+        folder.mkdir()
+    assert remove_stale(tmp_path) == [dead] and mine.exists()
+
+
+def test_nan_strength_and_angle_fall_back_with_a_note(served):
+    """NaN through Restore's strength and Learn's angle once gave "Rotated by nan°, error nan"."""
+    from eqlab.app.learn import learn_grid, learn_rotate
+    from eqlab.app.restore import restore_update
+
+    _, demo = served
+    _, text = learn_rotate(demo.eqlab, float("nan"))
+    assert "nan" not in text and "**90°**" in text
+    _, _, grid_text = learn_grid(demo.eqlab, float("inf"))
+    assert "nan" not in grid_text
+    _, table, status, _ = restore_update(demo.eqlab, "denoise", float("nan"), "camera", None, "90°", {})
+    assert "not a finite number" in status and all(row["psnr"] == row["psnr"] for row in table)

@@ -161,3 +161,70 @@ def test_gpu_checkpoint_loads_on_cpu(tmp_path):
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value.cpu()), key
     assert all(t.device.type == "cpu" for s in meta["optimizer_state"]["state"].values() for t in s.values())
+
+
+# -- a tampered card: every problem a ValueError naming the file ----------------------------------------
+
+def _with_card(tmp_path, edit, name="edited.safetensors"):
+    """A valid checkpoint whose JSON card ``edit(meta)`` changed (the weights and their checksum untouched)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    model, optimizer = trained()
+    path = save_checkpoint(tmp_path / "ck.safetensors", model, {"task": "denoise"}, optimizer, step=2)
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["eqlab"])
+    meta = edit(meta)
+    target = tmp_path / name
+    save_file(load_file(str(path)), str(target), metadata={"eqlab": json.dumps(meta)})
+    return target
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda m: [m], "metadata is a JSON list, not an object"),
+    (lambda m: None, "metadata is a JSON NoneType"),
+    (lambda m: "a string", "metadata is a JSON str"),
+    (lambda m: {k: v for k, v in m.items() if k != "step"}, "lacks the field 'step'"),
+    (lambda m: dict(m, step="2"), "'step' must be int, got str"),
+    (lambda m: dict(m, step=-1), "'step' must be >= 0"),
+    (lambda m: dict(m, model_config=[8, 3]), "'model_config' must be dict, got list"),
+    (lambda m: dict(m, config=None), "'config' must be dict, got NoneType"),
+    (lambda m: dict(m, config={"problem": [1]}), r"config\['problem'\] must be an object"),
+    (lambda m: dict(m, history={"step": 1}), "'history' must be list"),
+    (lambda m: dict(m, optimizer=dict(param_groups="x")), "optimizer section is broken"),
+    (lambda m: dict(m, optimizer=dict(m["optimizer"], param_groups=[dict(m["optimizer"]["param_groups"][0],
+                                                                         params=[0])])),
+     "optimizer section is broken: optimizer tensor 'optimizer.1"),
+])
+def test_exception_tampered_card(tmp_path, edit, match):
+    path = _with_card(tmp_path, edit)
+    with pytest.raises(ValueError, match=match) as err:
+        load_checkpoint(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_card_claiming_a_huge_net_is_refused_before_building_it(tmp_path, monkeypatch):
+    import eqlab.models as models
+
+    path = _with_card(tmp_path, lambda m: dict(m, model_config=dict(m["model_config"], features=10000)))
+    built = []
+    real = models.build
+    monkeypatch.setattr(models, "build", lambda *a, **k: built.append(torch.empty(0).device) or real(*a, **k))
+    with pytest.raises(ValueError, match=r"does not fit.*wrong shapes") as err:
+        load_checkpoint(path)
+    assert str(path) in str(err.value)
+    assert built == [torch.device("meta")]  # only the shape-only model was built: no memory for 10000 features
+
+
+def test_leftover_temporary_files_of_a_killed_writer_are_removed(tmp_path):
+    import os
+
+    model, _ = trained()
+    target = tmp_path / "ck.safetensors"
+    dead = tmp_path / ".ck.safetensors.999999999.0123456789ab.tmp"  # no such process: a killed writer's
+    dead.write_bytes(b"\0" * 1000)
+    live = tmp_path / f".ck.safetensors.{os.getppid()}.0123456789ab.tmp"  # a running writer's: kept
+    live.write_bytes(b"\0")
+    save_checkpoint(target, model)
+    assert not dead.exists() and live.exists()
+    assert read_meta(target)["step"] == 0

@@ -212,3 +212,56 @@ def test_eval_self_ensemble_is_exactly_equivariant(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["output_error"] > 1e-3 and result["self_ensemble"]["output_error"] < 1e-5
     assert result["self_ensemble"]["group"] == "C4"
+
+
+# -- nothing lost, nothing silently wrong ----------------------------------------------------------------
+
+def test_out_dir_holding_a_run_is_refused_before_any_model_is_built(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    assert main(["train", "--arm", "plain", "--steps", "2", "--out-dir", str(run), *SMALL]) == 0
+    before = {name: (run / name).read_bytes() for name in (CHECKPOINT_NAME, "config.json", "history.json")}
+    capsys.readouterr()
+
+    import eqlab.train.loop as loop
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was built")
+
+    monkeypatch.setattr(loop, "build", no_model)
+    assert main(["train", "--arm", "plain", "--steps", "3", "--out-dir", str(run), *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "holds a run" in err and "--resume" in err and "--overwrite" in err
+    assert {name: (run / name).read_bytes() for name in before} == before  # nothing replaced
+    (tmp_path / "file").write_text("not a folder")
+    assert main(["train", "--steps", "2", "--out-dir", str(tmp_path / "file"), *SMALL]) == 2
+    assert "is a file" in capsys.readouterr().err
+    if os.path.isdir("/proc/self"):
+        assert main(["train", "--steps", "2", "--out-dir", "/proc/eqlab-run", *SMALL]) == 2
+        assert "cannot be written" in capsys.readouterr().err
+    assert main(["train", "--steps", "2", "--out-dir", str(run), "--resume", "--overwrite", *SMALL]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["train", "--arm", "plain", "--steps", "3", "--out-dir", str(run), "--overwrite", "--json",
+                 *SMALL]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 3  # replaced, as asked
+
+
+def test_blur_length_inf_is_a_clear_error(capsys):
+    assert main(["train", "--task", "deblur", "--blur-length", "inf", *SMALL]) == 2
+    assert "blur_length" in capsys.readouterr().err
+    assert main(["train", "--task", "deblur", "--blur-length", "nan", *SMALL]) == 2
+
+
+def test_eval_of_a_nan_net_exits_3_with_a_message(tmp_path, capsys):
+    import torch
+
+    from eqlab.checkpoint import save_checkpoint
+    from eqlab.models import build
+
+    net = build("dncnn", features=8, depth=3)
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))  # the checksum is of these weights: a valid file
+    path = save_checkpoint(tmp_path / "nan.safetensors", net, TrainConfig.of(features=8, depth=3).to_dict())
+    assert main(["eval", str(path), "--crop", "32"]) == 3
+    captured = capsys.readouterr()
+    assert "PSNR nan" in captured.out and "NaN or infinite values on 5 of 5 images" in captured.err

@@ -119,3 +119,28 @@ def test_exception():
         equivariance_components(StrictNet(), X[..., :12], C4())
     with pytest.raises(TypeError):
         equivariance_components(StrictNet(), X.numpy(), C4())
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5])
+def test_a_uniform_image_is_not_measured_rather_than_a_crash_or_a_verdict(value):
+    """Round-off energy (a black image's centred maps) once made math.sqrt fail or read "anti-correlated"."""
+    net = build("dncnn", features=8, depth=3)
+    rows = equivariance_components(net, torch.full((1, 1, 16, 16), value))
+    assert all(r["diff"] >= 0 and r["energy"] >= 0 for r in rows)
+    for summary in orientation_summary(rows):
+        if value == 0.0 and summary["layer"] == "head":  # the first conv of a black image: a constant map
+            assert math.isnan(summary["error"]) and summary["verdict"] == "not measured"
+        assert summary["verdict"] == "not measured" or 0 <= summary["error"] <= 2 + 1e-6
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(error=-1), ValueError, "error must be NaN or a number in \\[0, inf\\], got -1"),
+    (dict(error=0.1, oriented_share=1.5, oriented_error=0.1), ValueError, "oriented_share"),
+    (dict(error=0.1, oriented_share=0.5, oriented_error=-0.2), ValueError, "oriented_error"),
+    (dict(error="0.1"), TypeError, "str"),
+    (dict(error=None), TypeError, "NoneType"),
+])
+def test_verdict_refuses_what_no_measurement_gives(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        verdict(**kwargs)
+    assert verdict(float("nan")) == "not measured"

@@ -28,12 +28,14 @@ from eqlab.data import (
     gaussian_kernel,
     get_degradation,
     image_names,
+    limit_side,
     load_default,
     load_folder,
     load_image,
     motion_kernel,
     orientation_coherence,
     oriented_image,
+    read_image,
     rgb_to_gray,
     smooth_image,
     synthetic_set,
@@ -332,3 +334,59 @@ def test_fixed_crops():
     assert [x.shape for x in crop_to_multiple(images, 3)] == [(1, 63, 63), (1, 48, 78)]
     with pytest.raises(ValueError, match=r"\(1, 48, 80\)"):
         center_crop(images[1], 50)
+
+
+# -- large files are decoded reduced, before they become float -------------------------------------------
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P", "I;16", "1"])
+def test_reduced_decoding_matches_the_full_decode(tmp_path, mode):
+    from PIL import Image
+
+    from eqlab.data.folder import _read_array
+
+    rng = np.random.default_rng(0)
+    smooth = np.add.outer(np.linspace(0, 1, 300), np.linspace(0, 1, 200)) / 2  # (300, 200)
+    base = np.dstack([smooth, smooth[::-1], smooth[:, ::-1], (smooth > 0.3) * 0.9 + 0.05 * rng.random(smooth.shape)])
+    eight = (base * 255).astype(np.uint8)
+    if mode == "I;16":
+        im = Image.fromarray((smooth * 65535).astype(np.uint16))
+    elif mode == "1":
+        im = Image.fromarray(eight[..., 0]).convert("1")
+    else:
+        im = Image.fromarray(eight, "RGBA").convert(mode)
+    path = tmp_path / "big.png"
+    im.save(path)
+    full = read_image(path, mode="rgb", max_side=None)
+    reduced = read_image(path, mode="rgb", max_side=70)
+    assert reduced.shape == (3, 70, 47) and reduced.dtype == torch.float32
+    assert _read_array(path, 70).shape[:2] == (75, 50)  # decoded at a quarter of the size, integers still
+    expected = limit_side(full, 70)
+    tolerance = 0.05 if mode == "1" else 0.006  # dithered bilevel pixels: only the average survives
+    assert float((reduced - expected).abs().mean()) < tolerance  # two-stage resampling differs only at hard edges
+
+
+def test_reduced_decoding_does_not_leak_the_colour_of_transparent_pixels(tmp_path):
+    from PIL import Image
+
+    pixels = np.zeros((400, 400, 4), np.uint8)
+    pixels[..., 0] = 255  # red everywhere...
+    pixels[::2, :, 3] = 255  # ...opaque on even rows, which are black
+    pixels[::2, :, :3] = 0
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "veil.png")
+    x = read_image(tmp_path / "veil.png", mode="rgb", max_side=100)  # half black, half white: a gray, not pink
+    assert x.shape == (3, 100, 100) and float((x - 0.5).abs().max()) < 0.01
+
+
+def test_reduced_decoding_keeps_the_exif_orientation_and_jpeg_draft(tmp_path):
+    from PIL import Image
+
+    wide = np.zeros((100, 400, 3), np.uint8)
+    wide[:, :200] = 255  # left half white
+    im = Image.fromarray(wide)
+    exif = im.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    im.save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    full = read_image(tmp_path / "turned.jpg", mode="gray")
+    reduced = read_image(tmp_path / "turned.jpg", mode="gray", max_side=100)
+    assert full.shape == (1, 400, 100) and reduced.shape == (1, 100, 25)  # upright, both
+    assert float((reduced - limit_side(full, 100)).abs().mean()) < 0.02

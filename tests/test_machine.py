@@ -101,3 +101,22 @@ def test_machine_info_records_the_allocator():
     import eqlab
 
     assert machine.machine_info()["allocator"] == eqlab.ALLOCATOR
+
+
+def test_release_memory_gives_back_what_a_large_freed_block_held():
+    status = "/proc/self/status"
+    if not os.path.exists(status) or not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+        pytest.skip("needs Linux and glibc")
+
+    def rss_mb() -> float:
+        with open(status) as handle:
+            line = next(ln for ln in handle if ln.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    import numpy as np
+
+    block = np.ones(300 * 2**20 // 8)  # 300 MiB, under KEEP_BYTES: with eqlab's thresholds it stays when freed
+    before = rss_mb()
+    del block
+    machine.release_memory()
+    assert rss_mb() < before - 200

@@ -235,3 +235,60 @@ def test_psnr_of_identical_images_is_infinite_and_8bit_rounding():
     assert psnr(y, y) == float("inf")
     levels = to_8bit(y * 1.2 - 0.1) * 255
     assert torch.equal(levels, levels.round()) and levels.min() >= 0 and levels.max() <= 255
+
+
+# -- no silent wrong number: every input a metric cannot score is refused, naming what it got ----------
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("x, y, error, match", [
+    (X[:0], X[:0], ValueError, r"x is empty: shape \(0, 1, 16, 16\)"),
+    ((X * 255).to(torch.uint8), X, TypeError, "dtype torch.uint8"),
+    (X.clone().index_fill_(0, torch.tensor([1]), float("nan")), X, ValueError, "non-finite"),
+    (X, X.clone().fill_(float("inf")), ValueError, "y holds 512 non-finite"),
+    (X, X[..., :8], ValueError, "same shape"),
+    (X[0], X[0], ValueError, r"\(B, C, H, W\)"),
+    (X.numpy(), X, TypeError, "got ndarray"),
+])
+def test_quality_metrics_refuse_what_they_cannot_score(metric, x, y, error, match):
+    with pytest.raises(error, match=match):
+        metric(x, y)
+
+
+@pytest.mark.parametrize("metric", [psnr, ssim])
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(data_range=-1), "data_range must be a finite number > 0, got -1"),
+    (dict(data_range=0), "data_range must be a finite number > 0, got 0"),
+    (dict(data_range=float("nan")), "data_range"),
+    (dict(crop_border=-2), "crop_border must be an int >= 0, got -2"),
+    (dict(crop_border=8), "leaves nothing"),
+])
+def test_quality_metrics_refuse_bad_arguments(metric, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        metric(X, X * 0.5, **kwargs)
+
+
+def test_identical_images_are_not_an_error():
+    assert psnr(X, X) > 100  # capped or infinite, never refused: identical images are a valid, perfect result
+    assert ssim(X, X) == pytest.approx(1.0)
+
+
+def test_equivariance_metrics_refuse_an_empty_or_broken_batch():
+    with pytest.raises(ValueError, match="empty"):  # it read 0.0 for every layer: "perfectly equivariant"
+        equivariance_error(StrictNet(), X[:0], C4())
+    with pytest.raises(ValueError, match="non-finite"):
+        output_equivariance_error(plain_cnn(), X.clone().fill_(float("nan")), C4())
+    with pytest.raises(TypeError, match="uint8"):
+        equivariance_error(plain_cnn(), (X * 255).to(torch.uint8), C4())
+
+
+def test_relative_error_never_broadcasts():
+    from eqlab.metrics import relative_error
+
+    a = torch.rand(1, 4, 8, 8)
+    with pytest.raises(ValueError, match=r"same shape, got \(1, 4, 8, 8\) and \(1, 1, 8, 8\)"):
+        relative_error(a, a[:, :1])
+    with pytest.raises(ValueError, match="mask must be"):
+        relative_error(a, a, torch.ones(4, 4))
+    with pytest.raises(ValueError, match="empty"):
+        relative_error(a[:0], a[:0])
+    assert relative_error(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)) == 0.0

@@ -329,3 +329,40 @@ def test_cuda_autocast_training_and_cpu_loading(tmp_path):
     for key, value in result.model.state_dict().items():
         assert torch.equal(model.state_dict()[key], value.cpu()), key
     assert meta["step"] == 20
+
+
+def test_a_nan_run_stops_and_is_flagged(tmp_path):
+    """Weights that go NaN stop the run and flag it; the NaN run resumed is flagged too (NaN < x is False)."""
+    class Poison(Callback):
+        def on_step(self, trainer, record):
+            if trainer.step == 3:
+                with torch.no_grad():
+                    next(trainer.model.parameters()).fill_(float("nan"))
+
+    config = small(arm="plain", steps=40, log_every=2, out_dir=str(tmp_path))
+    result = fit(config, progress=False, callbacks=[Poison()])
+    assert "task_loss is nan" in result.non_finite and result.stalled and result.stopped and result.step == 4
+    assert result.metrics["non_finite"] == 1.0 and result.metrics["psnr"] != result.metrics["psnr"]
+    resumed = fit(config.replace(resume=True), progress=False)
+    assert resumed.non_finite and resumed.stalled and resumed.step == 6
+
+
+def test_stall_check_reads_nan_as_stalled():
+    from types import SimpleNamespace
+
+    from eqlab.train.callbacks import StallCheck
+
+    trainer = SimpleNamespace(non_finite="", stalled=False)
+    assert StallCheck()._check(trainer, float("nan"), 20.0) and trainer.stalled is True
+    assert not StallCheck()._check(trainer, 25.0, 20.0)
+
+
+def test_out_dir_checks(tmp_path):
+    from eqlab.train.callbacks import check_out_dir
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="holds a run \\(config.json\\)"):
+        check_out_dir(small(out_dir=str(tmp_path)).run)
+    check_out_dir(small(out_dir=str(tmp_path), resume=True).run)
+    check_out_dir(small(out_dir=str(tmp_path / "new" / "deeper")).run)  # created, writable
+    assert (tmp_path / "new" / "deeper").is_dir()

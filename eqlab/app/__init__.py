@@ -25,6 +25,7 @@ The package, one concept per module (each imports only those above it):
     settings   caps, sizes, choices (tasks and arms from eqlab.tasks / eqlab.arms), InputError
     text       the words: the relative error's definition (thresholds from eqlab.metrics), how to read the charts
     cache      a bounded, thread-safe cache that computes a missing entry once
+    guard      offline (no analytics, no fetch of client URLs), private upload folders, clean-up on any exit
     bank       ModelBank (zoo / first-use training / random / spandrel's SwinIR) and Loaded
     inputs     uploads and samples -> the square working image, with notes
     render     numpy pictures: colour maps, colour bars, labelled tile grids (fast; no matplotlib figure)
@@ -55,6 +56,10 @@ for _package, _requirement in (("gradio", "gradio>=5,<7"), ("cachetools", "cache
         raise ModuleNotFoundError(
             f"the eqlab app needs the package '{_package}', which is not installed; install it with "
             f"`python -m pip install -e \".[app]\"` (or `pip install '{_requirement}'`)", name=_package)
+
+from eqlab.app.guard import offline_environment  # noqa: E402
+
+offline_environment()  # before anything imports gradio: no analytics, no version check (eqlab.app.guard)
 
 from eqlab.app.bank import Loaded, ModelBank  # noqa: E402
 from eqlab.app.inputs import load_working_image  # noqa: E402

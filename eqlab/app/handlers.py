@@ -232,10 +232,10 @@ def make_handlers(app) -> SimpleNamespace:
         session = session if session is not None else {}
         values = checked(task, arm, start, group, mode, weight, share, steps, seed, net)
         for runs, status, state, done in train_run(app, values, session, session_id(request)):
-            yield train_outputs(runs, status, state, done)
+            yield *train_outputs(runs, status, state, done), state.get("train_token", "")  # for Cancel only
 
-    def cancel_training(request: gr.Request):
-        if app.trainings.stop(session_id(request)):
+    def cancel_training(token: str = ""):  # the run's token (training.Trainings), not a session hash a client picks
+        if app.trainings.stop(token):
             return "Cancelling: the run stops after its current step, validates once more and becomes **yours**."
         return "No training was running."
 

@@ -1,7 +1,8 @@
 """What the user gives, made safe: the square working image every tab uses, with notes on what was done.
 
 What is here: ``load_working_image`` (validate an upload or pick a bundled sample; refuse images under
-``MIN_SIDE`` or over ``MAX_PIXELS`` before decoding; area-downscale to a long side of ``MAX_SIDE``;
+``MIN_SIDE`` or over ``MAX_PIXELS`` before decoding; decode at a reduced size, ``DECODE_SLOTS`` uploads at
+a time, and give the memory back after each; area-downscale to a long side of ``MAX_SIDE``;
 convert gray/RGB to what the model takes; crop the centre square and downscale it to ``side``),
 ``Picture`` and ``picture`` (the same through the app's image cache, with a digest for the other
 caches; a bad upload falls back to the sample with a warning).
@@ -12,14 +13,19 @@ What is not here: image decoding and resizing themselves (``eqlab.data``), degra
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from eqlab.app.cache import Cache
-from eqlab.app.settings import DEFAULT_SAMPLE, MAX_PIXELS, MAX_SIDE, MIN_SIDE, WORK_SIDE, InputError
+from eqlab.app.settings import DECODE_SLOTS, DEFAULT_SAMPLE, MAX_PIXELS, MAX_SIDE, MIN_SIDE, WORK_SIDE, InputError
 from eqlab.data import ALL_IMAGES, center_crop, limit_side, load_image, read_image, to_mode
+from eqlab.machine import release_memory
+
+# Memory is the process's, whichever app asks: decoding is bounded per process, not per App.
+_DECODING = threading.BoundedSemaphore(DECODE_SLOTS)
 
 
 def _file_info(path: str) -> tuple[tuple[int, int], str, list[str]]:
@@ -85,7 +91,11 @@ def load_working_image(sample: str | None, upload: str | None, channels: int = 1
             raise InputError(f"“{name}” is {w}×{h} px ({w * h / 1e6:.0f} MP); the limit is {MAX_PIXELS / 1e6:.0f} MP")
         gray = mode in ("L", "LA", "I", "F", "1") or mode.startswith("I;16")
         try:
-            x = read_image(upload, mode="gray" if gray else "rgb", max_side=MAX_SIDE)
+            with _DECODING:  # reduced while decoded (eqlab.data.read_image), one at a time, memory given back
+                try:
+                    x = read_image(upload, mode="gray" if gray else "rgb", max_side=MAX_SIDE)
+                finally:
+                    release_memory()
         except Exception as err:  # noqa: BLE001 - a user file can fail to decode in many ways
             raise InputError(f"could not decode “{name}” ({type(err).__name__}: {err})") from None
         if max(w, h) > MAX_SIDE:

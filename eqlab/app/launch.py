@@ -1,7 +1,8 @@
 """Launching the app: ``eqlab demo`` (``main``) and the ``demo.launch`` arguments it uses.
 
 What is here: ``main(argv)`` (the flags: host, port, share, models, cache folder, torch threads,
-``--prepare`` to fetch or train every first-use model and the first view, then exit) and
+``--prepare`` to fetch or train every first-use model and the first view, then exit; the server's own
+upload folder, swept by age while it runs and removed when it ends, also on SIGTERM: ``guard.py``) and
 ``launch_kwargs`` (offline system fonts, the CSS, the upload cap ``MAX_FILE``). Start-up is kept short:
 gradio is imported without IPython, the first view comes from its disk cache (``first.py``) and,
 after the launch, a background thread warms the caches (``first.warm``): the page is served first.
@@ -13,6 +14,7 @@ What is not here: the page (``ui.build_app``), the ``eqlab`` command line that d
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import threading
 import time
@@ -82,15 +84,32 @@ def main(argv: list[str] | None = None) -> int:
         print("first view: cached")
         return 0
     from eqlab.app.first import warm
+    from eqlab.app.guard import exit_on_signals, private_upload_folder
     from eqlab.app.ui import build_app
 
-    with _without_ipython():
-        demo = build_app(args.models, args.cache_dir)
-        demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
-                    **launch_kwargs())
-    threading.Thread(target=warm, args=(demo.eqlab, WARM_DELAY_S), daemon=True, name="eqlab-warm").start()
+    exit_on_signals()  # SIGTERM / SIGHUP: the finally below runs, the folders go
+    uploads = private_upload_folder()
     try:
-        demo.block_thread()
+        with _without_ipython():
+            demo = build_app(args.models, args.cache_dir)
+            demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
+                        **launch_kwargs())
+        threading.Thread(target=warm, args=(demo.eqlab, WARM_DELAY_S), daemon=True, name="eqlab-warm").start()
+        threading.Thread(target=_sweep, args=(uploads,), daemon=True, name="eqlab-sweep").start()
+        try:
+            demo.block_thread()
+        finally:
+            demo.eqlab.close()
+            demo.close()
     finally:
-        demo.eqlab.close()
+        shutil.rmtree(uploads, ignore_errors=True)
     return 0
+
+
+def _sweep(folder) -> None:
+    """Remove uploads and served files older than ``guard.UPLOAD_AGE_S``, every ``guard.SWEEP_EVERY_S``."""
+    from eqlab.app.guard import SWEEP_EVERY_S, UPLOAD_AGE_S, remove_old
+
+    while True:
+        time.sleep(SWEEP_EVERY_S)
+        remove_old(folder, UPLOAD_AGE_S)

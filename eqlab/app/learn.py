@@ -14,6 +14,8 @@ What is not here: the groups and the lifting conv (``eqlab.groups``, ``eqlab.lay
 matplotlib channel tables (``eqlab.viz.channel_shift_diagram``).
 """
 
+import math
+
 import torch
 
 from eqlab import metrics
@@ -54,10 +56,12 @@ def _learn_image(sample: str, side: int = 128) -> torch.Tensor:
 
 
 def _angle(value, default: float) -> float:
+    """``value`` in degrees modulo 360; ``default`` for anything that is not a finite number (NaN, inf, text)."""
     try:
-        return float(value) % 360
+        angle = float(value)
     except (TypeError, ValueError):
         return default
+    return angle % 360 if math.isfinite(angle) else default
 
 
 def learn_rotate(app, angle, sample: str = DEFAULT_SAMPLE) -> tuple[str, str]:

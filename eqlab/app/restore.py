@@ -11,6 +11,7 @@ What is not here: the degradations and baselines (``eqlab.tasks``), the scores (
 the Gradio wiring (``handlers.py``, ``ui.py``).
 """
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -32,8 +33,10 @@ def _strength(task: str, strength, warnings: list[str]) -> tuple[str, float]:
     try:
         value = float(strength)
     except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):  # NaN would pass the range check below and degrade the image to NaN
         value = spec["value"]
-        warnings.append(f"strength {strength!r} is not a number; using {value:g}")
+        warnings.append(f"strength {strength!r} is not a finite number; using {value:g}")
     if not spec["minimum"] <= value <= spec["maximum"]:
         clipped = min(max(value, spec["minimum"]), spec["maximum"])
         warnings.append(f"strength {value:g} is outside [{spec['minimum']}, {spec['maximum']}]; using {clipped:g}")

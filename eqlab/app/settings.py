@@ -1,11 +1,12 @@
 """The app's caps, sizes and choices, shared by every tab, and the user-facing error type.
 
 What is here: the upload and image caps (``MAX_SIDE``, ``WORK_SIDE``, ``EXPLORE_SIDE``, ``MIN_SIDE``,
-``MAX_PIXELS``, ``MAX_FILE``), the angles of the Explore chart, the training caps of the Train tab
-(``STEPS_CAP``, ``STEPS_MIN``, ``WEIGHT_MAX``, ``SHARE_RANGE``), the choices the UI offers (tasks
-and arms read from ``eqlab.tasks`` and ``eqlab.arms``, groups, the strength slider of each task,
-the sample images), the colours of the series that are not arms, ``InputError`` and the fall-backs
-for unknown tasks and groups.
+``MAX_PIXELS``, ``MAX_FILE``), how much runs at once (``COMPUTE_SLOTS``, ``DECODE_SLOTS``, ``REQUEST_SLOTS``
+and the Gradio arguments of the Explore and Restore events, ``EXPLORE_SLOTS``, ``RESTORE_SLOTS``), the
+angles of the Explore chart, the training caps of the Train tab (``STEPS_CAP``, ``STEPS_MIN``,
+``WEIGHT_MAX``, ``SHARE_RANGE``), the choices the UI offers (tasks and arms read from ``eqlab.tasks`` and
+``eqlab.arms``, groups, the strength slider of each task, the sample images), the colours of the series that
+are not arms, ``InputError`` and the fall-backs for unknown tasks and groups.
 
 What is not here: the arms' colours and help texts (``eqlab.arms``: ``ARMS[name].color``,
 ``.help``), the words that explain the numbers (``text.py``) and anything that computes.
@@ -26,6 +27,10 @@ MIN_SIDE = 32  # smaller images are refused (the nets and the crops need room)
 MAX_PIXELS = 40_000_000  # larger images are refused before decoding (a 6000 x 4000 photo is 24 MP)
 MAX_FILE = "50mb"  # upload size limit passed to launch()
 COMPUTE_SLOTS = max(1, min(2, os.cpu_count() or 1))  # computations at once (cache hits never wait for one)
+DECODE_SLOTS = 1  # uploads decoded at once: each takes a few hundred MB while it is decoded (a 36-MP PNG: ~0.3 GB)
+REQUEST_SLOTS = 8  # Explore or Restore events served at once (each tab its own); more wait in Gradio's queue
+EXPLORE_SLOTS = dict(concurrency_limit=REQUEST_SLOTS, concurrency_id="explore")  # the events' Gradio arguments
+RESTORE_SLOTS = dict(concurrency_limit=REQUEST_SLOTS, concurrency_id="restore")
 ANGLES = [22.5 * i for i in range(9)]  # 0 ... 180 degrees for the error-vs-angle chart
 STEPS_MIN = 10
 STEPS_GPU, STEPS_CPU = 3000, 300  # training steps allowed in the Train tab (the CPU cap keeps a run near a minute)

@@ -14,6 +14,7 @@ What is not here: what is computed (the tab modules), the page (``ui.py``).
 
 import contextlib
 import itertools
+import os
 import shutil
 import tempfile
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 from eqlab import metrics
 from eqlab.app.bank import Loaded, ModelBank
 from eqlab.app.cache import Cache
+from eqlab.app.guard import PREFIX
 from eqlab.app.render import Painter
 from eqlab.app.settings import COMPUTE_SLOTS, EXTRA_NET, YOURS, InputError
 from eqlab.app.training import Trainings
@@ -51,7 +53,7 @@ class App:
         self.bank = ModelBank(models, cache_dir)
         self.cuda = torch.cuda.is_available()
         self.painter = Painter()
-        self.files = Path(tempfile.mkdtemp(prefix="eqlab-app-"))
+        self.files = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-files-"))  # guard.remove_stale: if killed
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.files, True)
         self.images = Cache(48)  # (sample, upload, mtime, channels, side) -> Picture
         self.layers = Cache(256)  # (model key, group) -> (Selection, note)

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import queue
+import secrets
 import subprocess
 import sys
 import threading
@@ -146,6 +147,7 @@ class Run:
 
     def __init__(self, config, folder: Path, cuda: bool):
         self.out = folder / f"run-{uuid.uuid4().hex[:12]}.safetensors"
+        self.token = secrets.token_urlsafe(16)  # who holds it may stop the run (Trainings.stop)
         self.messages: queue.Queue = queue.Queue()
         root = str(Path(__file__).resolve().parents[2])  # the folder holding the eqlab package
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
@@ -185,11 +187,17 @@ class Run:
 
 
 class Trainings:
-    """The running trainings, one per browser session at most, and their stop flags."""
+    """The running trainings, one per browser session at most, and their stop flags.
+
+    Who may stop a run: whoever holds its ``token``, a random string made here and sent only to the page
+    that started the run (``train_run`` keeps it in the session as ``"train_token"``; the page sends it back
+    with Cancel). Gradio's ``session_hash`` is chosen by the client, so a client that knows another's could
+    stop that client's run if the hash were the key.
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self._runs: dict[str, Run] = {}
+        self._runs: dict[str, Run] = {}  # session id -> its run (one at a time per session)
         self._guard = threading.Lock()
 
     def start(self, session_id: str, config, cuda: bool) -> Run:
@@ -205,10 +213,11 @@ class Trainings:
             if self._runs.get(session_id) is run:
                 del self._runs[session_id]
 
-    def stop(self, session_id: str) -> bool:
-        """Stop the session's running training; ``False`` when none runs."""
+    def stop(self, token: str) -> bool:
+        """Stop the running training whose token is ``token``; ``False`` when none is (a wrong or stale token)."""
         with self._guard:
-            run = self._runs.get(session_id)
+            run = next((r for r in self._runs.values() if token and secrets.compare_digest(r.token, str(token))),
+                       None)
         if run is None or not run.alive():
             return False
         run.stop()
@@ -247,6 +256,7 @@ def train_run(app, values: dict, session: dict, session_id: str = "local", every
     del runs[:-MAX_RUNS]
     device = "GPU" if app.cuda else "CPU"
     run = app.trainings.start(session_id, config, app.cuda)
+    session["train_token"] = run.token  # the page gets it with every update: Cancel sends it back
     start, last, done, error = time.perf_counter(), 0.0, None, None
     try:
         yield runs, f"Starting **{current['label']}**: a training process on the {device} loads the data and " \

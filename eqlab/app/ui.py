@@ -24,11 +24,14 @@ What is not here: what the events compute (``handlers.py`` and the tab modules),
 from eqlab.app import text
 from eqlab.app.bank import net_summary
 from eqlab.app.first import first_view
+from eqlab.app.guard import local_file
 from eqlab.app.handlers import make_handlers, table_df
 from eqlab.app.settings import (
     DEFAULT_SAMPLE,
+    EXPLORE_SLOTS,
     EXTRA_NET,
     GROUPS,
+    RESTORE_SLOTS,
     SAMPLE_CHOICES,
     SHARE_RANGE,
     STEPS_MIN,
@@ -92,8 +95,9 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                             gr.Markdown(f"*{EXTRA_NET}* (spandrel's SwinIR) is not offered: {absent}.",
                                         elem_classes="note")
                         ex_sample = gr.Dropdown(SAMPLE_CHOICES, value=DEFAULT_SAMPLE, label="Image")
-                        ex_upload = gr.File(elem_id="explore-upload", type="filepath", file_types=["image"],
-                                            label="…or upload your own (PNG, JPEG, BMP, TIFF)", elem_classes="upload")
+                        ex_upload = local_file(elem_id="explore-upload", type="filepath", file_types=["image"],
+                                               label="…or upload your own (PNG, JPEG, BMP, TIFF)",
+                                               elem_classes="upload")
                         ex_group = gr.Radio(list(GROUPS), value="C4", label="Group", elem_id="explore-group",
                                             info="C4: 90° turns · D4: + mirror images · C8: 45° turns (interpolated)")
                         ex_element = gr.Dropdown(first.elements, value=1, label="Group element g",
@@ -143,12 +147,11 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                 ex_inputs = [ex_task, ex_arm, ex_sample, ex_upload, ex_group, ex_element, ex_layer, ex_channel, session]
                 ui_outputs = [ex_element, ex_layer, ex_channel, ex_strip, ex_panel, ex_status, ex_upload, ex_spectrum,
                               ex_spectrum_text, session]  # handlers.EXPLORE_UI
-                quick_kw = dict(inputs=ex_inputs, api_name=False, concurrency_limit=None, trigger_mode="always_last",
+                quick_kw = dict(inputs=ex_inputs, api_name=False, trigger_mode="always_last", **EXPLORE_SLOTS,
                                 show_progress="minimal")
                 charts_kw = dict(fn=on.explore_charts_event, inputs=ex_inputs,
                                  outputs=[ex_layers, ex_angles, ex_spectrum, ex_spectrum_text, ex_chart_note, session],
-                                 api_name=False, concurrency_limit=None, trigger_mode="always_last",
-                                 show_progress="minimal")
+                                 api_name=False, trigger_mode="always_last", show_progress="minimal", **EXPLORE_SLOTS)
                 for event in (ex_task.input, ex_group.input, ex_sample.input, ex_upload.upload, ex_upload.clear):
                     # The spectrum once more from the cache, at once: Gradio 6 drops the colour change of a bar chart
                     # updated by a slow event (the new components would stay invisible); a quick one redraws it.
@@ -165,16 +168,15 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                 api = gr.Button(visible=False)
                 api_inputs = ex_inputs[:7] + [gr.Number(0, precision=0, visible=False), session]
                 api.click(on.explore, api_inputs, [ex_strip, ex_panel, ex_layers, ex_angles, ex_status, session],
-                          api_name="explore", concurrency_limit=None)
+                          api_name="explore", **EXPLORE_SLOTS)
                 api.click(on.explore_panel, api_inputs, [ex_strip, ex_panel, ex_status, session],
-                          api_name="explore_panel", concurrency_limit=None)
+                          api_name="explore_panel", **EXPLORE_SLOTS)
                 api.click(on.explore_figure, api_inputs, ex_figure, api_name="explore_figure", concurrency_limit=1,
                           concurrency_id="figure")
                 api.click(on.explore_charts, [ex_task, ex_sample, ex_upload, ex_group, session],
-                          [ex_layers, ex_angles, ex_chart_note, session], api_name="explore_charts",
-                          concurrency_limit=None)
+                          [ex_layers, ex_angles, ex_chart_note, session], api_name="explore_charts", **EXPLORE_SLOTS)
                 api.click(on.explore_controls, api_inputs, [ex_element, ex_layer, ex_channel],
-                          api_name="explore_controls", concurrency_limit=None)
+                          api_name="explore_controls", **EXPLORE_SLOTS)
 
             # Restore & compare -------------------------------------------------------------------------
             with gr.Tab("Restore & compare", id="restore"):
@@ -183,8 +185,8 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         rs_task = gr.Dropdown(list(TASKS), value="denoise", label="Task")
                         rs_strength = gr.Slider(**STRENGTH["denoise"][1])
                         rs_sample = gr.Dropdown(SAMPLE_CHOICES, value=DEFAULT_SAMPLE, label="Image")
-                        rs_upload = gr.File(elem_id="restore-upload", label="…or upload your own", type="filepath",
-                                            file_types=["image"], elem_classes="upload")
+                        rs_upload = local_file(elem_id="restore-upload", label="…or upload your own", type="filepath",
+                                               file_types=["image"], elem_classes="upload")
                         rs_rotation = gr.Radio(["90°", "180°", "270°"], value="90°", label="Rotate the input by",
                                                info="each net also restores the rotated input g·x")
                         rs_run = gr.Button("Restore", variant="primary")
@@ -206,10 +208,9 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                                     "the identity.\n\n" + text.OUTPUT_ERROR, elem_classes="note")
                 rs_inputs = [rs_task, rs_strength, rs_sample, rs_upload, rs_rotation, rs_show, session]
                 rs_run.click(on.restore_ui, rs_inputs, [rs_slider, rs_maps, rs_table, rs_status, rs_upload, session],
-                             api_name=False, concurrency_limit=None)
+                             api_name=False, **RESTORE_SLOTS)
                 gr.Button(visible=False).click(on.restore, rs_inputs, [rs_slider, rs_maps, rs_table, rs_status,
-                                                                       session], api_name="restore",
-                                               concurrency_limit=None)
+                                                                       session], api_name="restore", **RESTORE_SLOTS)
                 quick = dict(concurrency_limit=None, show_progress="hidden")
                 rs_task.input(on.restore_controls, rs_task, rs_strength, api_name="restore_controls", **quick)
                 rs_show.input(on.restore_show, [rs_show, session], rs_slider, api_name="restore_show", **quick)
@@ -270,12 +271,13 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                              tr_net]
                 tr_outputs = [tr_loss, tr_reg, tr_weight_plot, tr_share_plot, tr_psnr, tr_layer, tr_legend, tr_status,
                               session]
+                tr_token = gr.Textbox(visible=False)  # the running training's token: only this page can cancel it
                 tr_go.click(on.train_check, tr_inputs, None, api_name=False, concurrency_limit=None).success(
-                    on.train, tr_inputs + [session], tr_outputs, api_name=False, concurrency_limit=1,
+                    on.train, tr_inputs + [session], tr_outputs + [tr_token], api_name=False, concurrency_limit=1,
                     concurrency_id="train")
-                gr.Button(visible=False).click(on.train, tr_inputs + [session], tr_outputs, api_name="train",
-                                               concurrency_limit=1, concurrency_id="train")
-                tr_cancel.click(on.cancel_training, None, tr_status, api_name="cancel_training", queue=False)
+                gr.Button(visible=False).click(on.train, tr_inputs + [session], tr_outputs + [tr_token],
+                                               api_name="train", concurrency_limit=1, concurrency_id="train")
+                tr_cancel.click(on.cancel_training, tr_token, tr_status, api_name="cancel_training", queue=False)
                 tr_clear.click(on.clear_runs, session, tr_outputs, api_name="clear_runs", concurrency_limit=None)
                 tr_arm.input(on.train_controls, tr_arm, tr_start, api_name=False, queue=False)
 

@@ -19,6 +19,7 @@ PNGs at 8-bit precision (16-bit gray PNGs keep their 16 bits).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -41,8 +42,43 @@ class FolderImages(NamedTuple):
     skipped: list[tuple[str, str]]  # (file name, reason) for every file that could not be read
 
 
-def _read_array(path: Path) -> np.ndarray:
-    """Decode a file to an array whose dtype still tells its bit depth."""
+@functools.cache
+def _exif_turns() -> dict:
+    from PIL import Image
+
+    t = Image.Transpose  # EXIF orientation -> the transposition that undoes it (as ImageOps.exif_transpose)
+    return {2: t.FLIP_LEFT_RIGHT, 3: t.ROTATE_180, 4: t.FLIP_TOP_BOTTOM, 5: t.TRANSPOSE, 6: t.ROTATE_270,
+            7: t.TRANSVERSE, 8: t.ROTATE_90}
+
+
+def _shrink(im, max_side: int | None):
+    """Decode ``im`` at a reduced size when its long side is at least twice ``max_side``: JPEG's DCT scaling
+    (``draft``), else an integer box reduction (``reduce``) before any conversion to float. The result keeps a
+    long side of at least ``max_side`` (``limit_side`` finishes the area down-scaling), and a 36-MP upload never
+    exists as float32. Alpha is reduced premultiplied, so a transparent pixel's colour does not leak."""
+    if max_side is None or max(im.size) < 2 * max_side:
+        return im
+    factor = max(im.size) // max_side
+    if im.format == "JPEG" and im.mode in ("L", "RGB", "CMYK", "YCbCr"):
+        im.draft(im.mode, (-(-im.size[0] // factor), -(-im.size[1] // factor)))  # scales 1/2, 1/4, 1/8
+        factor = max(im.size) // max_side
+        if factor < 2:
+            return im
+    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(im.mode)
+    if im.mode in ("P", "PA"):  # a palette cannot be averaged: its colours first (what _read_array does anyway)
+        im = im.convert("RGBA")
+        premultiplied = "RGBa"
+    elif im.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F") and not im.mode.startswith("I;16"):
+        im = im.convert("RGB")
+    if im.mode == "1" or im.mode.startswith("I;16"):  # no box reduction of these modes: 32-bit integers keep 16 bits
+        im = im.convert("L" if im.mode == "1" else "I")
+    if premultiplied:
+        return im.convert(premultiplied).reduce(factor).convert(im.mode)
+    return im.reduce(factor)
+
+
+def _read_array(path: Path, max_side: int | None = None) -> np.ndarray:
+    """Decode a file to an array whose dtype still tells its bit depth (reduced towards ``max_side``: ``_shrink``)."""
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
@@ -50,10 +86,13 @@ def _read_array(path: Path) -> np.ndarray:
         if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (1, 2, 3, 4):
             array = np.moveaxis(array, 0, -1)  # planar (C, H, W) storage
         return array
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
+        turn = _exif_turns().get(im.getexif().get(0x0112))  # read before _shrink: a reduced copy has no EXIF
+        im = _shrink(im, max_side)
+        if turn is not None:  # as ImageOps.exif_transpose
+            im = im.transpose(turn)
         if im.mode in ("P", "PA"):
             im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
         elif im.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F") and not im.mode.startswith("I;16"):
@@ -68,7 +107,9 @@ def read_image(path: str | Path, mode: str = "rgb", max_side: int | None = None)
         path: an image file (see ``IMAGE_EXTENSIONS``).
         mode: ``"gray"`` (BT.601 luma) or ``"rgb"`` (gray files are replicated).
         max_side: long-side limit in pixels, applied by area down-scaling; ``None`` keeps the
-            original size.
+            original size. A file at least twice as large is decoded reduced (JPEG's DCT scaling or an
+            integer box filter, alpha premultiplied) before it becomes float: the memory a large upload
+            takes is the reduced image's, not 16 bytes a pixel of the original.
 
     Returns:
         ``(C, H, W)`` float32 tensor in ``[0, 1]``, ``C = 1`` or ``3``.
@@ -80,7 +121,7 @@ def read_image(path: str | Path, mode: str = "rgb", max_side: int | None = None)
         >>> x = read_image("photo.png", mode="gray")  # doctest: +SKIP
     """
     check_mode(mode)
-    x = to_tensor(_read_array(Path(path)))
+    x = to_tensor(_read_array(Path(path), max_side))
     if x.shape[0] not in (1, 3):
         raise ValueError(f"{path}: expected 1 or 3 colour channels after alpha, got {x.shape[0]}")
     return to_mode(limit_side(x, max_side), mode).contiguous()

@@ -22,7 +22,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gaussian_kernel", "motion_kernel", "filter2d"]
+__all__ = ["gaussian_kernel", "motion_kernel", "filter2d", "MAX_BLUR_LENGTH"]
+
+MAX_BLUR_LENGTH = 255  # px: a longer bar smears the whole of any image (and its kernel takes 16² samples a pixel)
 
 
 def gaussian_kernel(sigma_px: float, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
@@ -62,7 +64,7 @@ def motion_kernel(
     ``fspecial('motion')``). Written by hand because no installed library builds it in torch.
 
     Args:
-        length: bar length in pixels, ``>= 1`` (``1`` at 0 degrees is the identity).
+        length: bar length in pixels, in ``[1, MAX_BLUR_LENGTH]`` (``1`` at 0 degrees is the identity).
         angle_deg: bar direction, counter-clockwise as displayed from the horizontal.
 
     Returns:
@@ -74,8 +76,8 @@ def motion_kernel(
         >>> k.shape, round(float(k.sum()), 6)
         (torch.Size([9, 9]), 1.0)
     """
-    if not isinstance(length, (int, float)) or isinstance(length, bool) or length < 1:
-        raise ValueError(f"length must be a number >= 1 pixel, got {length!r}")
+    if not isinstance(length, (int, float)) or isinstance(length, bool) or not 1 <= length <= MAX_BLUR_LENGTH:
+        raise ValueError(f"length must be a finite number of pixels in [1, {MAX_BLUR_LENGTH}], got {length!r}")
     if not isinstance(angle_deg, (int, float)) or isinstance(angle_deg, bool) or not math.isfinite(angle_deg):
         raise ValueError(f"angle_deg must be a finite number, got {angle_deg!r}")
     theta = math.radians(angle_deg)

@@ -26,6 +26,7 @@ table layer x element x component, and ``RotationView.components``).
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -33,13 +34,14 @@ from eqlab.groups import Group
 from eqlab.isotypic import block_energies, components
 
 __all__ = ["centred", "component_rows", "orientation_summary", "summarize_components", "verdict",
-           "UNRELATED", "ROUND_OFF", "EQUIVARIANT", "PARTLY", "BLIND_SHARE"]
+           "UNRELATED", "ROUND_OFF", "EQUIVARIANT", "PARTLY", "BLIND_SHARE", "NEGLIGIBLE"]
 
 UNRELATED = math.sqrt(2)  # the relative error of two centred, unrelated maps (tests/test_metrics.py measures it)
 ROUND_OFF = 0.02  # below: equal to floating-point round-off
 EQUIVARIANT = 0.3  # below: the maps agree up to a small residue ("nearly equivariant")
 PARTLY = 1.0  # below: partly equivariant; above, as unrelated as two random maps (√2) or anti-correlated
 BLIND_SHARE = 0.1  # oriented share of the energy below which a layer is called orientation-blind
+NEGLIGIBLE = 1e-10  # a component's centred energy under this fraction of the uncentred maps' is round-off (reads 0)
 
 
 def centred(y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -56,20 +58,35 @@ def component_rows(a: torch.Tensor, b: torch.Tensor, rep, group: Group, mask: to
 
     Returns:
         one dict per isotypic component of ``rep``: ``component, oriented, energy, diff, share, value``
-        (centred maps, inside ``mask``; see :func:`equivariance_components`).
+        (centred maps, inside ``mask``; see :func:`equivariance_components`). A component whose energy is
+        round-off (under ``NEGLIGIBLE`` of the uncentred maps' energy: a uniform image) has ``energy`` and
+        ``diff`` 0 and ``share`` / ``value`` NaN ("not measured"), never the ratio of two round-off errors.
     """
     parts = components(rep, group, a.shape[1])
-    a, b = centred(a.float(), mask), centred(b.float(), mask)
+    a, b = a.float(), b.float()
+    scale = float(_energy(a, mask) + _energy(b, mask))  # the uncentred maps': what round-off is relative to
+    a, b = centred(a, mask), centred(b, mask)
     energy = block_energies(a, parts) + block_energies(b, parts)
     diff = block_energies(a - b, parts)
-    total = float(energy.sum())
-    return [dict(component=part.name, oriented=not part.invariant, energy=e, diff=d,
-                 share=e / total if total > 0 else float("nan"), value=_relative(d, e))
-            for part, e, d in zip(parts, energy.tolist(), diff.tolist())]
+    rows = []
+    for part, e, d in zip(parts, energy.tolist(), diff.tolist()):
+        if e <= NEGLIGIBLE * scale:  # round-off (a uniform image's centred maps): no energy, nothing to measure
+            e = d = 0.0
+        rows.append(dict(component=part.name, oriented=not part.invariant, energy=e, diff=max(d, 0.0)))
+    total = sum(row["energy"] for row in rows)
+    for row in rows:
+        row.update(share=row["energy"] / total if total > 0 else float("nan"), value=_relative(row["diff"],
+                                                                                                row["energy"]))
+    return rows
+
+
+def _energy(y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return (y if mask is None else y * mask.to(y.dtype)).pow(2).sum()
 
 
 def _relative(diff: float, energy: float) -> float:
-    return math.sqrt(diff / (energy / 2)) if energy > 0 else float("nan")
+    """The relative error from squared norms; a ``diff`` that round-off made slightly negative reads 0."""
+    return math.sqrt(max(diff, 0.0) / (energy / 2)) if energy > 0 else float("nan")
 
 
 def orientation_summary(rows: list[dict]) -> list[dict]:
@@ -92,7 +109,8 @@ def summarize_components(rows: list[dict]) -> dict:
         components; 0 for a representation that has none); ``oriented_error`` and ``invariant_error``
         (each part's relative error, NaN when the part is empty); ``blind`` (``True`` when the
         representation has oriented components and they hold less than ``BLIND_SHARE`` of the energy;
-        ``None`` when it has none, e.g. the trivial representation of an image-valued layer);
+        ``None`` when it has none, e.g. the trivial representation of an image-valued layer; a layer without
+        energy, e.g. on a uniform image, has NaN numbers and the verdict "not measured");
         ``verdict`` (:func:`verdict`).
     """
     sums = {True: [0.0, 0.0], False: [0.0, 0.0]}
@@ -123,6 +141,16 @@ def _word(value: float) -> str:
     return "not equivariant, anti-correlated (2 = opposite signs)"
 
 
+def _check_measure(name: str, value, optional: bool = False, high: float = math.inf) -> None:
+    """A measured error or share: NaN ("not measured") or a number in ``[0, high]``, up to round-off."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number (NaN: not measured), got {type(value).__name__} {value!r}")
+    if value == value and not -1e-6 <= value <= high + 1e-6:
+        raise ValueError(f"{name} must be NaN or a number in [0, {high:g}], got {value!r}")
+
+
 def verdict(error: float, oriented_share: float | None = None, oriented_error: float | None = None) -> str:
     """A few words on a layer, from the same thresholds as its numbers.
 
@@ -132,10 +160,17 @@ def verdict(error: float, oriented_share: float | None = None, oriented_error: f
             without oriented components (an image-valued layer): then only ``error`` is read.
         oriented_error: the relative error of the oriented part.
 
+    Raises:
+        TypeError: a value that is not a number.
+        ValueError: a negative error (errors are norms) or a share outside [0, 1]; NaN is "not measured".
+
     Example:
         >>> verdict(0.03, oriented_share=0.01, oriented_error=1.2)[:56]
         'orientation-blind: 1 % of its energy carries orientation'
     """
+    _check_measure("error", error)
+    _check_measure("oriented_error", oriented_error, optional=True)
+    _check_measure("oriented_share", oriented_share, optional=True, high=1.0)
     if oriented_share is None or oriented_share != oriented_share:
         return _word(error)
     percent = f"{100 * min(max(oriented_share, 0.0), 1.0):.0f} %"  # no "-0 %" from a round-off share

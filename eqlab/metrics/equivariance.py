@@ -42,6 +42,7 @@ import torch.nn as nn
 from eqlab.data.kernels import filter2d, gaussian_kernel
 from eqlab.groups import Group, Representation, Trivial, get_group, rotate_by_angle
 from eqlab.metrics.components import centred, component_rows, summarize_components
+from eqlab.metrics.quality import check_images
 from eqlab.modes import evaluation
 from eqlab.selection import Layer, Selection, cached_select
 
@@ -54,7 +55,24 @@ FLOOR_SIGMA = 1.0  # px: the isotropic blur whose measured error is the interpol
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> float:
-    """``||a - b|| / sqrt((||a||^2 + ||b||^2) / 2)``, optionally over a ``(H, W)`` mask."""
+    """``||a - b|| / sqrt((||a||^2 + ||b||^2) / 2)``, optionally over a ``(H, W)`` mask.
+
+    ``a`` and ``b`` must have the same shape (no broadcasting: a map compared with a smaller one is a
+    mistake, not a number). Two all-zero maps read 0. NaN in either map gives NaN (reported, not hidden).
+
+    Raises:
+        TypeError: a non-tensor.
+        ValueError: shapes that differ, an empty map, or a mask that is not ``(H, W)`` of the maps.
+    """
+    for what, t in (("a", a), ("b", b)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{what} must be a torch.Tensor, got {type(t).__name__}")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.numel() == 0:
+        raise ValueError(f"a and b are empty: shape {tuple(a.shape)}")
+    if mask is not None and (a.dim() < 2 or tuple(mask.shape) != tuple(a.shape[-2:])):
+        raise ValueError(f"mask must be (H, W) = {tuple(a.shape[-2:])} of the maps, got {tuple(mask.shape)}")
     a, b = a.float(), b.float()
     if mask is not None:
         a, b = a * mask, b * mask
@@ -145,10 +163,7 @@ def viewable_layers(model: nn.Module, group: Group | str = "C4") -> tuple[Select
 
 
 def _check_input(x: torch.Tensor, group: Group, elements) -> list[int]:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
+    check_images(x, "x")  # an empty batch would read 0 for every layer: "perfectly equivariant"
     elements = [e for e in group.elements() if e != group.identity] if elements is None else list(elements)
     for element in elements:
         if group.needs_square(element) and x.shape[-2] != x.shape[-1]:

@@ -17,15 +17,40 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["psnr", "ssim", "rgb_to_y", "to_8bit"]
+from eqlab.checks import check_int, check_number
+
+__all__ = ["psnr", "ssim", "rgb_to_y", "to_8bit", "check_images"]
+
+
+def check_images(t, what: str = "x") -> None:
+    """Raise unless ``t`` is a non-empty, finite, floating-point ``(B, C, H, W)`` tensor.
+
+    A metric of an empty batch, of NaN pixels or of 8-bit integers (0-255 read as [0, 1]) would be a
+    number that means nothing; each is refused with what was received.
+
+    Raises:
+        TypeError: not a tensor, or not a floating-point dtype (convert ``uint8`` with ``x.float() / 255``).
+        ValueError: not 4-D, empty, or holding NaN or infinite values.
+    """
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{what} must be a floating-point tensor of values in [0, 1], got dtype {t.dtype} "
+                        "(8-bit images: x.float() / 255)")
+    if t.dim() != 4:
+        raise ValueError(f"{what} must be (B, C, H, W), got shape {tuple(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{what} is empty: shape {tuple(t.shape)}")
+    finite = torch.isfinite(t)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ValueError(f"{what} holds {bad} non-finite value(s) (NaN or infinite) of {t.numel()}, "
+                         f"e.g. {t[~finite].flatten()[0].item()}")
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
-    for what, t in (("x", x), ("y", y)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{what} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 4:
-            raise ValueError(f"{what} must be (B, C, H, W), got shape {tuple(t.shape)}")
+    check_images(x, "x")
+    check_images(y, "y")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
 
@@ -60,8 +85,10 @@ def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(dim=1, keepdim=True) / 255.0 + 16.0 / 255.0
 
 
-def _prepare(x, y, crop_border, y_channel):
+def _prepare(x, y, crop_border, y_channel, data_range):
     _check_pair(x, y)
+    check_number("data_range", data_range, 0, open_low=True)
+    check_int("crop_border", crop_border, 0)
     x, y = x.detach().double(), y.detach().double()  # float64, as BasicSR: 1e-6 dB, not 1e-4
     if y_channel and x.shape[1] == 3:
         x, y = rgb_to_y(x), rgb_to_y(y)
@@ -88,17 +115,22 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, crop_border:
     Args:
         x: ``(B, C, H, W)`` restored images in [0, 1] (not clipped here; clip first if you want).
         y: ``(B, C, H, W)`` references.
-        data_range: peak value.
+        data_range: peak value, a finite number > 0.
         crop_border: pixels dropped on each side (SR papers crop ``scale``).
         y_channel: for RGB, compare the BT.601 luma only.
         reduction: ``"mean"`` -> float, ``"none"`` -> ``(B,)`` tensor.
+
+    Raises:
+        TypeError: a non-tensor or an integer dtype (``uint8``: divide by 255 first).
+        ValueError: shapes that differ or are not 4-D, an empty batch, NaN or infinite pixels, ``data_range``
+            not a finite number > 0, a negative ``crop_border`` or one that leaves nothing.
 
     Example:
         >>> y = torch.zeros(1, 1, 8, 8)
         >>> round(psnr(y + 0.1, y), 2)
         20.0
     """
-    x, y = _prepare(x, y, crop_border, y_channel)
+    x, y = _prepare(x, y, crop_border, y_channel, data_range)
     mse = (x - y).pow(2).flatten(1).mean(dim=1)
     return _reduce(10 * torch.log10(data_range**2 / mse), reduction)  # identical images: inf, as BasicSR
 
@@ -107,11 +139,11 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, crop_border:
          y_channel: bool = True, reduction: str = "mean"):
     """Structural similarity (scikit-image: Gaussian window sigma 1.5, no sample covariance).
 
-    Args and Returns: as :func:`psnr`; channels other than the Y channel are averaged.
+    Args, Returns and Raises: as :func:`psnr`; channels other than the Y channel are averaged.
     """
     from skimage.metrics import structural_similarity  # the reference implementation, not a copy
 
-    x, y = _prepare(x, y, crop_border, y_channel)
+    x, y = _prepare(x, y, crop_border, y_channel, data_range)
     values = []
     for xi, yi in zip(x.cpu().numpy(), y.cpu().numpy()):
         values.append(np.mean([

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from eqlab.files import atomic_path, write_text
 from eqlab.tasks import evaluate
 
 __all__ = ["Callback", "Validation", "StallCheck", "History", "Checkpoints", "Progress", "as_callback",
-           "CHECKPOINT_NAME", "STALL_MARGIN_DB"]
+           "check_out_dir", "CHECKPOINT_NAME", "RUN_FILES", "STALL_MARGIN_DB"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 STALL_MARGIN_DB = 0.1  # a validation this close to the degraded input's PSNR counts as "not learned"
@@ -96,25 +98,34 @@ class Validation(Callback):
 
 
 class StallCheck(Callback):
-    """Flag a run whose validation PSNR stays within ``margin_db`` of its degraded input.
+    """Flag a run whose validation PSNR stays within ``margin_db`` of its degraded input, or is NaN.
 
     Checked at every validation from ``after`` (a fraction of the steps) on and at the end; the
-    record gets ``stalled``, the result ``TrainResult.stalled`` (the last check's verdict).
+    record gets ``stalled``, the result ``TrainResult.stalled`` (the last check's verdict). A logged
+    loss that is NaN or infinite, or a validation whose output is (``evaluate``'s ``non_finite``), stops
+    the run at once: it is stalled, and ``TrainResult.non_finite`` says what broke.
     """
 
     def __init__(self, margin_db: float = STALL_MARGIN_DB, after: float = 0.25):
         self.margin_db, self.after = margin_db, after
 
     def _check(self, trainer, psnr: float, baseline: float) -> bool:
-        trainer.stalled = psnr < baseline + self.margin_db
+        trainer.stalled = bool(trainer.non_finite) or not psnr >= baseline + self.margin_db  # NaN: stalled
         return trainer.stalled
 
     def on_step(self, trainer, record):
-        if "val_psnr" in record and trainer.step >= self.after * trainer.config.optim.steps:
+        broken = [k for k in ("task_loss", "loss") if k in record and not math.isfinite(record[k])]
+        if broken or (trainer.metrics_step == trainer.step and trainer.metrics.get("non_finite")):
+            what = f"its {broken[0]} is {record[broken[0]]}" if broken else "its output holds NaN or infinite values"
+            trainer.flag_non_finite(f"step {trainer.step}: {what}")
+            record["stalled"] = trainer.stalled = True
+        elif "val_psnr" in record and trainer.step >= self.after * trainer.config.optim.steps:
             record["stalled"] = self._check(trainer, record["val_psnr"], record["val_baseline_psnr"])
 
     def on_end(self, trainer):
         if trainer.world.main and trainer.metrics:
+            if trainer.metrics.get("non_finite"):
+                trainer.flag_non_finite("the last validation: its output holds NaN or infinite values")
             self._check(trainer, trainer.metrics["psnr"], trainer.metrics["baseline_psnr"])
 
 
@@ -146,6 +157,36 @@ def _write_csv(path: Path, history: list[dict]) -> None:
         writer.writerows(history)
 
 
+RUN_FILES = (CHECKPOINT_NAME, "config.json", "history.json", "history.csv")  # what makes a folder hold a run
+
+
+def check_out_dir(run) -> None:
+    """Refuse an ``out_dir`` that would lose data or fail late; called before any model is built.
+
+    Args:
+        run: the ``RunConfig``.
+
+    Raises:
+        ValueError: ``out_dir`` is a file, cannot be created or written, or holds a run (``RUN_FILES``)
+            while neither ``resume`` nor ``overwrite`` is set.
+    """
+    if not run.out_dir:
+        return
+    folder = Path(run.out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"out_dir {str(folder)!r} is a file, not a folder")
+    held = [name for name in RUN_FILES if (folder / name).exists()]
+    if held and not (run.resume or run.overwrite):
+        raise ValueError(f"out_dir {str(folder)!r} holds a run ({', '.join(held)}); continue it with --resume, "
+                         "replace it with --overwrite, or choose another --out-dir")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"out_dir {str(folder)!r} cannot be written: {err.strerror or err}") from None
+
+
 class Checkpoints(Callback):
     """Write ``out_dir/checkpoint.safetensors`` (weights, optimizer, generators, arm state, history)
     every ``every`` steps and at the end, with ``history.json``, ``history.csv`` and ``config.json``.
@@ -164,6 +205,9 @@ class Checkpoints(Callback):
     def on_start(self, trainer, record):
         if trainer.world.main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            if trainer.config.run.overwrite:  # --overwrite: the earlier run's files go, none is left to mislead
+                for name in RUN_FILES:
+                    (self.out_dir / name).unlink(missing_ok=True)
             _write_json(self.out_dir / "config.json", trainer.config.to_dict())
 
     def on_step(self, trainer, record):

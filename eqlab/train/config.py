@@ -195,6 +195,8 @@ class RunConfig(_Group):
     out_dir: str | None = option(None, "run folder for the checkpoint and history.json/.csv; none: write nothing")
     checkpoint_every: int = option(0, "steps between checkpoints (0: at the end only); needs out_dir")
     resume: bool = option(False, "continue from out_dir/checkpoint.safetensors when it exists")
+    overwrite: bool = option(False, "replace the run that out_dir holds (without it, and without resume, a folder "
+                             "holding a run is refused)")
     log_every: int = option(10, "steps between history records")
     val_every: int = option(50, "steps between validations (PSNR, SSIM, equivariance errors); 0: at the end only")
     val_size: int = option(128, "side of the centre crops of the test images used for validation")
@@ -212,8 +214,10 @@ class RunConfig(_Group):
         check_int("workers", self.workers, 0)
         if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
             self._bad("device", "auto, cpu, cuda or cuda:N")
-        if (self.checkpoint_every or self.resume) and not self.out_dir:
-            raise ValueError("checkpoint_every and resume need an out_dir")
+        if (self.checkpoint_every or self.resume or self.overwrite) and not self.out_dir:
+            raise ValueError("checkpoint_every, resume and overwrite need an out_dir")
+        if self.resume and self.overwrite:
+            raise ValueError("resume (continue the run in out_dir) and overwrite (replace it) exclude each other")
 
 
 GROUPS: dict[str, type[_Group]] = {"problem": ProblemConfig, "net": NetConfig, "method": MethodConfig,

@@ -49,7 +49,16 @@ from eqlab.data.pipeline import BatchPlanner, ImageFiles, ImageTensors, PatchPai
 from eqlab.groups import get_group
 from eqlab.models import build
 from eqlab.models.init import initialise
-from eqlab.train.callbacks import CHECKPOINT_NAME, Checkpoints, History, Progress, StallCheck, Validation, as_callback
+from eqlab.train.callbacks import (
+    CHECKPOINT_NAME,
+    Checkpoints,
+    History,
+    Progress,
+    StallCheck,
+    Validation,
+    as_callback,
+    check_out_dir,
+)
 from eqlab.train.config import TrainConfig
 from eqlab.train.distributed import World, distributed
 
@@ -69,7 +78,8 @@ class TrainResult:
     wall_time_s: float = 0.0  # seconds spent in fit, over all resumed segments
     step: int = 0  # optimizer steps taken
     stopped: bool = False  # a callback requested an early stop
-    stalled: bool = False  # the final PSNR is within STALL_MARGIN_DB of the degraded input: it learned nothing
+    stalled: bool = False  # the final PSNR is within STALL_MARGIN_DB of the degraded input (or NaN): it learned nothing
+    non_finite: str = ""  # what went NaN or infinite (a loss, the net's output), when something did: the run stopped
     main: bool = True  # rank 0 under torchrun (or a single process): only it has metrics, history and paths
 
 
@@ -113,6 +123,7 @@ class Trainer:
                  world: World | None = None):
         self.start_time = time.perf_counter()
         self.config = config.validate()
+        check_out_dir(config.run)  # a folder holding a run, a file, an unwritable place: refused before any work
         self.world = world or World()
         self.device = self.world.device
         self.task = config.task_spec()
@@ -136,6 +147,7 @@ class Trainer:
         self.metrics_step = -1
         self.paths: dict[str, str] = {}
         self.stopped = self.stalled = self._stop = False
+        self.non_finite = ""  # what went NaN or infinite first (StallCheck)
         self._last = None  # (losses, measured) of the latest step, for a record made after the fact
         checkpoint = Checkpoints(config.run.out_dir, config.run.checkpoint_every) if config.run.out_dir else None
         if config.run.resume and checkpoint.path.exists():
@@ -183,7 +195,7 @@ class Trainer:
         self.model.eval()
         return TrainResult(model=self.model, history=self.history, metrics=self.metrics, paths=self.paths,
                            wall_time_s=self.wall_time_s(), step=self.step, stopped=self.stopped,
-                           stalled=self.stalled, main=self.world.main)
+                           stalled=self.stalled, non_finite=self.non_finite, main=self.world.main)
 
     def _batches(self):
         """Endless ``(x, y)`` batches (``eqlab.data.pipeline``); the data and noise streams follow the consumed one."""
@@ -201,6 +213,11 @@ class Trainer:
     def request_stop(self) -> None:
         """End the run after the current step (with a checkpoint when there is an ``out_dir``)."""
         self._stop = True
+
+    def flag_non_finite(self, what: str) -> None:
+        """A loss or the net's output went NaN or infinite: remember the first ``what`` and end the run."""
+        self.non_finite = self.non_finite or what
+        self.request_stop()
 
     def full_record(self) -> dict:
         """The latest step's numbers as floats (synchronises a GPU: called on logged steps only)."""
@@ -268,14 +285,21 @@ class Trainer:
             raise ValueError(f"cannot resume from {str(path)!r}: saved with {extra.get('world_size')} processes, "
                              f"now {self.world.size}")
         self.model.load_state_dict(loaded.state_dict())
-        if meta["optimizer_state"] is not None:
-            self.optimizer.load_state_dict(meta["optimizer_state"])
-        for name, generator in self.generators.items():
-            generator.set_state(meta["rng_state"][f"r{self.world.rank}.{name}"])
-        self.arm.load_state_dict(extra.get("arm_state", {}))
-        self.step, self.history = int(meta["step"]), list(meta.get("history", []))
-        self.previous_s, self.train_s = float(extra.get("wall_time_s", 0.0)), float(extra.get("train_s", 0.0))
-        self.samples = int(extra.get("samples", 0))
+        part = "optimizer state"
+        try:  # a card edited by hand: every broken part is a ValueError naming the file, not torch's traceback
+            if meta["optimizer_state"] is not None:
+                self.optimizer.load_state_dict(meta["optimizer_state"])
+            part = "random generator states"
+            for name, generator in self.generators.items():
+                generator.set_state(meta["rng_state"][f"r{self.world.rank}.{name}"])
+            part = "arm state and counters"
+            self.arm.load_state_dict(extra.get("arm_state", {}))
+            self.step, self.history = int(meta["step"]), list(meta.get("history", []))
+            self.previous_s, self.train_s = float(extra.get("wall_time_s", 0.0)), float(extra.get("train_s", 0.0))
+            self.samples = int(extra.get("samples", 0))
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+            raise ValueError(f"cannot resume from {str(path)!r}: its {part} is broken ({type(err).__name__}: "
+                             f"{err})") from None
 
 
 def _load_weights(model: nn.Module, source: str) -> None:
