@@ -419,10 +419,10 @@ def test_split_norm_does_not_reward_orientation_blindness():
 
 
 @pytest.mark.parametrize("layout", [Map(), Tokens(), Windows(3), ChannelsLast()], ids=repr)
-@pytest.mark.parametrize("rep, channels", [(Regular(), 8), (PixelShuffle(2), 4)])
+@pytest.mark.parametrize("rep, channels", [(Regular(), 8), (Regular(), 48), (PixelShuffle(2), 4)])
 def test_fused_split_term_matches_the_projector_definition(rep, channels, layout):
     """The fused split term (one gather, field means) against the term written with projectors, values and grads."""
-    from eqlab.regularizer import _component_term, _Fields, _gather, _SplitTerm
+    from eqlab.regularizer import _component_term, _Fields, _split_gather, _SplitTerm
 
     maps = torch.randn(4, channels, 6, 6, dtype=torch.float64)
     raw = _arranged(maps, layout)  # the layer's own arrangement
@@ -430,8 +430,8 @@ def test_fused_split_term_matches_the_projector_definition(rep, channels, layout
     fields = _Fields(channels, 4, not isinstance(layout, Map))
     for element in (1, 2, 3):
         fused = raw.clone().requires_grad_(True)
-        index, inverse = _gather(layout, shape, 1.0, C4(), element, rep, "cpu")
-        value = _SplitTerm.apply(fused.reshape(4, -1), index, inverse, fields)
+        index, inverse, fields_index = _split_gather(layout, shape, 1.0, C4(), element, rep, "cpu", fields)
+        value = _SplitTerm.apply(fused.reshape(4, -1), index, inverse, fields_index, fields)
         value.backward()
         plain = maps.clone().requires_grad_(True)
         expected = _component_term(plain[:2], plain[2:], C4(), element, rep, "split")
