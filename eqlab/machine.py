@@ -50,6 +50,10 @@ Windows, musl), whose allocators are not set this way. ``eqlab.ALLOCATOR`` says 
 the large tensors are all allocated from the main thread's arena (``malloc_info`` after EQ-Reg
 steps at two threads: one other arena, 0.1 MiB), and the top pad only spaces out ``brk`` calls.
 
+After a run, the process still holds the run's peak: glibc keeps freed memory (more so with the
+setting above) until ``malloc_trim`` hands it back. ``release_memory()`` calls it; ``fit`` calls it at
+its end and the app after every training, so a long session does not keep a training run's peak.
+
 What is not here: anything that trains or measures.
 """
 
@@ -61,7 +65,7 @@ import platform
 import sys
 
 __all__ = ["machine_info", "load_average", "process_cpu_s", "choose_wait_policy", "choose_threads", "WAIT_POLICY",
-           "choose_allocator", "KEEP_BYTES", "ALLOCATOR_VARIABLE"]
+           "choose_allocator", "KEEP_BYTES", "ALLOCATOR_VARIABLE", "release_memory"]
 
 WAIT_POLICY = "PASSIVE"  # what eqlab asks of OpenMP unless OMP_WAIT_POLICY is already set
 SMALL_MACHINE = 2  # cores: at most this many and torch already loaded -> one torch thread
@@ -132,11 +136,7 @@ def _choose_allocator() -> str:
     if any(name.startswith("MALLOC_") for name in os.environ) or "glibc.malloc." in os.environ.get(
             "GLIBC_TUNABLES", "") or "malloc" in os.environ.get("LD_PRELOAD", ""):
         return "user"
-    try:
-        glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-    except (AttributeError, ValueError, OSError):  # Windows has no confstr; musl does not know the name
-        glibc = False
-    if not glibc:
+    if not _glibc():
         return "not glibc"
     mallopt = ctypes.CDLL(None).mallopt
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int  # both thresholds fit an int
@@ -145,6 +145,30 @@ def _choose_allocator() -> str:
     if mallopt(_M_MMAP_THRESHOLD, KEEP_BYTES):
         return "keep"
     return "keep 32 MiB" if mallopt(_M_MMAP_THRESHOLD, OLD_GLIBC_MMAP_MAX) else "refused"
+
+
+def _glibc() -> bool:
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (AttributeError, ValueError, OSError):  # Windows has no confstr; musl does not know the name
+        return False
+
+
+def release_memory() -> bool:
+    """Give the memory freed in this process back to the system: glibc's ``malloc_trim(0)``.
+
+    Freed blocks stay in the process for reuse (``choose_allocator`` keeps even large ones), so after a
+    training run the process holds the run's peak; this returns what is free (the tensors still in use
+    stay). It costs a few milliseconds; elsewhere than glibc it does nothing.
+
+    Returns:
+        ``True`` when glibc released memory, ``False`` when it had nothing to release or is not glibc.
+    """
+    if not _glibc():
+        return False
+    trim = ctypes.CDLL(None).malloc_trim
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(trim(0))
 
 
 def load_average() -> float | None:
