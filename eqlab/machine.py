@@ -65,7 +65,7 @@ import platform
 import sys
 
 __all__ = ["machine_info", "load_average", "process_cpu_s", "choose_wait_policy", "choose_threads", "WAIT_POLICY",
-           "choose_allocator", "KEEP_BYTES", "ALLOCATOR_VARIABLE", "release_memory"]
+           "choose_allocator", "release_memory", "KEEP_BYTES", "ALLOCATOR_VARIABLE"]
 
 WAIT_POLICY = "PASSIVE"  # what eqlab asks of OpenMP unless OMP_WAIT_POLICY is already set
 SMALL_MACHINE = 2  # cores: at most this many and torch already loaded -> one torch thread
@@ -136,7 +136,11 @@ def _choose_allocator() -> str:
     if any(name.startswith("MALLOC_") for name in os.environ) or "glibc.malloc." in os.environ.get(
             "GLIBC_TUNABLES", "") or "malloc" in os.environ.get("LD_PRELOAD", ""):
         return "user"
-    if not _glibc():
+    try:
+        glibc = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (AttributeError, ValueError, OSError):  # Windows has no confstr; musl does not know the name
+        glibc = False
+    if not glibc:
         return "not glibc"
     mallopt = ctypes.CDLL(None).mallopt
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int  # both thresholds fit an int
@@ -147,26 +151,21 @@ def _choose_allocator() -> str:
     return "keep 32 MiB" if mallopt(_M_MMAP_THRESHOLD, OLD_GLIBC_MMAP_MAX) else "refused"
 
 
-def _glibc() -> bool:
-    try:
-        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-    except (AttributeError, ValueError, OSError):  # Windows has no confstr; musl does not know the name
-        return False
-
-
 def release_memory() -> bool:
-    """Give the memory freed in this process back to the system: glibc's ``malloc_trim(0)``.
+    """Give the memory that is free inside the process back to the system (glibc's ``malloc_trim(0)``).
 
-    Freed blocks stay in the process for reuse (``choose_allocator`` keeps even large ones), so after a
-    training run the process holds the run's peak; this returns what is free (the tensors still in use
-    stay). It costs a few milliseconds; elsewhere than glibc it does nothing.
+    With the thresholds ``choose_allocator`` sets, freed blocks under ``KEEP_BYTES`` stay in the process
+    (what a training loop wants); a server that decoded a large upload, or a process whose training
+    ended, calls this afterwards. It walks every arena (a few milliseconds for a heap of a gigabyte)
+    and does nothing outside glibc.
 
     Returns:
-        ``True`` when glibc released memory, ``False`` when it had nothing to release or is not glibc.
+        ``True`` when memory was given back, ``False`` when none was (or the C library is not glibc).
     """
-    if not _glibc():
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc (macOS, Windows, musl)
         return False
-    trim = ctypes.CDLL(None).malloc_trim
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return bool(trim(0))
 

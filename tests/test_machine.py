@@ -103,32 +103,19 @@ def test_machine_info_records_the_allocator():
     assert machine.machine_info()["allocator"] == eqlab.ALLOCATOR
 
 
-RELEASE = """
-import ctypes, json
-import eqlab
-from eqlab.machine import release_memory
-libc = ctypes.CDLL(None)
-class Info(ctypes.Structure):
-    names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
-    _fields_ = [(name, ctypes.c_size_t) for name in names.split()]
-libc.mallinfo2.restype = Info
-libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
-block = libc.malloc(100 << 20)
-libc.free(block)
-kept = libc.mallinfo2().arena
-released = release_memory()
-print(json.dumps(dict(released=released, kept_mib=kept >> 20, after_mib=libc.mallinfo2().arena >> 20)))
-"""
+def test_release_memory_gives_back_what_a_large_freed_block_held():
+    status = "/proc/self/status"
+    if not os.path.exists(status) or not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+        pytest.skip("needs Linux and glibc")
 
+    def rss_mb() -> float:
+        line = next(ln for ln in open(status) if ln.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
 
-@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
-def test_release_memory_returns_a_freed_block_to_the_system():
-    """With eqlab's setting a freed 100 MiB block stays in the heap; release_memory() gives it back."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != machine.ALLOCATOR_VARIABLE}
-    out = subprocess.run([sys.executable, "-c", RELEASE], env=clean, capture_output=True, text=True, check=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["released"] is True and result["kept_mib"] - result["after_mib"] >= 90, result
+    import numpy as np
 
-
-def test_release_memory_is_safe_to_call_anywhere():
-    assert machine.release_memory() in (True, False)  # glibc: whether it released; elsewhere: False, a no-op
+    block = np.ones(300 * 2**20 // 8)  # 300 MiB, under KEEP_BYTES: with eqlab's thresholds it stays when freed
+    before = rss_mb()
+    del block
+    machine.release_memory()
+    assert rss_mb() < before - 200
