@@ -86,14 +86,6 @@ def _gather(layout: Layout, raw: tuple, aspect: float, group: Group, element: in
     return forward.to(device, small), inverse.to(device, small)
 
 
-@lru_cache(maxsize=256)
-def _split_gather(layout: Layout, raw: tuple, aspect: float, group: Group, element: int, rep: Representation,
-                  device: str, fields: _Fields) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``_gather``'s ``(G, G^{-1})`` and the gather of the field sums that goes with ``G`` (``_Fields.index``)."""
-    index, inverse = _gather(layout, raw, aspect, group, element, rep, device)
-    return index, inverse, fields.index(index)
-
-
 def _acted_halves(raw: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
     """``(A y_0, y_1, dtype of the sums)`` of a paired raw output ``(2B, K)``; ``A y_0`` is a fresh tensor.
 
@@ -190,26 +182,24 @@ class _SplitTerm(torch.autograd.Function):
 
     Both are ``d W_d + A y_0 W_a`` with ``W = alpha I + gamma Q``, a small block-diagonal matrix acting on
     every block of channels (:class:`_Fields`): two matrix products per half, in which the field means,
-    the scaling and the sum are one pass. The forward pass takes the field sums of the whole output once
-    (those of ``A y_0`` are a gather of those of ``y_0``, by ``fields_index``); like the whole-layer term
-    it saves ``A y_0`` and ``d`` only. A raw output holds its channels first (maps ``(C, H, W)``) or last
-    (tokens, windows, channels-last maps: ``(..., C)``); ``fields`` reads it either way.
+    the scaling and the sum are one pass. The forward pass needs four energies, read from two Gram
+    matrices of the channels (one of the whole output, one of ``d``): ``||y||^2`` is their trace and
+    ``||Q y||^2`` their sum against ``Q``. Like the whole-layer term it saves ``A y_0`` and ``d`` only.
+    A raw output holds its channels first (maps ``(C, H, W)``) or last (tokens, windows, channels-last
+    maps: ``(..., C)``); ``fields`` reads it either way.
     ``tests/test_regularizer.py`` checks values and gradients against the term written with projectors.
     """
 
     @staticmethod
-    def forward(ctx, raw, index, inverse, fields_index, fields):
-        with torch.autocast(raw.device.type, enabled=False):  # the sums stay in float32 under autocast
+    def forward(ctx, raw, index, inverse, fields):
+        with torch.autocast(raw.device.type, enabled=False):  # the Gram matrices stay in float32 under autocast
             a, y1, compute = _acted_halves(raw, index)
             d = a - y1
-            full = raw if raw.dtype == compute else raw.to(compute)
-            sums = fields.sums(full)  # (2B, K / n): every field's sum over its n channels
-            half, n = a.shape[0], fields.size
-            sums_a = sums[:half].index_select(1, fields_index)  # the field sums of A y_0
-            s_inv = sums.square().sum() / n + _EPS  # ||Q y_0||^2 + ||Q y_1||^2 (||Q A y_0|| = ||Q y_0||)
-            n_inv = (sums_a - sums[half:]).square().sum() / n  # ||Q d||^2
-            s_or = (torch.dot(full.reshape(-1), full.reshape(-1)) - s_inv).clamp_min(0) + _EPS
-            n_or = (torch.dot(d.view(-1), d.view(-1)) - n_inv).clamp_min(0)
+            energy, s_inv = fields.energies(raw if raw.dtype == compute else raw.to(compute))  # both halves
+            s_inv = s_inv + _EPS  # ||Q y_0||^2 + ||Q y_1||^2 (and ||Q A y_0|| = ||Q y_0||)
+            s_or = (energy - s_inv).clamp_min(0) + _EPS
+            n_all, n_inv = fields.energies(d)  # ||d||^2, ||Q d||^2
+            n_or = (n_all - n_inv).clamp_min(0)
             l_inv, l_or = n_inv / s_inv, n_or / s_or
         ctx.save_for_backward(a, d, torch.stack([l_inv, l_or, s_inv, s_or]))
         ctx.inverse, ctx.fields, ctx.dtype = inverse, fields, raw.dtype
@@ -228,18 +218,18 @@ class _SplitTerm(torch.autograd.Function):
         torch.index_select(grad_a, 1, ctx.inverse, out=grad_raw[:half])
         w_d = fields.matrix(c_or * (l_or - 1), c_inv * (l_inv - 1) - c_or * (l_or - 1), a)
         fields.combine(d, w_d, a, w_a, grad_raw[half:])
-        return grad_raw.to(ctx.dtype), None, None, None, None
+        return grad_raw.to(ctx.dtype), None, None, None
 
 
-BLOCKS = {False: 8, True: 16}  # channels per matrix product in _Fields, channels first / last (the fastest on
-#                                 CPU, 8 x 2304 positions x 32 channels: 0.51 / 0.62 ms for a half's gradient)
+BLOCKS = {False: 4, True: 16}  # channels per matrix product in _Fields, channels first / last (the fastest on
+#                                 CPU, 8 x 2304 positions x 32 channels, Gram matrices and gradients)
 
 
 @dataclass(frozen=True)
 class _Fields:
     """How one image's raw output ``(K,)`` holds its fields of ``size`` channels: channels first or last.
 
-    The split term's field means and its gradient act on blocks of ``block`` channels (whole fields, at
+    The split term's energies and its gradient act on blocks of ``block`` channels (whole fields, at
     most ``BLOCKS[last]`` channels) by small matrix products: on CPU they run at the speed of an elementwise
     pass, where a reduction or a broadcast over the ``n`` channels of a field runs 2-6x slower (measured, 8 x 2304
     positions x 32 channels; channels last, the ``n`` channels are the innermost axis).
@@ -261,29 +251,16 @@ class _Fields:
             return t.view(-1, self.block)
         return t.view(-1, self.block, t.shape[1] // self.channels)
 
-    def sums(self, t: torch.Tensor) -> torch.Tensor:
-        """Every field's sum over its ``n`` channels: ``(B, K / n)``, laid out as ``(S, C / n)`` or ``(C / n, S)``."""
-        ones = _basis(self.block, self.size, t.device, t.dtype)[2]  # (block, block / n)
+    def energies(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(||t||^2, ||Q t||^2)`` of a ``(B, K)`` tensor, from the Gram matrix of its blocks' channels."""
         blocks = self._blocks(t)
-        summed = blocks @ ones if self.last else torch.matmul(ones.T, blocks)
-        return summed.view(t.shape[0], -1)
-
-    def index(self, index: torch.Tensor) -> torch.Tensor:
-        """The gather of the field sums that goes with the gather ``index`` of the entries (:meth:`sums`' layout).
-
-        Every channel of a field comes from the same field of the source (a regular field or a pixel-shuffle
-        block moves as a whole), so its first channel tells which.
-        """
-        n = self.size
-        if self.last:  # entry s * C + f * n + c -> sum s * (C / n) + f
-            return (index.view(-1, n)[:, 0] // n).contiguous()
-        spatial = index.numel() // self.channels  # entry (f * n + c) * S + s -> sum f * S + s
-        first = index.view(self.channels // n, n, spatial)[:, 0].reshape(-1).long()
-        return ((first // (n * spatial)) * spatial + first % spatial).to(index.dtype)
+        gram = blocks.T @ blocks if self.last else torch.bmm(blocks, blocks.transpose(1, 2)).sum(0)  # (block, block)
+        mean = _basis(self.block, self.size, t.device, t.dtype)[1]
+        return gram.diagonal().sum(), (gram * mean).sum()
 
     def matrix(self, alpha: torch.Tensor, gamma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """``alpha I + gamma Q`` on one block, ``(block, block)``, with ``Q`` the field mean (symmetric)."""
-        eye, mean, _ = _basis(self.block, self.size, like.device, like.dtype)
+        eye, mean = _basis(self.block, self.size, like.device, like.dtype)
         return eye * alpha + mean * gamma
 
     def combine(self, d: torch.Tensor, w_d: torch.Tensor, a: torch.Tensor, w_a: torch.Tensor,
@@ -300,10 +277,10 @@ class _Fields:
 
 @lru_cache(maxsize=64)
 def _basis(block: int, size: int, device: torch.device, dtype: torch.dtype):
-    """``(I, Q, P)`` on one block of ``block`` channels: the identity, the field mean ``Q`` (each field of
-    ``size`` channels replaced by its mean) and the field sum ``P`` ``(block, block / size)``."""
-    sum_matrix = torch.kron(torch.eye(block // size), torch.ones(size, 1)).to(device, dtype)
-    return torch.eye(block, device=device, dtype=dtype), sum_matrix @ sum_matrix.T / size, sum_matrix
+    """``(I, Q)`` on one block of ``block`` channels: the identity and the field mean ``Q`` (each field of
+    ``size`` channels replaced by its mean, a symmetric projector)."""
+    mean = torch.kron(torch.eye(block // size), torch.full((size, size), 1.0 / size))
+    return torch.eye(block, device=device, dtype=dtype), mean.to(device, dtype)
 
 
 @lru_cache(maxsize=256)
@@ -496,27 +473,28 @@ class EQReg:
         if images % 2 or out.shape[0] % images:
             raise ValueError(f"layer {layer.name!r}: a batch of {images} images cannot be paired; build it with "
                              "group.pair()")
-        if self.norm == "split" and self.group.exact and layer.layout.permutes:
-            raw = layer.layout.per_image(out, images)
-            last = not isinstance(layer.layout, Map)  # tokens, windows, channels-last maps: (..., C)
-            field = _uniform_field(layer.rep, self.group, raw[-1] if last else raw[0])
-            if field:  # regular fields, pixel-shuffle blocks: the fused term
-                fields = _Fields(raw[-1] if last else raw[0], field, last)
-                index, inverse, fields_index = _split_gather(layer.layout, raw, self._aspect, self.group,
-                                                             self._element, layer.rep, str(out.device), fields)
-                return _SplitTerm.apply(out.reshape(images, -1), index, inverse, fields_index, fields)
-        if self.norm in COMPONENT_NORMS:
+        norm, half = self.norm, images // 2
+        raw = layer.layout.per_image(out, images) if layer.layout.permutes else None
+        if norm in COMPONENT_NORMS and raw is not None:
+            channels = layer.layout.map_shape(raw, self._aspect)[0]
+            if len(_parts(layer.rep, self.group, channels, norm)) == 1:
+                norm = "relative"  # one part (an image-valued, trivial layer): the same value as the whole layer's
+            elif norm == "split" and self.group.exact:
+                last = not isinstance(layer.layout, Map)  # tokens, windows, channels-last maps: (..., C)
+                field = _uniform_field(layer.rep, self.group, channels)
+                if field and (raw[-1] if last else raw[0]) == channels:  # regular fields, pixel-shuffle blocks
+                    index, inverse = _gather(layer.layout, raw, self._aspect, self.group, self._element, layer.rep,
+                                             str(out.device))
+                    return _SplitTerm.apply(out.reshape(images, -1), index, inverse, _Fields(channels, field, last))
+        if norm in COMPONENT_NORMS:
             maps = layer.layout.to_map(out, images, self._aspect)  # (2B, C, H, W)
-            return _component_term(maps[:images // 2], maps[images // 2:], self.group, self._element, layer.rep,
-                                   self.norm)
-        if self.group.exact and layer.layout.permutes:
-            raw = layer.layout.per_image(out, images)
+            return _component_term(maps[:half], maps[half:], self.group, self._element, layer.rep, norm)
+        if self.group.exact and raw is not None:
             index, inverse = _gather(layer.layout, raw, self._aspect, self.group, self._element, layer.rep,
                                      str(out.device))
-            return _GatherTerm.apply(out.reshape(images, -1), index, inverse, self.norm == "relative")
+            return _GatherTerm.apply(out.reshape(images, -1), index, inverse, norm == "relative")
         maps = layer.layout.to_map(out, images, self._aspect)  # (2B, C, H, W)
-        half = images // 2
-        return _plain_term(maps[:half], maps[half:], self.group, self._element, layer.rep, self.norm == "relative")
+        return _plain_term(maps[:half], maps[half:], self.group, self._element, layer.rep, norm == "relative")
 
     # -- results -------------------------------------------------------------------------------------
     def terms(self) -> dict[str, torch.Tensor]:

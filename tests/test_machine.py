@@ -109,7 +109,8 @@ def test_release_memory_gives_back_what_a_large_freed_block_held():
         pytest.skip("needs Linux and glibc")
 
     def rss_mb() -> float:
-        line = next(ln for ln in open(status) if ln.startswith("VmRSS:"))
+        with open(status) as lines:
+            line = next(ln for ln in lines if ln.startswith("VmRSS:"))
         return int(line.split()[1]) / 1024
 
     import numpy as np
