@@ -185,18 +185,20 @@ class EQRegArm(Augment):
     backward, and the task's part is their difference. Under DDP the penalty's gradient is
     averaged over the ranks like the loss's, so every rank holds the same ``lambda``.
 
-    No weight can collapse the net silently. A measured share above ``max_share`` lowers ``lambda``
-    to ``max_share / rho`` until the next measurement (a fixed weight comes back as far as the cap
-    allows at every measurement); the history records every measured share (``grad_share``, the
-    share the step's own ``lambda`` drove) and whether the cap acted (``share_capped``), and
-    :meth:`warnings` says so in words. A run the penalty still drives to its degraded input is
-    stopped by ``eqlab.train.callbacks.StallCheck`` with :meth:`collapse`'s message.
+    No weight can collapse the net silently. With a fixed weight, a measured share above
+    ``max_share`` lowers ``lambda`` to ``max_share / rho`` until the next measurement (where the
+    weight comes back as far as the cap allows); a target share may not exceed ``max_share``. The
+    history records every measured share (``grad_share``, the share the step's own ``lambda``
+    drove) and whether the cap acted (``share_capped``), and :meth:`warnings` says so in words. A
+    run the penalty still drives to its degraded input is stopped by
+    ``eqlab.train.callbacks.StallCheck`` with :meth:`collapse`'s message.
 
     Args:
         weight: ``lambda`` when ``target_share`` is ``None``; the starting value otherwise.
         target_share: the gradient share to hold, e.g. ``0.1``; ``None``: a fixed ``weight``.
-        max_share: the most of the update the penalty may drive (``MAX_SHARE``); ``None``: no cap (a
-            collapse is still stopped). It acts where the share is measured (``share_every``).
+        max_share: the most of the update a fixed weight may make the penalty drive, and the largest
+            ``target_share`` (``MAX_SHARE``); ``None``: no cap (a collapse is still stopped). It acts
+            where the share is measured (``share_every``).
         norm: ``"split"`` (default), ``"relative"``, ``"components"`` or ``"paper"`` (see ``eqlab.regularizer``).
         share_every: steps between measurements (step 1 always); 0: never (only with a fixed weight).
         layers, reps: which layers, with which representations (see ``EQReg``).
@@ -276,9 +278,9 @@ class EQRegArm(Augment):
             else:  # half-way in log space: one noisy measurement moves lambda by the square root of its error
                 self.weight = math.exp(0.5 * math.log(self.weight) + 0.5 * math.log(ideal))
             self.weight = min(max(self.weight, WEIGHT_RANGE[0]), WEIGHT_RANGE[1])
-        elif self.target_share is None:
+        else:
             self.weight = self.asked  # a fixed weight: as asked, as far as the cap allows
-        capped = self.max_share is not None and self.weight * ratio > self.max_share
+        capped = self.target_share is None and self.max_share is not None and self.weight * ratio > self.max_share
         if capped:
             self.weight = self.max_share / ratio
             self.capped.append((step, share, self.weight))
@@ -291,11 +293,9 @@ class EQRegArm(Augment):
         if not self.capped:
             return []
         step, share, weight = self.capped[0]
-        asked = f"a target share of {self.target_share:g}" if self.target_share is not None else \
-            f"the weight lambda = {self.asked:g}"
-        return [f"EQ-Reg: with {asked} the penalty drove {share:.2f} of the update at step {step}, above the cap "
-                f"max_share = {self.max_share:g}: lambda was lowered to {weight:.3g} there and at "
-                f"{len(self.capped) - 1} later measurement(s) (largest share {self.peak[0]:.2f}, step "
+        return [f"EQ-Reg: with the weight lambda = {self.asked:g} the penalty drove {share:.2f} of the update at "
+                f"step {step}, above the cap max_share = {self.max_share:g}: lambda was lowered to {weight:.3g} "
+                f"there and at {len(self.capped) - 1} later measurement(s) (largest share {self.peak[0]:.2f}, step "
                 f"{self.peak[1]}; the history's 'weight' is the lambda used). Lower the weight, or hold a share "
                 f"with target_share (e.g. 0.1), to choose the push yourself; max_share=None trains at the weight "
                 "as asked, at the risk of a collapse."]
