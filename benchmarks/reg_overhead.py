@@ -12,16 +12,20 @@ Transformer (spandrel's SwinIR when installed, else eqlab's ``winattn``), at 1 a
 3. an eval-mode forward with EQ-Reg attached over the bare model (there are no hooks outside
    ``active()``: it should read 1.00 up to noise).
 
-The variants alternate step by step and the median over rounds is reported, of the CPU time of
+The variants alternate step by step and the median over rounds is taken, of the CPU time of
 the process (what a step costs on cores of its own: on a shared machine the wall time also counts
 waiting for a core) and of the wall time; the 1-minute load average is printed before and after.
 
-Each net and thread count is measured twice, in two fresh processes run one after the other (their
-order alternating from row to row): with the allocator setting ``import eqlab`` makes on glibc
-(``eqlab.ALLOCATOR``: freed memory stays in the process) and with glibc's defaults
-(``EQLAB_ALLOCATOR=default``, the plain process); with the peak resident memory of each process.
+Each net and thread count is measured in ``--repeats`` fresh processes (default 3), the rows taken in
+turn and in reverse order every other repetition, so that a change in the machine's load spreads over
+all of them; a line reports the median over the repetitions (``exact`` also its lowest and highest).
+With ``--plain`` every process has a twin with glibc's default allocator (``EQLAB_ALLOCATOR=default``)
+beside the setting ``import eqlab`` makes (``eqlab.ALLOCATOR``: freed memory stays in the process).
+``--profile`` prints instead the torch profiler's table of five EQ-Reg steps of one net (one thread):
+where the time goes.
 
-Usage: python benchmarks/reg_overhead.py [--rounds 12] [--quick]
+Usage: python benchmarks/reg_overhead.py [--rounds 12] [--repeats 3] [--nets "DnCNN 8x32" transformer]
+       [--plain] [--quick] [--profile "DnCNN 8x32"]
 """
 
 from __future__ import annotations
@@ -177,52 +181,97 @@ def run_worker(net: str, threads: int, args, plain: bool) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12, help="timed steps per variant (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per row, alternating (median)")
     parser.add_argument("--batch", type=int, default=8, help="images per half; the paired batch is twice that")
     parser.add_argument("--patch", type=int, default=48)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--quick", action="store_true", help="3 rounds, the two small nets only")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, 1 repeat, the two small nets only")
+    parser.add_argument("--plain", action="store_true", help="also measure with glibc's default allocator")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: bf16 autocast, peak memory")
     parser.add_argument("--nets", nargs="+", choices=sorted(NETS), default=sorted(NETS, key=list(NETS).index),
                         help="which nets (default: all; transformer: SwinIR if spandrel is installed, else winattn)")
+    parser.add_argument("--profile", choices=sorted(NETS), help="print the profiler table of five EQ-Reg steps")
     parser.add_argument("--worker", choices=sorted(NETS), help=argparse.SUPPRESS)  # one row, in a fresh process
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.threads[0], args)
-    args.rounds = 3 if args.quick else args.rounds
-    rounds = args.rounds
+    if args.profile:
+        return profile(args.profile, args)
+    if args.quick:
+        args.rounds, args.repeats = 3, 1
     nets = [net for net in args.nets if not (args.quick and net in ("DnCNN 17x64", "transformer"))]
     cuda = args.device.startswith("cuda")  # the host allocator hardly matters there: no plain process
     info = machine_info(args.device)
-    if args.device.startswith("cuda"):
+    if cuda:
         print(f"GPU {info['gpu']}, bf16 autocast; times are wall times, memory is the peak allocated")
     print(f"{info['cpu']} ({info['cpu_count']} cores), torch {info['torch']}, OMP_WAIT_POLICY "
-          f"{info['omp_wait_policy']}, allocator {info['allocator']} (plain: {ALLOCATOR_VARIABLE}=default); paired "
-          f"batch {2 * args.batch} x {args.patch} x {args.patch}, Adam, {rounds} rounds; load {load_average():.2f} "
+          f"{info['omp_wait_policy']}, allocator {info['allocator']}; paired batch {2 * args.batch} x {args.patch} x "
+          f"{args.patch}, Adam, {args.rounds} rounds x {args.repeats} processes per row; load {load_average():.2f} "
           "at the start")
-    header = (f"{'net':<24}{'threads':>8}{'layers':>7}{'augment ms':>11}{'exact':>8}{'whole':>8}{'stoch.':>8}"
-              f"{'wall ex.':>9}{'wall st.':>9}{'memory':>8}{'mem st.':>8}{'eval':>7}{'RSS MiB':>9}"
-              f"{'plain ex.':>10}{'plain st.':>10}{'plain RSS':>10}{'load':>6}")
+    rows: dict[tuple, list] = {}
+    plains: dict[tuple, list] = {}
+    order = [(t, n) for t in args.threads for n in nets]
+    for repeat in range(args.repeats):
+        for threads, net in order if repeat % 2 == 0 else order[::-1]:
+            rows.setdefault((threads, net), []).append(run_worker(net, threads, args, plain=False))
+            if args.plain and not cuda:
+                plains.setdefault((threads, net), []).append(run_worker(net, threads, args, plain=True))
+    header = (f"{'net':<24}{'threads':>8}{'layers':>7}{'augment ms':>11}{'exact':>8}{'(range)':>14}{'whole':>8}"
+              f"{'stoch.':>8}{'wall ex.':>9}{'memory':>8}{'mem st.':>8}{'eval':>7}{'RSS MiB':>9}"
+              + (f"{'plain ex.':>10}{'plain RSS':>10}" if plains else ""))
     print(header)
-    for i, (threads, net) in enumerate((t, n) for t in args.threads for n in nets):
-        order = (False, True) if i % 2 == 0 else (True, False)  # alternate which process runs first
-        rows = {plain: run_worker(net, threads, args, plain) for plain in order if not (plain and cuda)}
-        print(line(rows[False], rows.get(True), threads), flush=True)
-    print(f"ratios over augment (same paired batch, no penalty), CPU time; exact: every layer, split norm (the "
-          f"default); whole: every layer, eqlab 0.2's whole-layer relative norm; stoch.: split on a random "
-          f"quarter per step; wall: the same in wall time; memory: saved-for-backward bytes; eval: forward with "
-          f"EQ-Reg attached / bare; RSS: peak resident memory of the process; plain: the same process with "
-          f"glibc's default allocator. Load at the end {load_average():.2f}.")
+    for key in order:
+        print(line(rows[key], plains.get(key), key[0]), flush=True)
+    print(f"ratios over augment (same paired batch, no penalty), CPU time, median of {args.repeats} processes; exact: "
+          f"every layer, split norm (the default), with the lowest and highest process; whole: every layer, eqlab "
+          f"0.2's whole-layer relative norm; stoch.: split on a random quarter per step; wall ex.: exact in wall "
+          f"time; memory: saved-for-backward bytes; eval: forward with EQ-Reg attached / bare; RSS: peak resident "
+          f"memory of the process" + ("; plain: the same with glibc's default allocator" if plains else "")
+          + f". Load at the end {load_average():.2f}.")
 
 
-def line(row: dict, plain: dict | None, threads: int) -> str:
-    text = (f"{row['name']:<24}{threads:>8}{row['layers']:>7}{row['augment_ms']:>11.1f}{row['exact']:>8.3f}"
-            f"{row['whole']:>8.3f}"
-            f"{row['stochastic']:>8.3f}{row['wall_exact']:>9.3f}{row['wall_stochastic']:>9.3f}{row['memory']:>8.3f}"
-            f"{row['memory_stochastic']:>8.3f}{row['eval']:>7.3f}{row['rss_mib']:>9.0f}")
-    if plain is None:
-        return text + f"{'-':>10}{'-':>10}{'-':>10}{load_average() or 0:>6.2f}"
-    return (text + f"{plain['exact']:>10.3f}{plain['stochastic']:>10.3f}{plain['rss_mib']:>10.0f}"
-            f"{load_average() or 0:>6.2f}")
+def line(rows: list[dict], plains: list[dict] | None, threads: int) -> str:
+    """One printed row: the median of every ratio over the repetitions."""
+    def med(key, of=rows):
+        return statistics.median(r[key] for r in of)
+
+    exact = [r["exact"] for r in rows]
+    text = (f"{rows[0]['name']:<24}{threads:>8}{rows[0]['layers']:>7}{med('augment_ms'):>11.1f}{med('exact'):>8.3f}"
+            f"{f'({min(exact):.3f}-{max(exact):.3f})':>14}{med('whole'):>8.3f}{med('stochastic'):>8.3f}"
+            f"{med('wall_exact'):>9.3f}{med('memory'):>8.3f}{med('memory_stochastic'):>8.3f}{med('eval'):>7.3f}"
+            f"{med('rss_mib'):>9.0f}")
+    if plains:
+        text += f"{med('exact', plains):>10.3f}{med('rss_mib', plains):>10.0f}"
+    return text
+
+
+def profile(net: str, args) -> None:
+    """The torch profiler's table of five EQ-Reg steps (split norm, one thread), sorted by own CPU time."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    if NETS[net] is None:
+        name, model = transformer()
+        batch, patch = args.batch // 2, 32
+    else:
+        name, model = net, build("dncnn", **NETS[net])
+        batch, patch = args.batch, args.patch
+    model.train()
+    gen = torch.Generator().manual_seed(0)
+    y = torch.rand(batch, getattr(model, "channels", 1), patch, patch, generator=gen)
+    xb, yb, element = C4().pair(y + 0.1 * torch.randn(y.shape, generator=gen), y, element=1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-5)
+    reg = EQReg(model)
+    for _ in range(3):
+        step(model, reg, opt, xb, yb, element)
+    with profiler(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(5):
+            step(model, reg, opt, xb, yb, element)
+    print(f"{name}: five EQ-Reg steps (split norm), one thread, paired batch {2 * batch} x {patch} x {patch}; "
+          f"load {load_average():.2f}")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
 
 
 if __name__ == "__main__":

@@ -47,9 +47,17 @@ from eqlab.checks import check_choice, check_int, check_number
 from eqlab.groups import Group, get_group
 from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT, EQReg, gradient_ratio
 
-__all__ = ["Arm", "Plain", "Augment", "EQRegArm", "Strict", "StepLoss", "ARMS", "ARM_NAMES", "make_arm"]
+__all__ = ["Arm", "Plain", "Augment", "EQRegArm", "Strict", "StepLoss", "ARMS", "ARM_NAMES", "make_arm", "MAX_SHARE",
+           "PenaltyWarning"]
 
 WEIGHT_RANGE = (1e-8, 1e3)  # the adaptive weight stays inside this range (a safety net, rarely reached)
+MAX_SHARE = 0.3  # the most of the update the penalty may drive by default (measured: the zoo's shares are 0.1-0.3;
+#                  a fixed lambda = 0.2 on notebook 3's denoiser drove 0.2-7, and the net returned its input)
+COLLAPSE_SHARE = 0.05  # a run that stalls while the penalty drove less than this is not called the penalty's collapse
+
+
+class PenaltyWarning(UserWarning):
+    """EQ-Reg's weight was lowered to the share cap, or the penalty collapsed the net (``TrainResult.warnings``)."""
 
 
 @dataclass
@@ -107,6 +115,16 @@ class Arm:
     def record(self, losses: StepLoss) -> dict:
         """The step's numbers as Python floats (called on logged steps only: it synchronises a GPU)."""
         return dict(loss=float(losses.total.detach()), task_loss=float(losses.task.detach()))
+
+    def collapse(self, step: int, psnr: float, baseline: float, margin_db: float) -> str | None:
+        """Why a run of this arm that stayed within ``margin_db`` of its degraded input (validation PSNR ``psnr``,
+        the input's ``baseline``) was the penalty's doing, in words; ``None``
+        (the default): it was not, the run is only flagged as stalled (``eqlab.train.callbacks.StallCheck``)."""
+        return None
+
+    def warnings(self) -> list[str]:
+        """What the user should know about the run, in sentences (``TrainResult.warnings``); ``[]`` here."""
+        return []
 
     @classmethod
     def from_config(cls, method) -> Arm:
@@ -167,9 +185,20 @@ class EQRegArm(Augment):
     backward, and the task's part is their difference. Under DDP the penalty's gradient is
     averaged over the ranks like the loss's, so every rank holds the same ``lambda``.
 
+    No weight can collapse the net silently. With a fixed weight, a measured share above
+    ``max_share`` lowers ``lambda`` to ``max_share / rho`` until the next measurement (where the
+    weight comes back as far as the cap allows); a target share may not exceed ``max_share``. The
+    history records every measured share (``grad_share``, the share the step's own ``lambda``
+    drove) and whether the cap acted (``share_capped``), and :meth:`warnings` says so in words. A
+    run the penalty still drives to its degraded input is stopped by
+    ``eqlab.train.callbacks.StallCheck`` with :meth:`collapse`'s message.
+
     Args:
         weight: ``lambda`` when ``target_share`` is ``None``; the starting value otherwise.
         target_share: the gradient share to hold, e.g. ``0.1``; ``None``: a fixed ``weight``.
+        max_share: the most of the update a fixed weight may make the penalty drive, and the largest
+            ``target_share`` (``MAX_SHARE``); ``None``: no cap (a collapse is still stopped). It acts
+            where the share is measured (``share_every``).
         norm: ``"split"`` (default), ``"relative"``, ``"components"`` or ``"paper"`` (see ``eqlab.regularizer``).
         share_every: steps between measurements (step 1 always); 0: never (only with a fixed weight).
         layers, reps: which layers, with which representations (see ``EQReg``).
@@ -187,9 +216,13 @@ class EQRegArm(Augment):
 
     def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "split",
                  share_every: int = 10, layers="auto", reps=None, layer_fraction: float = 1.0,
-                 identity_draws: bool = False, regularizer=EQReg, **options):
+                 identity_draws: bool = False, regularizer=EQReg, max_share: float | None = MAX_SHARE, **options):
         check_number("EQRegArm: weight", weight, 0)
         check_number("EQRegArm: target_share", target_share, 0, 10, open_low=True, open_high=True, optional=True)
+        check_number("EQRegArm: max_share", max_share, 0, 10, open_low=True, optional=True)
+        if target_share is not None and max_share is not None and target_share > max_share:
+            raise ValueError(f"EQRegArm: target_share {target_share:g} is above max_share {max_share:g}, the most of "
+                             "the update the penalty may drive; raise max_share (or set it to None) to hold it")
         if target_share is not None and weight <= 0:
             raise ValueError("EQRegArm: an adaptive weight needs a starting weight > 0")
         check_int("EQRegArm: share_every", share_every, 0)
@@ -197,6 +230,9 @@ class EQRegArm(Augment):
             raise ValueError("EQRegArm: a target_share needs share_every >= 1 (the share must be measured)")
         check_choice("EQRegArm: norm", norm, NORMS)
         self.weight, self.target_share, self.norm, self.share_every = float(weight), target_share, norm, share_every
+        self.asked, self.max_share = float(weight), max_share  # a fixed weight as asked; the cap
+        self.peak = (0.0, 0)  # the largest measured share and its step
+        self.capped: list[tuple[int, float, float]] = []  # (step, share measured, lambda after) where the cap acted
         self.layers, self.reps, self.regularizer, self.options = layers, reps, regularizer, options
         self.layer_fraction, self.identity_draws = layer_fraction, bool(identity_draws)
         self.reg: EQReg | None = None
@@ -234,6 +270,7 @@ class EQRegArm(Augment):
         params = [p for p in self.reg.model.parameters() if p.requires_grad]
         ratio = gradient_ratio(losses.total, losses.penalty, losses.weight, params, backward=True)  # one extra pass
         share = losses.weight * ratio
+        self.peak = max(self.peak, (share, step))
         if self.target_share is not None and ratio > 0:
             ideal = self.target_share / ratio
             if not self.measured_once:
@@ -241,9 +278,41 @@ class EQRegArm(Augment):
             else:  # half-way in log space: one noisy measurement moves lambda by the square root of its error
                 self.weight = math.exp(0.5 * math.log(self.weight) + 0.5 * math.log(ideal))
             self.weight = min(max(self.weight, WEIGHT_RANGE[0]), WEIGHT_RANGE[1])
+        else:
+            self.weight = self.asked  # a fixed weight: as asked, as far as the cap allows
+        capped = self.target_share is None and self.max_share is not None and self.weight * ratio > self.max_share
+        if capped:
+            self.weight = self.max_share / ratio
+            self.capped.append((step, share, self.weight))
         self.measured_once = True
         self.reg.weight = self.weight
-        return dict(grad_share=share)
+        return dict(grad_share=share, share_capped=float(capped))
+
+    def warnings(self) -> list[str]:
+        """A sentence when the share cap lowered ``lambda`` (the first time, how often, the largest share)."""
+        if not self.capped:
+            return []
+        step, share, weight = self.capped[0]
+        return [f"EQ-Reg: with the weight lambda = {self.asked:g} the penalty drove {share:.2f} of the update at "
+                f"step {step}, above the cap max_share = {self.max_share:g}: lambda was lowered to {weight:.3g} "
+                f"there and at {len(self.capped) - 1} later measurement(s) (largest share {self.peak[0]:.2f}, step "
+                f"{self.peak[1]}; the history's 'weight' is the lambda used). Lower the weight, or hold a share "
+                f"with target_share (e.g. 0.1), to choose the push yourself; max_share=None trains at the weight "
+                "as asked, at the risk of a collapse."]
+
+    def collapse(self, step: int, psnr: float, baseline: float, margin_db: float) -> str | None:
+        """The stall is the penalty's doing unless its measured share stayed under ``COLLAPSE_SHARE``."""
+        if self.measured_once and self.peak[0] < COLLAPSE_SHARE:
+            return None
+        asked = f"target share {self.target_share:g}" if self.target_share is not None else \
+            f"weight lambda = {self.asked:g}"
+        reached = (f"the penalty drove up to {self.peak[0]:.2f} of the update (step {self.peak[1]}"
+                   + (f"; cap max_share = {self.max_share:g})" if self.max_share is not None else "; no cap)")
+                   if self.measured_once else "its share was never measured (share_every = 0)")
+        return (f"EQ-Reg collapsed the net: at step {step} its validation PSNR {psnr:.2f} dB is within "
+                f"{margin_db:g} dB of the degraded input's {baseline:.2f} dB (or below it) with the {asked}; "
+                f"{reached}. The run was stopped. Lower the weight or the share (the kit holds a share of 0.1 by "
+                "default: target_share=0.1), or keep the share cap (max_share) on.")
 
     def record(self, losses: StepLoss) -> dict:
         record = super().record(losses)
@@ -254,24 +323,29 @@ class EQRegArm(Augment):
 
     @classmethod
     def from_config(cls, method) -> EQRegArm:
-        common = dict(share_every=method.share_every, layer_fraction=method.layer_fraction)
+        common = dict(share_every=method.share_every, layer_fraction=method.layer_fraction,
+                      max_share=method.max_share)
         if method.preset == "reference":
             return cls.reference(**common)
         return cls(weight=method.weight, target_share=method.target_share, norm=method.norm, layers=method.layers,
                    identity_draws=method.identity_draws, **common)
 
     def state_dict(self) -> dict:
-        return dict(weight=self.weight, measured_once=self.measured_once)
+        return dict(weight=self.weight, measured_once=self.measured_once, peak=list(self.peak),
+                    capped=[list(c) for c in self.capped])
 
     def load_state_dict(self, state: dict) -> None:
         self.weight = float(state.get("weight", self.weight))
         self.measured_once = bool(state.get("measured_once", self.measured_once))
+        self.peak = tuple(state.get("peak", self.peak))
+        self.capped = [tuple(c) for c in state.get("capped", self.capped)]
         if self.reg is not None:
             self.reg.weight = self.weight
 
     def __repr__(self) -> str:
         how = f"target_share={self.target_share:g}" if self.target_share is not None else f"weight={self.weight:g}"
-        return f"EQRegArm({how}, norm={self.norm!r})"
+        cap = "" if self.max_share == MAX_SHARE else f", max_share={self.max_share}"
+        return f"EQRegArm({how}, norm={self.norm!r}{cap})"
 
 
 ARMS: dict[str, type[Arm]] = {"plain": Plain, "augment": Augment, "eqreg": EQRegArm, "strict": Strict}

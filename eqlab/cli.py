@@ -201,16 +201,21 @@ class BrokenNumbers(Exception):
 
 
 def _train(args) -> dict | None:
+    import warnings
+
+    from eqlab.arms import PenaltyWarning
     from eqlab.train import fit
 
     config = config_from_args(args)
-    result = fit(config, progress=args.progress)
+    with warnings.catch_warnings():  # printed below, as the summary's last lines (and in --json)
+        warnings.simplefilter("ignore", PenaltyWarning)
+        result = fit(config, progress=args.progress)
     if not result.main:  # another rank under torchrun: rank 0 validates, prints and writes
         return None
     m = result.metrics
     first, end = _loss_ends(result.history)
     summary = dict(step=result.step, wall_time_s=result.wall_time_s, paths=result.paths, metrics=m,
-                   loss_first=first, loss_end=end, stalled=result.stalled)
+                   loss_first=first, loss_end=end, stalled=result.stalled, warnings=result.warnings)
     if not args.json:
         print(f"{args.task}/{args.arm}: {result.step} steps in {result.wall_time_s:.1f} s; mean task loss "
               f"{first:.3e} over the first tenth of the logged steps -> {end:.3e} over the last tenth")
@@ -218,8 +223,10 @@ def _train(args) -> dict | None:
               f"images): PSNR {m['psnr']:.2f} dB (degraded {m['baseline_psnr']:.2f}), SSIM {m['ssim']:.4f} "
               f"(degraded {m['baseline_ssim']:.4f}), rotated PSNR {m['psnr_rot90']:.2f}, "
               f"output error {m['output_error']:.4f}, layer error {m['layer_error']:.4f}")
-        if result.stalled and not result.non_finite:
+        if result.stalled and not result.non_finite and result.collapse is None:
             print("warning: the net did not beat its degraded input (a stalled run; see docs/results.md)")
+        for note in result.warnings:
+            print(f"warning: {note}")
         if result.paths:
             print(f"checkpoint: {result.paths['checkpoint']}")
     if result.non_finite:

@@ -50,6 +50,10 @@ Windows, musl), whose allocators are not set this way. ``eqlab.ALLOCATOR`` says 
 the large tensors are all allocated from the main thread's arena (``malloc_info`` after EQ-Reg
 steps at two threads: one other arena, 0.1 MiB), and the top pad only spaces out ``brk`` calls.
 
+After a run, the process still holds the run's peak: glibc keeps freed memory (more so with the
+setting above) until ``malloc_trim`` hands it back. ``release_memory()`` calls it; ``fit`` calls it at
+its end and the app after every training, so a long session does not keep a training run's peak.
+
 What is not here: anything that trains or measures.
 """
 

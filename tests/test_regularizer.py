@@ -419,7 +419,7 @@ def test_split_norm_does_not_reward_orientation_blindness():
 
 
 @pytest.mark.parametrize("layout", [Map(), Tokens(), Windows(3), ChannelsLast()], ids=repr)
-@pytest.mark.parametrize("rep, channels", [(Regular(), 8), (PixelShuffle(2), 4)])
+@pytest.mark.parametrize("rep, channels", [(Regular(), 8), (Regular(), 48), (PixelShuffle(2), 4)])
 def test_fused_split_term_matches_the_projector_definition(rep, channels, layout):
     """The fused split term (one gather, field means) against the term written with projectors, values and grads."""
     from eqlab.regularizer import _component_term, _Fields, _gather, _SplitTerm
@@ -438,3 +438,24 @@ def test_fused_split_term_matches_the_projector_definition(rep, channels, layout
         expected.backward()
         assert float(value.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
         assert torch.allclose(fused.grad, _arranged(plain.grad.double(), layout), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("norm", ["split", "components"])
+@pytest.mark.parametrize("group", ["C4", "C8"])
+def test_component_norms_on_an_image_valued_layer_equal_the_whole_layer_term(norm, group):
+    """A trivial layer has one component: its split (and components) term is the relative one, values and grads."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 1, 3, padding=1))
+    x = torch.rand(2, 1, 12, 12)
+    values, grads = {}, {}
+    for which in (norm, "relative"):
+        reg = EQReg(model, group, weight=1.0, norm=which, layers=["2"])
+        xb, _, element = reg.group.pair(x, element=1)
+        with reg.active(element):
+            model(xb)
+        model.zero_grad()
+        reg.raw_loss().backward()
+        values[which], grads[which] = reg.raw_loss().item(), model[2].weight.grad.clone()
+        reg.remove()
+    assert values[norm] == pytest.approx(values["relative"], rel=1e-5)
+    assert torch.allclose(grads[norm], grads["relative"], rtol=1e-4, atol=1e-8)

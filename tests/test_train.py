@@ -366,3 +366,43 @@ def test_out_dir_checks(tmp_path):
     check_out_dir(small(out_dir=str(tmp_path), resume=True).run)
     check_out_dir(small(out_dir=str(tmp_path / "new" / "deeper")).run)  # created, writable
     assert (tmp_path / "new" / "deeper").is_dir()
+
+
+NOTEBOOK_3 = dict(features=16, depth=5, steps=150, patch_size=32, val_size=64, val_every=50, share_every=25,
+                  log_every=10, sigma=25)  # notebook 3's fixed-lambda runs in quick mode (what CI runs)
+
+
+@pytest.mark.parametrize("weight", [0.2, 1.0])
+def test_a_strong_fixed_weight_is_capped_and_says_so(weight):
+    """Notebook 3's lambda = 0.2 (and 1.0) without a cap returned the noisy input; the share cap keeps it denoising
+    and every lowered step is in the history and in a warning that names the weight and the share."""
+    with pytest.warns(UserWarning, match=f"lambda = {weight:g} the penalty drove"):
+        result = fit(small(arm="eqreg", weight=weight, **NOTEBOOK_3), progress=False)
+    measured = [r for r in result.history if "grad_share" in r]
+    assert measured[0]["grad_share"] > 0.3 and measured[0]["share_capped"] == 1.0  # step 1: above the cap
+    assert all(r["weight"] < weight for r in measured[1:])  # lambda lowered from then on
+    assert result.metrics["psnr"] > result.metrics["baseline_psnr"] + 2.0, result.metrics  # still denoising
+    assert not result.stalled and result.collapse is None and "max_share = 0.3" in result.warnings[0]
+
+
+def test_an_uncapped_collapse_is_stopped_with_a_message():
+    """The same run at lambda = 0.2 with the cap off: stopped at the validation that finds the noisy input."""
+    with pytest.warns(UserWarning, match="EQ-Reg collapsed the net"):
+        result = fit(small(arm="eqreg", weight=0.2, max_share=None, **NOTEBOOK_3), progress=False)
+    assert result.stopped and result.stalled and result.step < 150
+    assert "lambda = 0.2" in result.collapse and "drove up to" in result.collapse and "target_share" in result.collapse
+    assert result.warnings == [result.collapse]
+
+
+def test_a_stall_without_a_penalty_is_only_flagged():
+    """A plain run that learns nothing is flagged, not stopped: only the penalty's collapse stops a run."""
+    result = fit(small(arm="plain", steps=8, lr=1e-8, val_every=2), progress=False)
+    assert result.stalled and not result.stopped and result.step == 8 and result.collapse is None
+
+
+def test_max_share_below_a_target_share_is_refused():
+    with pytest.raises(ValueError, match="above max_share"):
+        small(arm="eqreg", target_share=0.5).validate()
+    with pytest.raises(ValueError, match="above max_share"):
+        EQRegArm(target_share=0.5)
+    assert small(arm="eqreg", target_share=0.5, max_share=None).validate()

@@ -14,7 +14,7 @@ What is not here: the arms' colours and help texts (``eqlab.arms``: ``ARMS[name]
 
 import os
 
-from eqlab.arms import ARM_NAMES, ARMS
+from eqlab.arms import ARM_NAMES, ARMS, MAX_SHARE
 from eqlab.data import ALL_IMAGES, TEST_IMAGES
 from eqlab.groups import Group, get_group
 from eqlab.tasks import TASKS as TASK_TABLE
@@ -35,7 +35,7 @@ ANGLES = [22.5 * i for i in range(9)]  # 0 ... 180 degrees for the error-vs-angl
 STEPS_MIN = 10
 STEPS_GPU, STEPS_CPU = 3000, 300  # training steps allowed in the Train tab (the CPU cap keeps a run near a minute)
 WEIGHT_MAX = 1.0  # EQ-Reg weight allowed in the Train tab (relative norm: >= 1e-2 already hurts denoising)
-SHARE_RANGE = (1e-4, 1.0)  # target gradient shares allowed in the Train tab
+SHARE_RANGE = (1e-4, MAX_SHARE)  # target gradient shares allowed in the Train tab (up to the kit's share cap)
 
 # -- choices -----------------------------------------------------------------------------------------
 TASKS = tuple(TASK_TABLE)  # ("denoise", "sr", "deblur")

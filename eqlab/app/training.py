@@ -28,6 +28,7 @@ from eqlab.app.bank import Loaded, for_inference
 from eqlab.app.settings import EXTRA_NET, SHARE_RANGE, STEPS_MIN, TASKS, TRAIN_GROUPS, WEIGHT_MAX, InputError
 from eqlab.arms import ARM_NAMES, ARMS
 from eqlab.groups import get_group
+from eqlab.machine import release_memory
 from eqlab.train import TrainConfig
 
 SCRATCH = "scratch"  # the "start from" choice without a zoo net
@@ -296,11 +297,15 @@ def train_run(app, values: dict, session: dict, session_id: str = "local", every
                     config.norm if ARMS[values["arm"]].penalized else None)
     session.setdefault("mine", {})[values["task"]] = dict(loaded=loaded, label=label)
     m = done["metrics"]
-    stopped = f"stopped at step {done['step']} (Cancel) · " if done["stopped"] else ""
+    why = "the penalty collapsed the net" if done.get("collapse") else "Cancel"
+    stopped = f"stopped at step {done['step']} ({why}) · " if done["stopped"] else ""
     status = (f"Done in {done['wall_time_s']:.0f} s: **{label}** · {stopped}{against_start(current['history'], m)} · "
               f"output error {m.get('output_error', float('nan')):.3f}. It is now the arm **yours** in Explore and "
               f"Restore & compare ({values['task']}).")
-    if done["stalled"]:
+    if done["stalled"] and not done.get("collapse"):
         status += (" ⚠️ The net did not beat its degraded input (a stalled run): try a smaller λ or share, "
                    "or another seed.")
+    for note in done.get("warnings", []):  # the penalty's collapse (the run was stopped), a capped weight
+        status += f" ⚠️ {note}"
+    release_memory()  # the loaded result's and the charts' freed buffers back to the system
     yield runs, status, session, True

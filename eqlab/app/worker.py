@@ -8,8 +8,9 @@ Protocol: the parent writes one JSON line ``{"config": TrainConfig.to_dict(), "o
 "threads": n, "nice": k}``, then may write ``stop`` (or close stdin) to end the run at its next
 step. The worker writes JSON lines: ``{"kind": "record", "record": {...}}`` for the step-0 record
 and every logged step (``eqlab.train`` records: floats only), then ``{"kind": "done", ...}`` with
-the last record (including the final validation), the metrics, the steps taken and whether the run
-was stopped or stalled, after saving the model to ``out`` (``eqlab.checkpoint``); or
+the last record (including the final validation), the metrics, the steps taken, whether the run
+was stopped or stalled, why the penalty collapsed it (``collapse``) and the run's ``warnings``, after
+saving the model to ``out`` (``eqlab.checkpoint``); or
 ``{"kind": "error", "message": ...}``.
 
 What is not here: the parent side (``training.py``), the loop (``eqlab.train.fit``).
@@ -87,7 +88,7 @@ def main() -> int:
         last.update({f"val_{k}": result.metrics[k] for k in ("psnr", "ssim", "baseline_psnr", "layer_error",
                                                              "output_error") if k in result.metrics})
     send("done", record=_clean(last), metrics=_clean(result.metrics), step=result.step, stopped=result.stopped,
-         stalled=result.stalled, wall_time_s=result.wall_time_s)
+         stalled=result.stalled, collapse=result.collapse, warnings=result.warnings, wall_time_s=result.wall_time_s)
     return 0
 
 

@@ -32,10 +32,12 @@ from eqlab.files import atomic_path, write_text
 from eqlab.tasks import evaluate
 
 __all__ = ["Callback", "Validation", "StallCheck", "History", "Checkpoints", "Progress", "as_callback",
-           "check_out_dir", "CHECKPOINT_NAME", "RUN_FILES", "STALL_MARGIN_DB"]
+           "check_out_dir", "CHECKPOINT_NAME", "RUN_FILES", "STALL_MARGIN_DB", "COLLAPSE_STEPS"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 STALL_MARGIN_DB = 0.1  # a validation this close to the degraded input's PSNR counts as "not learned"
+COLLAPSE_STEPS = 40  # a stall is called the penalty's collapse from this step on (before, the net may not have
+#                      learned yet: notebook 3's quick denoiser from scratch is 4.6 dB above its input at step 50)
 _SHORT = ("psnr", "ssim", "baseline_psnr", "layer_error", "output_error")
 
 
@@ -98,16 +100,21 @@ class Validation(Callback):
 
 
 class StallCheck(Callback):
-    """Flag a run whose validation PSNR stays within ``margin_db`` of its degraded input, or is NaN.
+    """Flag a run whose validation PSNR stays within ``margin_db`` of its degraded input (or falls below it, or
+    is NaN); stop it when the arm says the penalty did it.
 
     Checked at every validation from ``after`` (a fraction of the steps) on and at the end; the
     record gets ``stalled``, the result ``TrainResult.stalled`` (the last check's verdict). A logged
     loss that is NaN or infinite, or a validation whose output is (``evaluate``'s ``non_finite``), stops
-    the run at once: it is stalled, and ``TrainResult.non_finite`` says what broke.
+    the run at once: it is stalled, and ``TrainResult.non_finite`` says what broke. When the
+    arm's ``collapse`` explains a stall (``EQRegArm``: the penalty drove a share of the update) after
+    at least ``collapse_steps`` steps, the run ends after that step (``trainer.request_stop``) and the
+    explanation is ``trainer.collapse`` (``TrainResult.collapse``, and one of ``TrainResult.warnings``).
     """
 
-    def __init__(self, margin_db: float = STALL_MARGIN_DB, after: float = 0.25):
-        self.margin_db, self.after = margin_db, after
+    def __init__(self, margin_db: float = STALL_MARGIN_DB, after: float = 0.25,
+                 collapse_steps: int = COLLAPSE_STEPS):
+        self.margin_db, self.after, self.collapse_steps = margin_db, after, collapse_steps
 
     def _check(self, trainer, psnr: float, baseline: float) -> bool:
         trainer.stalled = bool(trainer.non_finite) or not psnr >= baseline + self.margin_db  # NaN: stalled
@@ -121,6 +128,12 @@ class StallCheck(Callback):
             record["stalled"] = trainer.stalled = True
         elif "val_psnr" in record and trainer.step >= self.after * trainer.config.optim.steps:
             record["stalled"] = self._check(trainer, record["val_psnr"], record["val_baseline_psnr"])
+            judged = record["stalled"] and trainer.step >= self.collapse_steps
+            why = trainer.arm.collapse(trainer.step, record["val_psnr"], record["val_baseline_psnr"],
+                                       self.margin_db) if judged else None
+            if why is not None and trainer.collapse is None:
+                trainer.collapse = why
+                trainer.request_stop()
 
     def on_end(self, trainer):
         if trainer.world.main and trainer.metrics:

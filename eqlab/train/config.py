@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from eqlab.arms import ARM_NAMES
+from eqlab.arms import ARM_NAMES, MAX_SHARE
 from eqlab.checks import check_choice, check_int, check_number
 from eqlab.data.convert import MODES
 from eqlab.groups import get_group
@@ -133,6 +133,9 @@ class MethodConfig(_Group):
                        "(every isotypic component apart) or paper (unnormalised torch.norm)",
                        choices=NORMS)
     share_every: int = option(10, "steps between gradient-share measurements (eqreg; one extra backward); 0: never")
+    max_share: float | None = option(MAX_SHARE, "the most of the update the penalty may drive: a measured share "
+                                     "above it lowers lambda to it, and the run says so; none: no cap (a collapse "
+                                     "is still stopped)")
     layers: str = option("auto", "which layers EQ-Reg reads: auto (every one it can) or hidden (not the output's)",
                          choices=("auto", "hidden"))
     layer_fraction: float = option(1.0, "share of those layers whose term is computed each step, drawn at random "
@@ -148,6 +151,10 @@ class MethodConfig(_Group):
         check_number("target_share", self.target_share, 1e-6, 10.0, optional=True)
         check_number("layer_fraction", self.layer_fraction, 1e-6, 1.0)
         check_int("share_every", self.share_every, 0)
+        check_number("max_share", self.max_share, 1e-6, 10.0, optional=True)
+        if self.target_share is not None and self.max_share is not None and self.target_share > self.max_share:
+            raise ValueError(f"target_share {self.target_share:g} is above max_share {self.max_share:g}, the most of "
+                             "the update the penalty may drive: raise max_share (or none) to hold that share")
         if self.preset == "reference" and self.target_share is not None:
             raise ValueError("the reference preset has a fixed lambda: target_share must be none")
         get_group(self.group)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,12 +42,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from eqlab.arms import ARMS, Arm
+from eqlab.arms import ARMS, Arm, PenaltyWarning
 from eqlab.checkpoint import color_of, load_checkpoint
 from eqlab.data.folder import load_folder
 from eqlab.data.images import load_default
 from eqlab.data.pipeline import BatchPlanner, ImageFiles, ImageTensors, PatchPairs, patch_loader
 from eqlab.groups import get_group
+from eqlab.machine import release_memory
 from eqlab.models import build
 from eqlab.models.init import initialise
 from eqlab.train.callbacks import (
@@ -80,6 +82,8 @@ class TrainResult:
     stopped: bool = False  # a callback requested an early stop
     stalled: bool = False  # the final PSNR is within STALL_MARGIN_DB of the degraded input (or NaN): it learned nothing
     non_finite: str = ""  # what went NaN or infinite (a loss, the net's output), when something did: the run stopped
+    collapse: str | None = None  # why the run was stopped: the penalty drove the net to its input (StallCheck)
+    warnings: list[str] = field(default_factory=list)  # sentences for the user: a collapse, a capped weight
     main: bool = True  # rank 0 under torchrun (or a single process): only it has metrics, history and paths
 
 
@@ -94,7 +98,9 @@ def fit(config: TrainConfig, arm: Arm | None = None, callbacks=(), progress: boo
         progress: show a tqdm progress bar (rank 0 only).
 
     Returns:
-        a ``TrainResult``.
+        a ``TrainResult``. What the user should know about the run (the penalty collapsed the net and the
+        run was stopped; the share cap lowered the weight) is in ``TrainResult.warnings`` and is also
+        issued as a ``eqlab.arms.PenaltyWarning``.
 
     Raises:
         ValueError: a bad config, missing or too small images, a patch the net cannot take, a group
@@ -148,6 +154,7 @@ class Trainer:
         self.paths: dict[str, str] = {}
         self.stopped = self.stalled = self._stop = False
         self.non_finite = ""  # what went NaN or infinite first (StallCheck)
+        self.collapse: str | None = None  # set by StallCheck when the arm says the penalty collapsed the net
         self._last = None  # (losses, measured) of the latest step, for a record made after the fact
         checkpoint = Checkpoints(config.run.out_dir, config.run.checkpoint_every) if config.run.out_dir else None
         if config.run.resume and checkpoint.path.exists():
@@ -193,9 +200,14 @@ class Trainer:
         self.world.share_buffers(self.model)
         self._emit("on_end")
         self.model.eval()
+        notes = ([self.collapse] if self.collapse else []) + self.arm.warnings()
+        for note in notes if self.world.main else ():
+            warnings.warn(note, PenaltyWarning, stacklevel=3)
+        release_memory()  # the step's freed buffers back to the system (glibc; a no-op elsewhere)
         return TrainResult(model=self.model, history=self.history, metrics=self.metrics, paths=self.paths,
                            wall_time_s=self.wall_time_s(), step=self.step, stopped=self.stopped,
-                           stalled=self.stalled, non_finite=self.non_finite, main=self.world.main)
+                           stalled=self.stalled, non_finite=self.non_finite, collapse=self.collapse,
+                           warnings=notes, main=self.world.main)
 
     def _batches(self):
         """Endless ``(x, y)`` batches (``eqlab.data.pipeline``); the data and noise streams follow the consumed one."""
