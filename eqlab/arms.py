@@ -6,13 +6,14 @@ Every comparison in eqlab runs the arms on equal budgets (the same optimizer ste
 =========  ==============================================  ==========================  ============
 arm        batch of one step                               loss                        net
 =========  ==============================================  ==========================  ============
-plain      ``x``: ``B`` patches, no rotation               MSE                         plain
-augment    ``cat([x, g x])``: ``2B``, one random g != e    MSE                         plain
-eqreg      the same paired batch                           MSE + lambda R (``EQReg``)  plain
-strict     the same paired batch                           MSE                         its P4 twin
+plain      ``x``: ``B`` patches, no rotation               L                           plain
+augment    ``cat([x, g x])``: ``2B``, one random g != e    L                           plain
+eqreg      the same paired batch                           L + lambda R (``EQReg``)    plain
+strict     the same paired batch                           L                           its P4 twin
 =========  ==============================================  ==========================  ============
 
-``augment`` is there because EQ-Reg's rotated half is also training data: "eqreg vs plain" mixes
+``L`` is the arm's ``criterion``, a task loss of ``eqlab.losses`` (MSE unless the run's config says
+``l1`` or ``charbonnier``). ``augment`` is there because EQ-Reg's rotated half is also training data: "eqreg vs plain" mixes
 augmentation with regularization, "eqreg vs augment" isolates the penalty. ``strict`` sees the
 paired batch too, so the images seen, the forward passes and the gradient averaging are the same
 in the three rotation arms (its twin is exactly equivariant, so ``g x`` teaches it nothing new).
@@ -41,10 +42,10 @@ from typing import ClassVar
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from eqlab.checks import check_choice, check_int, check_number
 from eqlab.groups import Group, get_group
+from eqlab.losses import TaskLoss
 from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT, EQReg, gradient_ratio
 
 __all__ = ["Arm", "Plain", "Augment", "EQRegArm", "Strict", "StepLoss", "ARMS", "ARM_NAMES", "make_arm"]
@@ -57,7 +58,7 @@ class StepLoss:
     """The losses of one step, as tensors (no host synchronisation until a record asks for floats)."""
 
     total: torch.Tensor  # what ``backward`` differentiates
-    task: torch.Tensor  # mean squared error on the arm's batch
+    task: torch.Tensor  # the task loss (the arm's criterion) on the arm's batch
     penalty: torch.Tensor | None = None  # the unweighted EQ-Reg penalty R (eqreg only)
     terms: dict[str, torch.Tensor] | None = None  # R's per-layer terms (eqreg only)
     weight: float | None = None  # the lambda of ``total`` (eqreg only)
@@ -75,6 +76,7 @@ class Arm:
     lr_scale: ClassVar[float] = 1.0  # times the config's learning rate
 
     group: Group
+    criterion: TaskLoss = TaskLoss("mse")  # the task loss; the training loop sets the config's
 
     def attach(self, model: nn.Module, group: Group | str, generator: torch.Generator | None = None) -> None:
         """Called once, before training, with the (unwrapped) net, the group and a generator of its own.
@@ -95,8 +97,8 @@ class Arm:
         return net(x)
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> StepLoss:
-        """Mean squared error, in float32 even under autocast."""
-        task = F.mse_loss(out.float(), y.float())
+        """The task loss (``criterion``), in float32 even under autocast."""
+        task = self.criterion(out, y)
         return StepLoss(total=task, task=task)
 
     def backward(self, losses: StepLoss, step: int) -> dict:
@@ -129,7 +131,7 @@ class Plain(Arm):
 
 
 class Augment(Arm):
-    """The paired batch ``cat([x, g x])`` and plain MSE: rotation augmentation, no penalty."""
+    """The paired batch ``cat([x, g x])`` and the task loss alone: rotation augmentation, no penalty."""
 
     name = "augment"
     color = "#1f77b4"
@@ -153,7 +155,7 @@ class Strict(Augment):
 
 
 class EQRegArm(Augment):
-    """The paired batch, MSE plus the EQ-Reg penalty ``lambda R``.
+    """The paired batch, the task loss plus the EQ-Reg penalty ``lambda R``.
 
     The weight ``lambda`` is either fixed (``weight``) or held so that the penalty drives a given
     share of the update (``target_share``): every ``share_every`` steps the arm measures
@@ -172,7 +174,8 @@ class EQRegArm(Augment):
         target_share: the gradient share to hold, e.g. ``0.1``; ``None``: a fixed ``weight``.
         norm: ``"split"`` (default), ``"relative"``, ``"components"`` or ``"paper"`` (see ``eqlab.regularizer``).
         share_every: steps between measurements (step 1 always); 0: never (only with a fixed weight).
-        layers, reps: which layers, with which representations (see ``EQReg``).
+        layers, reps, skip: which layers, with which representations, and which left plain (``skip``:
+            name patterns such as ``"*.attn.qkv"``; see ``EQReg``).
         layer_fraction: the share of the layers computed per step (``EQReg``; the arm's generator draws them).
         identity_draws: pair with the identity too, in ``1/|G|`` of the steps (the reference code does).
         regularizer: the class (or factory ``(model, group, **kwargs) -> EQReg``) of the penalty;
@@ -187,7 +190,7 @@ class EQRegArm(Augment):
 
     def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "split",
                  share_every: int = 10, layers="auto", reps=None, layer_fraction: float = 1.0,
-                 identity_draws: bool = False, regularizer=EQReg, **options):
+                 identity_draws: bool = False, skip=None, regularizer=EQReg, **options):
         check_number("EQRegArm: weight", weight, 0)
         check_number("EQRegArm: target_share", target_share, 0, 10, open_low=True, open_high=True, optional=True)
         if target_share is not None and weight <= 0:
@@ -197,7 +200,7 @@ class EQRegArm(Augment):
             raise ValueError("EQRegArm: a target_share needs share_every >= 1 (the share must be measured)")
         check_choice("EQRegArm: norm", norm, NORMS)
         self.weight, self.target_share, self.norm, self.share_every = float(weight), target_share, norm, share_every
-        self.layers, self.reps, self.regularizer, self.options = layers, reps, regularizer, options
+        self.layers, self.reps, self.skip, self.regularizer, self.options = layers, reps, skip, regularizer, options
         self.layer_fraction, self.identity_draws = layer_fraction, bool(identity_draws)
         self.reg: EQReg | None = None
         self.measured_once = False
@@ -206,7 +209,8 @@ class EQRegArm(Augment):
         super().attach(model, group)
         fraction = dict(layer_fraction=self.layer_fraction, generator=generator) if self.layer_fraction < 1 else {}
         self.reg = self.regularizer(model, self.group, weight=self.weight, layers=self.layers, reps=self.reps,
-                                    norm=self.norm, **fraction, **self.options)
+                                    norm=self.norm, **fraction, **({"skip": self.skip} if self.skip else {}),
+                                    **self.options)
 
     @classmethod
     def reference(cls, weight: float = REFERENCE_WEIGHT, **options) -> EQRegArm:
@@ -221,7 +225,7 @@ class EQRegArm(Augment):
             return net(x)  # the identity (identity_draws) records nothing: a zero penalty
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> StepLoss:
-        task = F.mse_loss(out.float(), y.float())
+        task = self.criterion(out, y)
         penalty = self.reg.raw_loss().to(task.device)
         return StepLoss(total=task + self.weight * penalty, task=task, penalty=penalty, terms=self.reg.terms(),
                         weight=self.weight)
@@ -254,7 +258,7 @@ class EQRegArm(Augment):
 
     @classmethod
     def from_config(cls, method) -> EQRegArm:
-        common = dict(share_every=method.share_every, layer_fraction=method.layer_fraction)
+        common = dict(share_every=method.share_every, layer_fraction=method.layer_fraction, skip=method.skip_layers)
         if method.preset == "reference":
             return cls.reference(**common)
         return cls(weight=method.weight, target_share=method.target_share, norm=method.norm, layers=method.layers,

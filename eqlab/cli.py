@@ -158,6 +158,8 @@ def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--crop", type=int, default=None, help="evaluate centre crops of at most this side")
     ev.add_argument("--group", default=None, help="group of the equivariance errors (default: the run's)")
     ev.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    ev.add_argument("--raw", action="store_true", help="score the trained weights even when the checkpoint holds "
+                    "their moving average (--ema-decay; scored by default, as BasicSR does)")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
 
     cmp = sub.add_parser("compare", help="train the arms on equal budgets and tabulate them",
@@ -216,7 +218,7 @@ def _eval(args) -> dict:
     from eqlab.groups import get_group
     from eqlab.train import TrainConfig, evaluate
 
-    model, meta = load_checkpoint(args.checkpoint, map_location=args.device)
+    model, meta = load_checkpoint(args.checkpoint, map_location=args.device, ema=not args.raw)
     config = TrainConfig.from_dict(meta.get("config", {}))
     task = config.task_spec()
     if args.test_data:
@@ -225,14 +227,14 @@ def _eval(args) -> dict:
     if args.crop:
         images = [task.crop(y, 1, args.crop) for y in images]
     result = evaluate(model, task, images, group=args.group or config.group, rotations=args.rotate)
-    result.update(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm)
+    result.update(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm, weights=meta["weights"])
     if args.self_ensemble != "none":
         result["self_ensemble"] = dict(group=args.self_ensemble, **evaluate(
             model, task, images, group=args.group or config.group, self_ensemble=args.self_ensemble))
     if not args.json:
         crops = f"centre crops of at most {args.crop} px" if args.crop else "whole images"
-        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps), "
-              f"{result['images']} images ({crops})")
+        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps, "
+              f"{_WEIGHTS[meta['weights']]}), {result['images']} images ({crops})")
         print(f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}; {task.baseline_name}: "
               f"PSNR {result['baseline_psnr']:.2f} dB, SSIM {result['baseline_ssim']:.4f}")
         print(f"PSNR on inputs rotated 90 degrees (output rotated back): {result['psnr_rot90']:.2f} dB")
@@ -247,6 +249,9 @@ def _eval(args) -> dict:
     return result
 
 
+_WEIGHTS = {"ema": "the moving average of the weights", "raw": "the trained weights"}
+
+
 def _eval_test_sets(args, model, meta, config, task) -> dict:
     """``eqlab eval --test-data``: a table per benchmark folder (``eqlab.testsets``)."""
     from eqlab.testsets import format_table, score_folder
@@ -254,13 +259,14 @@ def _eval_test_sets(args, model, meta, config, task) -> dict:
     sets = [score_folder(model, task, folder, self_ensemble=args.self_ensemble, crop=args.crop)
             for folder in args.test_data]
     if not args.json:
-        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps)")
+        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps, "
+              f"{_WEIGHTS[meta['weights']]})")
         for scores in sets:
             print()
             print(format_table(scores, task.baseline_name))
             for name, why in scores["skipped"]:
                 print(f"  skipped {name}: {why}")
-    return dict(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm,
+    return dict(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm, weights=meta["weights"],
                 test_sets={scores["name"]: scores for scores in sets})
 
 
