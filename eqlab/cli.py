@@ -143,6 +143,8 @@ def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
     train.set_defaults(**(recipe or {}))
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.add_argument("--dry-run", action="store_true", help="set the run up without training: print the resolved "
+                       "configuration, the regularized layers, the data found and a memory estimate per rank")
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint", description="PSNR / SSIM against the degraded "
                         "baseline, PSNR on rotated inputs, output and per-layer equivariance errors.")
@@ -190,6 +192,13 @@ def _train(args) -> dict | None:
     from eqlab.train import fit
 
     config = config_from_args(args)
+    if args.dry_run:
+        from eqlab.train.dryrun import dry_run
+
+        plan = dry_run(config)
+        if not args.json:
+            print(plan.text())
+        return dict(config=plan.config.to_dict(), layers=plan.layers, data=plan.data, memory=plan.memory)
     result = fit(config, progress=args.progress)
     if not result.main:  # another rank under torchrun: rank 0 validates, prints and writes
         return None

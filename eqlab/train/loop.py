@@ -45,7 +45,7 @@ from eqlab.arms import ARMS, Arm
 from eqlab.checkpoint import color_of, load_checkpoint
 from eqlab.data.folder import load_folder
 from eqlab.data.images import load_default
-from eqlab.data.pipeline import BatchPlanner, ImageFiles, ImageTensors, PatchPairs, patch_loader
+from eqlab.data.pipeline import BatchPlanner, ImageTensors, PatchPairs, open_folder, patch_loader
 from eqlab.groups import get_group
 from eqlab.losses import TaskLoss
 from eqlab.models import build
@@ -128,7 +128,9 @@ class Trainer:
         self.arm.attach(self.model, self.group, self.generators["layers"])  # e.g. EQ-Reg's layers: raises here
         self.val_images = [self.task.crop(y, self.multiple, config.run.val_size)
                            for y in _load_images(config.run.test_data, "test", self.task.mode)]
-        source = ImageFiles(config.problem.data, self.task.mode, config.run.data_cache) if config.problem.data \
+        problem = config.problem
+        source = open_folder(problem.data, self.task.mode, config.run.data_cache, problem.recursive, problem.data_lr,
+                             self.task.scale) if problem.data \
             else ImageTensors(load_default("train", mode=self.task.mode))  # a folder stays on disk
         self.pairs = PatchPairs(source, config.problem.patch_size, self.task)  # raises for a too small image
         self.model.to(self.device)
@@ -196,7 +198,7 @@ class Trainer:
     def _batches(self):
         """Endless ``(x, y)`` batches (``eqlab.data.pipeline``); the data and noise streams follow the consumed one."""
         config = self.config
-        planner = BatchPlanner(self.pairs.source.sizes, config.problem.patch_size, config.problem.batch_size,
+        planner = BatchPlanner(self.pairs.source.sizes, self.pairs.plan_patch, config.problem.batch_size,
                                self.task.channels, self.task, self.generators["data"], self.generators["noise"],
                                step=self.step)
         for x, y in patch_loader(self.pairs, planner, config.run.workers, pin_memory=self.device.type == "cuda"):
