@@ -261,6 +261,7 @@ class BatchPlan:
     step: int  # the optimizer step the batch is for (1-based)
     positions: torch.Tensor  # (B, 5) rows (image index, top, left, flip_h, flip_v), see draw_positions
     draws: dict  # the degradation's draws, Task.draws: blur directions and noise
+    transposes: torch.Tensor | None = None  # (B,) 0 / 1: transpose the patch after its flips (dihedral)
 
 
 class BatchPlanner(torch.utils.data.Sampler):
@@ -270,6 +271,9 @@ class BatchPlanner(torch.utils.data.Sampler):
     plan; :meth:`consumed` hands back the states after the oldest plan not yet consumed, for the
     loop to copy into its own generators (what a checkpoint stores). The draws are those of the
     earlier in-process loop: ``draw_positions`` from ``data``, then ``task.draws`` from ``noise``.
+    With ``dihedral`` every patch also draws (from ``data``) a horizontal flip, a vertical flip and a
+    transpose: one of the 8 elements of D4, uniformly, as KAIR's ``augment_img`` and BasicSR's
+    ``augment`` do. Off by default: rotating the data is what the arms compare (``eqlab.arms``).
 
     Args:
         sizes: ``(H, W)`` of every training image.
@@ -280,12 +284,14 @@ class BatchPlanner(torch.utils.data.Sampler):
         data: the generator of the patch positions (copied, not advanced).
         noise: the generator of the degradation (copied, not advanced).
         step: the step already taken (a resumed run starts after it).
+        dihedral: transform every patch by a random element of D4 (flips and a transpose).
     """
 
     def __init__(self, sizes, patch_size: int, batch_size: int, channels: int, task, data: torch.Generator,
-                 noise: torch.Generator, step: int = 0):
+                 noise: torch.Generator, step: int = 0, dihedral: bool = False):
         self.sizes, self.patch_size, self.batch_size, self.channels, self.task = sizes, patch_size, batch_size, \
             channels, task
+        self.dihedral = bool(dihedral)
         self.data, self.noise = _copy(data), _copy(noise)
         self.step = step
         self.states: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
@@ -294,10 +300,11 @@ class BatchPlanner(torch.utils.data.Sampler):
         shape = (self.batch_size, self.channels, self.patch_size, self.patch_size)
         while True:
             self.step += 1
-            positions = draw_positions(self.sizes, self.patch_size, self.batch_size, self.data)
+            positions = draw_positions(self.sizes, self.patch_size, self.batch_size, self.data, flips=self.dihedral)
+            transposes = torch.randint(2, (self.batch_size,), generator=self.data) if self.dihedral else None
             draws = self.task.draws(shape, self.noise)
             self.states.append((self.data.get_state(), self.noise.get_state()))
-            yield BatchPlan(self.step, positions, draws)
+            yield BatchPlan(self.step, positions, draws, transposes)
 
     def consumed(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``(data, noise)`` generator states right after the oldest plan not yet consumed."""
@@ -336,21 +343,23 @@ class PatchPairs(torch.utils.data.Dataset):
                     f"of size {(h, w)} is smaller than the patch size"
                 raise ValueError(f"{name!r} {what} {(self.plan_patch, self.plan_patch)}")
 
-    def _cut(self, cut, rows: list, size: int) -> torch.Tensor:
-        """The windows ``cut(index, corners, size)`` of every row, flipped as the row says, stacked."""
+    def _cut(self, cut, rows: list, size: int, transposes: list) -> torch.Tensor:
+        """The windows ``cut(index, corners, size)`` of every row, flipped (and transposed) as drawn, stacked."""
         patches: list[torch.Tensor | None] = [None] * len(rows)
         for index in sorted({row[0] for row in rows}):  # each image decoded once per batch
             mine = [k for k, row in enumerate(rows) if row[0] == index]
             for k, patch in zip(mine, cut(index, [tuple(rows[k][1:3]) for k in mine], size)):
                 patches[k] = patch.flip(-1) if rows[k][3] else patch
                 patches[k] = patches[k].flip(-2) if rows[k][4] else patches[k]
+                patches[k] = patches[k].transpose(-1, -2) if transposes[k] else patches[k]
         return torch.stack(patches)
 
     def __getitem__(self, plan: BatchPlan) -> tuple[torch.Tensor, torch.Tensor]:
         rows = plan.positions.tolist()
-        y = self._cut(self.source.patches, rows, self.patch_size)  # (B, C, p, p)
-        if self.paired:
-            return self._cut(self.source.inputs, rows, self.patch_size), y  # (B, C, p / s, p / s) from the files
+        transposes = plan.transposes.tolist() if plan.transposes is not None else [0] * len(rows)
+        y = self._cut(self.source.patches, rows, self.patch_size, transposes)  # (B, C, p, p)
+        if self.paired:  # (B, C, p / s, p / s) read from the files, transformed as their targets
+            return self._cut(self.source.inputs, rows, self.patch_size, transposes), y
         return self.task.degrade(y, draws=plan.draws), y
 
 

@@ -83,6 +83,9 @@ class ProblemConfig(_Group):
                                  "(sr only: '0001x2.png' or '0001.png' for '0001.png', as DIV2K ships them); "
                                  "none: down-scale data's images")
     recursive: bool = option(False, "read data (and data_lr) with their sub-folders")
+    dihedral_patches: bool = option(False, "transform every training patch by a random flip / quarter turn (one of "
+                                    "the 8 of D4, KAIR's and BasicSR's augmentation): even the plain arm then sees "
+                                    "rotations")
     patch_size: int = option(48, "side of the clean (high-resolution) training patches")
     batch_size: int = option(8, "B: source patches per step and rank (the paired arms forward 2B)")
 

@@ -200,7 +200,7 @@ class Trainer:
         config = self.config
         planner = BatchPlanner(self.pairs.source.sizes, self.pairs.plan_patch, config.problem.batch_size,
                                self.task.channels, self.task, self.generators["data"], self.generators["noise"],
-                               step=self.step)
+                               step=self.step, dihedral=config.problem.dihedral_patches)
         for x, y in patch_loader(self.pairs, planner, config.run.workers, pin_memory=self.device.type == "cuda"):
             data, noise = planner.consumed()  # the states a checkpoint after this batch must store
             self.generators["data"].set_state(data)
