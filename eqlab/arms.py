@@ -13,7 +13,9 @@ strict     the same paired batch                           L                    
 =========  ==============================================  ==========================  ============
 
 ``L`` is the arm's ``criterion``, a task loss of ``eqlab.losses`` (MSE unless the run's config says
-``l1`` or ``charbonnier``). ``augment`` is there because EQ-Reg's rotated half is also training data: "eqreg vs plain" mixes
+``l1`` or ``charbonnier``).
+
+``augment`` is there because EQ-Reg's rotated half is also training data: "eqreg vs plain" mixes
 augmentation with regularization, "eqreg vs augment" isolates the penalty. ``strict`` sees the
 paired batch too, so the images seen, the forward passes and the gradient averaging are the same
 in the three rotation arms (its twin is exactly equivariant, so ``g x`` teaches it nothing new).

@@ -242,8 +242,8 @@ def _eval(args) -> dict:
             model, task, images, group=args.group or config.group, self_ensemble=args.self_ensemble))
     if not args.json:
         crops = f"centre crops of at most {args.crop} px" if args.crop else "whole images"
-        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps, "
-              f"{_WEIGHTS[meta['weights']]}), {result['images']} images ({crops})")
+        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps"
+              f"{_weights(meta)}), {result['images']} images ({crops})")
         print(f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}; {task.baseline_name}: "
               f"PSNR {result['baseline_psnr']:.2f} dB, SSIM {result['baseline_ssim']:.4f}")
         print(f"PSNR on inputs rotated 90 degrees (output rotated back): {result['psnr_rot90']:.2f} dB")
@@ -258,7 +258,11 @@ def _eval(args) -> dict:
     return result
 
 
-_WEIGHTS = {"ema": "the moving average of the weights", "raw": "the trained weights"}
+def _weights(meta: dict) -> str:
+    """Which weights were scored, when the checkpoint holds both."""
+    if meta["ema_state"] is None:
+        return ""
+    return ", the moving average of the weights" if meta["weights"] == "ema" else ", the trained weights (--raw)"
 
 
 def _eval_test_sets(args, model, meta, config, task) -> dict:
@@ -268,8 +272,7 @@ def _eval_test_sets(args, model, meta, config, task) -> dict:
     sets = [score_folder(model, task, folder, self_ensemble=args.self_ensemble, crop=args.crop)
             for folder in args.test_data]
     if not args.json:
-        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps, "
-              f"{_WEIGHTS[meta['weights']]})")
+        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps{_weights(meta)})")
         for scores in sets:
             print()
             print(format_table(scores, task.baseline_name))

@@ -168,3 +168,21 @@ def test_recipe_under_torchrun_exits_zero_on_every_rank(rgb_folder, tmp_path):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+
+def test_recipe_check_script_runs_tiny_on_the_cpu(tmp_path, capsys):
+    """scripts/recipe_check.py (what scripts/gpu_check.sh runs on a GPU), shrunk: 3 steps, the estimate printed."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "recipe_check.py"
+    argv, sys.argv = sys.argv, [str(script), "--tiny", "--device", "cpu", "--steps", "3", "--images", "2",
+                                "--estimate", "--folder", str(tmp_path), "swinir-sr-x2"]
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and "swinir-sr-x2: 3 steps" in out and "--dry-run estimates" in out

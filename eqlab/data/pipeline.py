@@ -46,8 +46,8 @@ from eqlab.data.folder import _read_array, image_files
 from eqlab.data.patches import draw_positions
 from eqlab.files import atomic_path
 
-__all__ = ["ImageFiles", "ImageTensors", "PairedFiles", "open_folder", "BatchPlan", "BatchPlanner", "PatchPairs", "patch_loader",
-           "image_size"]
+__all__ = ["ImageFiles", "ImageTensors", "PairedFiles", "open_folder", "BatchPlan", "BatchPlanner", "PatchPairs",
+           "patch_loader", "image_size"]
 
 
 def image_size(path: str | Path) -> tuple[int, int]:

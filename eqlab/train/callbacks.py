@@ -69,8 +69,8 @@ def as_callback(item) -> Callback:
 
 class Validation(Callback):
     """Score the net (its moving average, when the run keeps one) on the validation crops
-    (``eqlab.tasks.evaluate``) at step 0, every ``every`` steps and at the end; the numbers go into the record as ``val_<name>`` and the last full result
-    into ``trainer.metrics``. Rank 0 only."""
+    (``eqlab.tasks.evaluate``) at step 0, every ``every`` steps and at the end; the numbers go into the
+    record as ``val_<name>`` and the last full result into ``trainer.metrics``. Rank 0 only."""
 
     def __init__(self, every: int):
         self.every = every
