@@ -26,6 +26,7 @@ import dataclasses
 import importlib
 import json
 import runpy
+import shlex
 import sys
 import typing
 from pathlib import Path
@@ -121,7 +122,8 @@ def command_for(config) -> str:
         if isinstance(value, bool):
             words.append(flag if value else "--no-" + name.replace("_", "-"))
         else:
-            words += [flag, "none" if value is None else format(value, "g") if isinstance(value, float) else str(value)]
+            text = "none" if value is None else format(value, "g") if isinstance(value, float) else str(value)
+            words += [flag, shlex.quote(text)]  # a pattern such as *.attn.qkv must reach eqlab unexpanded
     return " ".join(words)
 
 

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shlex
 import subprocess
 import sys
 import types
@@ -60,6 +61,10 @@ def test_command_for_is_the_inverse_of_the_parser():
     words = command_for(config).split()
     assert words[:4] == ["python", "-m", "eqlab", "train"]
     assert config_from_args(build_parser().parse_args(words[3:])) == config
+    recipe_like = config.replace(skip_layers="*.attn.qkv", schedule="multistep", milestones="5,6", loss="l1")
+    command = command_for(recipe_like)
+    assert "--skip-layers '*.attn.qkv'" in command  # quoted: a shell would expand the pattern
+    assert config_from_args(build_parser().parse_args(shlex.split(command)[3:])) == recipe_like
 
 
 def test_train_then_eval(tmp_path, capsys):
