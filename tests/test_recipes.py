@@ -100,3 +100,13 @@ def test_a_recipe_file_trains_from_the_command_line(tmp_path, capsys, rgb_folder
     assert result["step"] == 3
     config = read_meta(out / "checkpoint.safetensors")["config"]
     assert config["problem"]["color"] == "rgb" and config["optim"]["clip"] is None and config["net"]["features"] == 8
+
+
+def test_dry_run_configuration_is_a_recipe_that_rebuilds_it(tmp_path):
+    """What --dry-run prints first (eqlab.train.dryrun.as_toml) reads back as the same config."""
+    from eqlab.train.dryrun import as_toml
+
+    config = TrainConfig.of(**load_recipe("swinir-sr-x2")).replace(data="DIV2K", data_lr="X2", sigma=None)
+    path = tmp_path / "resolved.toml"
+    path.write_text(as_toml(config))
+    assert TrainConfig.of(**load_recipe(path)) == config
