@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU run: what nobody has measured on a GPU yet, in about 20 minutes on one GPU.
+# The prepared GPU run: what nobody has measured on a GPU yet, in about 30 minutes on one GPU.
 #
 #   bash scripts/gpu_check.sh            # from the repository root, on a machine with CUDA and torch
 #
