@@ -6,11 +6,14 @@ Every comparison in eqlab runs the arms on equal budgets (the same optimizer ste
 =========  ==============================================  ==========================  ============
 arm        batch of one step                               loss                        net
 =========  ==============================================  ==========================  ============
-plain      ``x``: ``B`` patches, no rotation               MSE                         plain
-augment    ``cat([x, g x])``: ``2B``, one random g != e    MSE                         plain
-eqreg      the same paired batch                           MSE + lambda R (``EQReg``)  plain
-strict     the same paired batch                           MSE                         its P4 twin
+plain      ``x``: ``B`` patches, no rotation               L                           plain
+augment    ``cat([x, g x])``: ``2B``, one random g != e    L                           plain
+eqreg      the same paired batch                           L + lambda R (``EQReg``)    plain
+strict     the same paired batch                           L                           its P4 twin
 =========  ==============================================  ==========================  ============
+
+``L`` is the arm's ``criterion``, a task loss of ``eqlab.losses`` (MSE unless the run's config says
+``l1`` or ``charbonnier``).
 
 ``augment`` is there because EQ-Reg's rotated half is also training data: "eqreg vs plain" mixes
 augmentation with regularization, "eqreg vs augment" isolates the penalty. ``strict`` sees the
@@ -41,10 +44,10 @@ from typing import ClassVar
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from eqlab.checks import check_choice, check_int, check_number
 from eqlab.groups import Group, get_group
+from eqlab.losses import TaskLoss
 from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT, EQReg, gradient_ratio
 
 __all__ = ["Arm", "Plain", "Augment", "EQRegArm", "Strict", "StepLoss", "ARMS", "ARM_NAMES", "make_arm", "MAX_SHARE",
@@ -65,7 +68,7 @@ class StepLoss:
     """The losses of one step, as tensors (no host synchronisation until a record asks for floats)."""
 
     total: torch.Tensor  # what ``backward`` differentiates
-    task: torch.Tensor  # mean squared error on the arm's batch
+    task: torch.Tensor  # the task loss (the arm's criterion) on the arm's batch
     penalty: torch.Tensor | None = None  # the unweighted EQ-Reg penalty R (eqreg only)
     terms: dict[str, torch.Tensor] | None = None  # R's per-layer terms (eqreg only)
     weight: float | None = None  # the lambda of ``total`` (eqreg only)
@@ -83,6 +86,7 @@ class Arm:
     lr_scale: ClassVar[float] = 1.0  # times the config's learning rate
 
     group: Group
+    criterion: TaskLoss = TaskLoss("mse")  # the task loss; the training loop sets the config's
 
     def attach(self, model: nn.Module, group: Group | str, generator: torch.Generator | None = None) -> None:
         """Called once, before training, with the (unwrapped) net, the group and a generator of its own.
@@ -103,8 +107,8 @@ class Arm:
         return net(x)
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> StepLoss:
-        """Mean squared error, in float32 even under autocast."""
-        task = F.mse_loss(out.float(), y.float())
+        """The task loss (``criterion``), in float32 even under autocast."""
+        task = self.criterion(out, y)
         return StepLoss(total=task, task=task)
 
     def backward(self, losses: StepLoss, step: int) -> dict:
@@ -147,7 +151,7 @@ class Plain(Arm):
 
 
 class Augment(Arm):
-    """The paired batch ``cat([x, g x])`` and plain MSE: rotation augmentation, no penalty."""
+    """The paired batch ``cat([x, g x])`` and the task loss alone: rotation augmentation, no penalty."""
 
     name = "augment"
     color = "#1f77b4"
@@ -171,7 +175,7 @@ class Strict(Augment):
 
 
 class EQRegArm(Augment):
-    """The paired batch, MSE plus the EQ-Reg penalty ``lambda R``.
+    """The paired batch, the task loss plus the EQ-Reg penalty ``lambda R``.
 
     The weight ``lambda`` is either fixed (``weight``) or held so that the penalty drives a given
     share of the update (``target_share``): every ``share_every`` steps the arm measures
@@ -201,7 +205,8 @@ class EQRegArm(Augment):
             where the share is measured (``share_every``).
         norm: ``"split"`` (default), ``"relative"``, ``"components"`` or ``"paper"`` (see ``eqlab.regularizer``).
         share_every: steps between measurements (step 1 always); 0: never (only with a fixed weight).
-        layers, reps: which layers, with which representations (see ``EQReg``).
+        layers, reps, skip: which layers, with which representations, and which left plain (``skip``:
+            name patterns such as ``"*.attn.qkv"``; see ``EQReg``).
         layer_fraction: the share of the layers computed per step (``EQReg``; the arm's generator draws them).
         identity_draws: pair with the identity too, in ``1/|G|`` of the steps (the reference code does).
         regularizer: the class (or factory ``(model, group, **kwargs) -> EQReg``) of the penalty;
@@ -216,7 +221,8 @@ class EQRegArm(Augment):
 
     def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "split",
                  share_every: int = 10, layers="auto", reps=None, layer_fraction: float = 1.0,
-                 identity_draws: bool = False, regularizer=EQReg, max_share: float | None = MAX_SHARE, **options):
+                 identity_draws: bool = False, skip=None, regularizer=EQReg, max_share: float | None = MAX_SHARE,
+                 **options):
         check_number("EQRegArm: weight", weight, 0)
         check_number("EQRegArm: target_share", target_share, 0, 10, open_low=True, open_high=True, optional=True)
         check_number("EQRegArm: max_share", max_share, 0, 10, open_low=True, optional=True)
@@ -233,7 +239,7 @@ class EQRegArm(Augment):
         self.asked, self.max_share = float(weight), max_share  # a fixed weight as asked; the cap
         self.peak = (0.0, 0)  # the largest measured share and its step
         self.capped: list[tuple[int, float, float]] = []  # (step, share measured, lambda after) where the cap acted
-        self.layers, self.reps, self.regularizer, self.options = layers, reps, regularizer, options
+        self.layers, self.reps, self.skip, self.regularizer, self.options = layers, reps, skip, regularizer, options
         self.layer_fraction, self.identity_draws = layer_fraction, bool(identity_draws)
         self.reg: EQReg | None = None
         self.measured_once = False
@@ -242,7 +248,8 @@ class EQRegArm(Augment):
         super().attach(model, group)
         fraction = dict(layer_fraction=self.layer_fraction, generator=generator) if self.layer_fraction < 1 else {}
         self.reg = self.regularizer(model, self.group, weight=self.weight, layers=self.layers, reps=self.reps,
-                                    norm=self.norm, **fraction, **self.options)
+                                    norm=self.norm, **fraction, **({"skip": self.skip} if self.skip else {}),
+                                    **self.options)
 
     @classmethod
     def reference(cls, weight: float = REFERENCE_WEIGHT, **options) -> EQRegArm:
@@ -257,7 +264,7 @@ class EQRegArm(Augment):
             return net(x)  # the identity (identity_draws) records nothing: a zero penalty
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> StepLoss:
-        task = F.mse_loss(out.float(), y.float())
+        task = self.criterion(out, y)
         penalty = self.reg.raw_loss().to(task.device)
         return StepLoss(total=task + self.weight * penalty, task=task, penalty=penalty, terms=self.reg.terms(),
                         weight=self.weight)
@@ -324,7 +331,7 @@ class EQRegArm(Augment):
     @classmethod
     def from_config(cls, method) -> EQRegArm:
         common = dict(share_every=method.share_every, layer_fraction=method.layer_fraction,
-                      max_share=method.max_share)
+                      max_share=method.max_share, skip=method.skip_layers)
         if method.preset == "reference":
             return cls.reference(**common)
         return cls(weight=method.weight, target_share=method.target_share, norm=method.norm, layers=method.layers,

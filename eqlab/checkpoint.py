@@ -17,6 +17,8 @@ File format (``FORMAT_VERSION = 1``), a single ``.safetensors`` file:
     - tensors ``optimizer.<param index>.<key>``: the tensors of ``optimizer.state_dict()["state"]``
       (e.g. Adam's ``exp_avg``, ``exp_avg_sq``, ``step``), so a resumed run is bit-exact.
     - tensors ``rng.<name>``: ``torch.Generator.get_state()`` byte tensors (data, noise, ...).
+    - tensors ``ema.<name>`` (optional): the ``state_dict()`` of the moving average of the weights
+      (``eqlab.train.ema``), with its own ``ema_checksum`` in the card.
     - header metadata ``{"eqlab": <JSON>}`` with keys ``format`` (1), ``model`` (registry name),
       ``model_config`` (``model.config``), ``config`` (the ``TrainConfig`` as a dict), ``step``,
       ``history``, ``extra``, ``optimizer`` (non-tensor optimizer state: ``param_groups`` and
@@ -103,7 +105,7 @@ def _join_optimizer(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict | None = None, optimizer=None,
                     step: int = 0, history: list | None = None, rng_state: dict[str, torch.Tensor] | None = None,
-                    extra: dict | None = None) -> Path:
+                    extra: dict | None = None, ema: nn.Module | None = None) -> Path:
     """Write a checkpoint atomically.
 
     Args:
@@ -116,6 +118,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict | No
         history: JSON-able list of logged records.
         rng_state: ``{name: generator.get_state()}`` to resume the random streams.
         extra: any other JSON-able metadata (e.g. wall time).
+        ema: the moving average of the weights (a net of the same architecture), stored beside them.
 
     Returns:
         the path written.
@@ -140,6 +143,12 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict | No
     meta = dict(format=FORMAT_VERSION, model=name, model_config=model_config, config=config or {}, step=int(step),
                 history=history or [], extra=extra or {}, optimizer=optimizer_rest,
                 checksum=weights_checksum({k[len("model."):]: v for k, v in weights.items()}))
+    if ema is not None:
+        averaged = {k: v.detach().cpu().contiguous() for k, v in unwrap(ema).state_dict().items()}
+        if averaged.keys() != {k[len("model."):] for k in weights}:
+            raise ValueError(f"checkpoint {str(path)!r}: the moving average does not have the model's weights")
+        tensors.update({f"ema.{k}": v for k, v in averaged.items()})
+        meta["ema_checksum"] = weights_checksum(averaged)
     try:
         header = json.dumps(meta, default=_json_default)
     except TypeError as err:
@@ -261,18 +270,23 @@ def _check_fits(path: Path, weights: dict[str, torch.Tensor], model: nn.Module) 
                          + "; ".join(problems))
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+                    ema: bool = False) -> tuple[nn.Module, dict]:
     """Rebuild a model from a checkpoint.
 
     Args:
         path: a file written by :func:`save_checkpoint`.
         map_location: device for the model and the returned tensors (a GPU checkpoint loads on
             the CPU: tensors are stored device-free).
+        ema: load the moving average of the weights when the file holds one (what ``eqlab eval``
+            scores); a file without one loads its weights either way.
 
     Returns:
         ``(model, meta)``: the model in eval mode with the stored weights, and the JSON card plus
         ``meta["optimizer_state"]`` (a ``state_dict`` for ``optimizer.load_state_dict``, or
-        ``None``) and ``meta["rng_state"]`` (``{name: byte tensor}``).
+        ``None``), ``meta["rng_state"]`` (``{name: byte tensor}``), ``meta["ema_state"]`` (the
+        moving average's ``state_dict``, or ``None``) and ``meta["weights"]`` (``"ema"`` or
+        ``"raw"``: which of the two the model holds).
 
     Raises:
         ValueError: missing or truncated file, metadata of the wrong JSON types or without a field
@@ -296,6 +310,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     if weights_checksum(weights) != meta.get("checksum"):
         raise ValueError(f"checkpoint {str(path)!r}: the weights do not match their checksum (the file is damaged)")
+    averaged = {k[len("ema."):]: v for k, v in tensors.items() if k.startswith("ema.")} or None
+    if averaged is not None and weights_checksum(averaged) != meta.get("ema_checksum"):
+        raise ValueError(f"checkpoint {str(path)!r}: the moving average does not match its checksum (the file is "
+                         "damaged)")
 
     name, model_config = meta.get("model"), meta.get("model_config") or {}
     if name not in models.names():
@@ -307,9 +325,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if stored is not None and color is not None and stored != color:
         raise ValueError(f"checkpoint {str(path)!r}: its run was --color {stored}, but its net {name} has "
                          f"{model_config.get('channels')} channel(s) (a {color} net)")
-    _check_fits(path, weights, model)
-    model.load_state_dict(weights, strict=True)
+    meta["weights"] = "ema" if ema and averaged is not None else "raw"
+    model.load_state_dict(averaged if meta["weights"] == "ema" else weights, strict=True)
     model.to(map_location).eval()
+    meta["ema_state"] = None if averaged is None else {k: v.to(map_location) for k, v in averaged.items()}
 
     optimizer_tensors = {k: v.to(map_location) for k, v in tensors.items() if k.startswith("optimizer.")}
     rest = meta.pop("optimizer", None)

@@ -30,6 +30,7 @@ import importlib
 import importlib.util
 import json
 import runpy
+import shlex
 import subprocess
 import sys
 import typing
@@ -127,7 +128,8 @@ def command_for(config) -> str:
         if isinstance(value, bool):
             words.append(flag if value else "--no-" + name.replace("_", "-"))
         else:
-            words += [flag, "none" if value is None else format(value, "g") if isinstance(value, float) else str(value)]
+            text = "none" if value is None else format(value, "g") if isinstance(value, float) else str(value)
+            words += [flag, shlex.quote(text)]  # a pattern such as *.attn.qkv must reach eqlab unexpanded
     return " ".join(words)
 
 
@@ -149,6 +151,8 @@ def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
     train.set_defaults(**(recipe or {}))
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.add_argument("--dry-run", action="store_true", help="set the run up without training: print the resolved "
+                       "configuration, the regularized layers, the data found and a memory estimate per rank")
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint", description="PSNR / SSIM against the degraded "
                         "baseline, PSNR on rotated inputs, output and per-layer equivariance errors.")
@@ -164,6 +168,8 @@ def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--crop", type=int, default=None, help="evaluate centre crops of at most this side")
     ev.add_argument("--group", default=None, help="group of the equivariance errors (default: the run's)")
     ev.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    ev.add_argument("--raw", action="store_true", help="score the trained weights even when the checkpoint holds "
+                    "their moving average (--ema-decay; scored by default, as BasicSR does)")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
 
     cmp = sub.add_parser("compare", help="train the arms on equal budgets and tabulate them",
@@ -207,6 +213,13 @@ def _train(args) -> dict | None:
     from eqlab.train import fit
 
     config = config_from_args(args)
+    if args.dry_run:
+        from eqlab.train.dryrun import dry_run
+
+        plan = dry_run(config)
+        if not args.json:
+            print(plan.text())
+        return dict(config=plan.config.to_dict(), layers=plan.layers, data=plan.data, memory=plan.memory)
     with warnings.catch_warnings():  # printed below, as the summary's last lines (and in --json)
         warnings.simplefilter("ignore", PenaltyWarning)
         result = fit(config, progress=args.progress)
@@ -242,7 +255,7 @@ def _eval(args) -> dict:
     from eqlab.groups import get_group
     from eqlab.train import TrainConfig, evaluate
 
-    model, meta = load_checkpoint(args.checkpoint, map_location=args.device)
+    model, meta = load_checkpoint(args.checkpoint, map_location=args.device, ema=not args.raw)
     config = TrainConfig.from_dict(meta.get("config", {}))
     task = config.task_spec()
     if args.test_data:
@@ -251,14 +264,14 @@ def _eval(args) -> dict:
     if args.crop:
         images = [task.crop(y, 1, args.crop) for y in images]
     result = evaluate(model, task, images, group=args.group or config.group, rotations=args.rotate)
-    result.update(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm)
+    result.update(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm, weights=meta["weights"])
     if args.self_ensemble != "none":
         result["self_ensemble"] = dict(group=args.self_ensemble, **evaluate(
             model, task, images, group=args.group or config.group, self_ensemble=args.self_ensemble))
     if not args.json:
         crops = f"centre crops of at most {args.crop} px" if args.crop else "whole images"
-        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps), "
-              f"{result['images']} images ({crops})")
+        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps"
+              f"{_weights(meta)}), {result['images']} images ({crops})")
         print(f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}; {task.baseline_name}: "
               f"PSNR {result['baseline_psnr']:.2f} dB, SSIM {result['baseline_ssim']:.4f}")
         print(f"PSNR on inputs rotated 90 degrees (output rotated back): {result['psnr_rot90']:.2f} dB")
@@ -277,6 +290,13 @@ def _eval(args) -> dict:
     return result
 
 
+def _weights(meta: dict) -> str:
+    """Which weights were scored, when the checkpoint holds both."""
+    if meta["ema_state"] is None:
+        return ""
+    return ", the moving average of the weights" if meta["weights"] == "ema" else ", the trained weights (--raw)"
+
+
 def _eval_test_sets(args, model, meta, config, task) -> dict:
     """``eqlab eval --test-data``: a table per benchmark folder (``eqlab.testsets``)."""
     from eqlab.testsets import format_table, score_folder
@@ -284,7 +304,7 @@ def _eval_test_sets(args, model, meta, config, task) -> dict:
     sets = [score_folder(model, task, folder, self_ensemble=args.self_ensemble, crop=args.crop)
             for folder in args.test_data]
     if not args.json:
-        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps)")
+        print(f"{args.checkpoint}: {meta['model']} ({config.task}/{config.arm}, {meta['step']} steps{_weights(meta)})")
         for scores in sets:
             print()
             print(format_table(scores, task.baseline_name))
@@ -294,7 +314,7 @@ def _eval_test_sets(args, model, meta, config, task) -> dict:
     if broken:
         raise BrokenNumbers(f"{args.checkpoint}: the net's output holds NaN or infinite values on images of "
                             f"{broken}: its weights are broken, and its scores are NaN")
-    return dict(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm,
+    return dict(model=meta["model"], step=meta["step"], task=config.task, arm=config.arm, weights=meta["weights"],
                 test_sets={scores["name"]: scores for scores in sets})
 
 

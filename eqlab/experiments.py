@@ -73,13 +73,28 @@ def load_records(cache: str | os.PathLike) -> dict[str, dict]:
     return records
 
 
+def _current(spec: dict | None) -> dict | None:
+    """A stored spec as today's ``TrainConfig`` writes it: fields added since it was stored take their defaults
+    (a new option that a run did not use does not invalidate it); ``None`` when it no longer parses."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        return None
+    try:
+        return dict(spec, config=TrainConfig.from_dict(spec["config"]).to_dict())
+    except TypeError:  # a field that no longer exists
+        return None
+
+
 def cached_record(cache: str | os.PathLike, run: Run) -> dict | None:
-    """The cached record of ``run``, or None when there is none or its spec has changed."""
+    """The cached record of ``run``, or None when there is none or its spec has changed.
+
+    Fields added to ``TrainConfig`` after a record was written compare at their defaults, so a cache
+    survives a new option as long as the run leaves it at its default.
+    """
     path = _cache_path(Path(cache), run.key)
     if not path.exists():
         return None
     record = json.loads(path.read_text())
-    return record if record.get("spec") == run.spec() else None
+    return record if _current(record.get("spec")) == run.spec() else None
 
 
 def _init_worker(threads: int) -> None:

@@ -368,7 +368,8 @@ class EQReg:
             probed once, dry (``eqlab.selection``), to choose the layers.
         group: ``"C4"`` (default), ``"C2"``, ``"D4"``, ``"C8"`` or a ``Group``.
         weight: multiplier ``lambda`` of the penalty in :meth:`loss`.
-        layers, reps, layouts, example: see ``eqlab.selection.select``.
+        layers, reps, layouts, example, skip: see ``eqlab.selection.select`` (``skip``: name patterns
+            of layers left plain, e.g. ``"*.attn.qkv"``).
         norm: ``"split"`` (default: the invariant and the oriented part of each field, scale-free apart),
             ``"relative"`` (the whole layer, scale-free), ``"components"`` or ``"paper"`` (the reference formula).
         layer_fraction: the share of the chosen layers whose term is computed in each paired pass,
@@ -391,7 +392,7 @@ class EQReg:
 
     def __init__(self, model: nn.Module, group: Group | str = "C4", weight: float = DEFAULT_WEIGHT,
                  layers="auto", reps=None, norm: str = "split", layouts=None, example=None,
-                 layer_fraction: float = 1.0, generator: torch.Generator | None = None):
+                 layer_fraction: float = 1.0, generator: torch.Generator | None = None, skip=None):
         check_choice("norm", norm, NORMS)
         check_number("weight", weight, 0)
         check_number("layer_fraction", layer_fraction, 0, 1, open_low=True)
@@ -401,7 +402,8 @@ class EQReg:
         self.norm = norm
         self.layer_fraction = float(layer_fraction)
         self.generator = generator
-        self.selection: Selection = select(model, self.group, layers, reps, layouts, example, mode="train")
+        self.selection: Selection = select(model, self.group, layers, reps, layouts, example, mode="train",
+                                           skip=skip)
         self.layers: list[Layer] = self.selection.layers
         self._handles: list = []
         self._terms: dict[str, list[torch.Tensor]] = {}

@@ -22,7 +22,10 @@ in the autograd graph. From that:
   ``PixelShuffle(r, base)``; a layer that produces the model's output (found by walking the
   autograd graph back from the output, not by registration order) is image-valued: ``Trivial``;
   any other layer ``Regular`` when its channels divide by ``|G|``;
-- layers that did not run in the probe's mode are not chosen.
+- layers that did not run in the probe's mode are not chosen;
+- layers whose name matches a ``skip`` pattern (``fnmatch``, e.g. ``"*.attn.qkv"``) are left plain,
+  with the pattern in the report: the reference code's SwinIR regularizes neither ``qkv`` nor the
+  last conv (``layers="hidden", skip="*.attn.qkv"``).
 
 A net that declares its layers (``model.equivariance_reps(group)``, as every eqlab net does) keeps
 its own choice of layers and representations; the probe only adds the layouts. When a net cannot
@@ -40,6 +43,7 @@ What is not here: the penalty (``eqlab.regularizer``), the layouts themselves (`
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -185,8 +189,19 @@ def _check_names(names, modules, what: str) -> None:
             f"{n!r}" + (f" (close: {', '.join(map(repr, close))})" if close else "") for n, close in hints.items()))
 
 
+def _skip_patterns(skip) -> tuple[str, ...]:
+    """``skip`` as a tuple of patterns: ``None``, one pattern, comma-separated patterns or a sequence of them."""
+    if skip is None:
+        return ()
+    if isinstance(skip, str):
+        return tuple(p.strip() for p in skip.split(",") if p.strip())
+    if isinstance(skip, (list, tuple)) and all(isinstance(p, str) for p in skip):
+        return tuple(skip)
+    raise TypeError(f"skip must be None, a pattern string or a sequence of them, got {type(skip).__name__}")
+
+
 def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None, layouts=None, example=None,
-           mode: str = "train") -> Selection:
+           mode: str = "train", skip=None) -> Selection:
     """Choose the layers to regularize (or measure), their layouts and representations.
 
     Args:
@@ -200,13 +215,16 @@ def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None
         example: an input batch for the probe, or the number of input channels; default random
             ``(2, C, 64, 64)`` and ``(2, C, 64, 128)``.
         mode: ``"train"`` (the layers that run while training) or ``"eval"`` (for metrics).
+        skip: module-name patterns (``fnmatch``; one string may hold several, comma-separated) whose
+            layers stay plain, e.g. ``"*.attn.qkv"``; each must match at least one candidate.
 
     Returns:
         the ``Selection``: the chosen layers in execution order, and a report row for every candidate.
 
     Raises:
         ValueError: an unknown name (close names listed), a net that cannot be probed, an explicitly
-            named layer that cannot be read or whose channels do not fit, or no layer at all.
+            named layer that cannot be read or whose channels do not fit, a ``skip`` pattern that
+            matches no candidate, or no layer at all.
         TypeError: a model or argument of the wrong type.
     """
     group = get_group(group)
@@ -240,6 +258,11 @@ def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None
     else:
         raise TypeError(f"layers must be 'auto', 'hidden', a list of names or module type(s), got {layers!r}")
     explicit = not isinstance(layers, str)
+    patterns = _skip_patterns(skip)
+    unused = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in wanted)]
+    if unused:
+        raise ValueError(f"skip pattern(s) {unused} match no candidate layer of {type(model).__name__}; "
+                         f"candidates: {wanted[:8]}{' ...' if len(wanted) > 8 else ''}")
 
     # -- probe -----------------------------------------------------------------------------------
     seen = probe(model, wanted, mode, example)
@@ -256,6 +279,10 @@ def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None
         kind, channels = type(module).__name__, _channels(module)
         mine = calls.get(name)
         shape = mine[0].shape if mine else None
+        matched = next((p for p in patterns if fnmatch.fnmatchcase(name, p)), None)
+        if matched is not None:
+            rows.append(Row(name, kind, shape, False, "-", "-", f"left plain: matches skip {matched!r}"))
+            continue
 
         def skip(reason, name=name, kind=kind, shape=shape):
             if explicit:
@@ -318,7 +345,7 @@ _CACHE_GUARD = threading.Lock()
 
 
 def cached_select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None, layouts=None,
-                  example=None, mode: str = "eval") -> Selection:
+                  example=None, mode: str = "eval", skip=None) -> Selection:
     """``select``, remembered per model and arguments (a net's layers do not change as it trains).
 
     The metrics, the figures and the app ask the same question many times; the probe runs once.
@@ -326,11 +353,12 @@ def cached_select(model: nn.Module, group: Group | str = "C4", layers="auto", re
     """
     group = get_group(group)
     key = (group.name, repr(layers), repr(sorted(reps.items())) if isinstance(reps, dict) else repr(reps),
-           repr(sorted((layouts or {}).items())), mode, example if isinstance(example, int) else None)
+           repr(sorted((layouts or {}).items())), mode, example if isinstance(example, int) else None,
+           _skip_patterns(skip))
     with _CACHE_GUARD:
         hit = _CACHE.setdefault(model, {}).get(key)
     if hit is None:
-        hit = select(model, group, layers, reps, layouts, example, mode)
+        hit = select(model, group, layers, reps, layouts, example, mode, skip)
         with _CACHE_GUARD:
             _CACHE[model][key] = hit
     return hit

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU run: what nobody has measured on a GPU yet, in about 20 minutes on one GPU.
+# The prepared GPU run: what nobody has measured on a GPU yet, in about 30 minutes on one GPU.
 #
 #   bash scripts/gpu_check.sh            # from the repository root, on a machine with CUDA and torch
 #
@@ -7,7 +7,8 @@
 # 2. the throughput of the four arms on CUDA (bf16 autocast), and EQ-Reg's cost over augmentation;
 # 3. a longer zoo build under a time cap, into /tmp (the shipped zoo is not touched), to see how far
 #    the recipe gets with a GPU's budget;
-# 4. each named recipe (eqlab/recipes) for 3 minutes on a generated folder: images/s and GPU memory.
+# 4. each named recipe (eqlab/recipes) for 3 minutes on a generated folder: images/s and GPU memory;
+# 5. swinir-sr-x2's first 200 steps as written (batch 32, bf16): images/s and peak memory beside --dry-run's estimate.
 # Each part has its own time cap, so one that hangs cannot take the others down; everything is printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,6 @@ echo "== 3. a longer zoo build (capped at 4 minutes, written to /tmp/zoo-gpu)"
 timeout 240 python3 scripts/build_zoo.py --device cuda --workers 1 --steps 2000 --out /tmp/zoo-gpu --cache /tmp/zoo-gpu-cache --keep-stalled
 echo "== 4. the named recipes as written (SwinIR 6x6 blocks, 180 channels; needs spandrel), 3 minutes each on a generated folder"
 timeout 900 python3 scripts/recipe_check.py --minutes 3 swinir-sr-x2 swinir-denoise-color-50
+echo "== 5. swinir-sr-x2: its first 200 steps (capped at 10 minutes), throughput and peak memory against the estimate"
+timeout 600 python3 scripts/recipe_check.py --steps 200 --minutes 9 --estimate swinir-sr-x2
 echo "== done"

@@ -2,13 +2,16 @@
 
     python scripts/recipe_check.py                     # every recipe, 3 minutes each, on CUDA
     python scripts/recipe_check.py --minutes 1 swinir-sr-x2
+    python scripts/recipe_check.py --steps 200 --estimate swinir-sr-x2  # 200 steps, beside --dry-run's estimate
+    python scripts/recipe_check.py --tiny --device cpu --steps 3 --images 2   # a CPU smoke test of this script
 
 The recipes as written (SwinIR with 6 stages of 6 blocks, 180 channels, their patches and batches), on a
 generated folder of 2000 x 1400 colour PNGs (``benchmarks/data_pipeline.py`` makes it, outside the
 repository), with their ``workers`` and a uint8 cache; no validation until the end, no checkpoints. Per
-recipe: steps, training images/s (clean patches; the eqreg arm forwards twice as many), peak GPU memory,
-the task loss over the first and the last tenth of the steps, and the final validation PSNR on the
-generated test images. Used by ``scripts/gpu_check.sh``.
+recipe: steps, training images/s (clean patches; the eqreg arm forwards twice as many), peak GPU memory
+(with ``--estimate``: beside ``eqlab train --dry-run``'s estimate per rank), the task loss over the first
+and the last tenth of the steps, and the final validation PSNR on the generated test images. A run ends
+after ``--minutes`` of training or ``--steps`` steps, whichever comes first. Used by ``scripts/gpu_check.sh``.
 """
 
 from __future__ import annotations
@@ -30,13 +33,13 @@ from eqlab.train import Callback, TrainConfig, fit  # noqa: E402
 
 
 class StopAfter(Callback):
-    """End the run after ``seconds`` of training."""
+    """End the run after ``seconds`` of training or ``steps`` steps."""
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    def __init__(self, seconds: float, steps: int | None = None):
+        self.seconds, self.steps = seconds, steps
 
     def on_step(self, trainer, record):
-        if trainer.train_s > self.seconds:
+        if trainer.train_s > self.seconds or (self.steps is not None and trainer.step >= self.steps):
             trainer.request_stop()
 
 
@@ -44,6 +47,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipes", nargs="*", default=None, help=f"default: all of {names()}")
     parser.add_argument("--minutes", type=float, default=3.0, help="training time per recipe")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (default: the time cap)")
+    parser.add_argument("--estimate", action="store_true", help="also print eqlab train --dry-run's memory estimate")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--folder", default="/tmp/eqlab-recipe-check")
     parser.add_argument("--images", type=int, default=40, help="generated training images of 2000 x 1400")
@@ -60,10 +65,18 @@ def main(argv=None) -> int:
         if args.tiny:
             config = config.replace(features=16, depth=1, stages=1, heads=2, batch_size=2, patch_size=32, workers=0,
                                     val_size=64)
+        if args.estimate:
+            from eqlab.train.dryrun import dry_run
+
+            memory = dry_run(config).memory
+            print(f"{name}: --dry-run estimates {memory['total'] / 2**30:.1f} GiB per rank in float32 "
+                  f"(activations {memory['activations'] / 2**30:.1f}, EQ-Reg's terms "
+                  f"{memory['eqreg_terms'] / 2**30:.1f}) at {memory['images']} images of {memory['side']} px",
+                  flush=True)
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         tick = time.perf_counter()
-        result = fit(config, progress=False, callbacks=[StopAfter(60 * args.minutes)])
+        result = fit(config, progress=False, callbacks=[StopAfter(60 * args.minutes, args.steps)])
         wall = time.perf_counter() - tick
         last = result.history[-1]
         losses = [r["task_loss"] for r in result.history if "task_loss" in r]

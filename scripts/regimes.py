@@ -89,6 +89,7 @@ CELLS = (  # in the order they run: what the map needs most first
 )
 EQUAL_TIME = "equal time"  # the base point at eqreg's seconds (planned from the base runs' timings)
 REGIMES = tuple(c.regime for c in CELLS) + (EQUAL_TIME,)
+SECTIONS = ("grid", "deblur", "equal-time")  # the grid's cells, deblurring at the zoo budget, the equal-time runs
 
 
 # -- the plan ------------------------------------------------------------------------------------------
@@ -176,6 +177,16 @@ def equal_time_plan(records: dict, args, cache: Path) -> list[Run]:
                                 config(base, task, arm, seed, cache, max(1, round(args.steps * ratio))),
                                 EQUAL_TIME, options(arm)))
     return runs
+
+
+ZOO_BUDGET = "deblur at the zoo budget"  # the regime issue's goal: eqreg within 0.1 dB of augment, 3 seeds
+
+
+def deblur_plan(args, cache: Path) -> list[Run]:
+    """Deblurring's augment and eqreg at the zoo's budget (``zoo.RECIPE``: 6000 steps), the zoo recipe otherwise."""
+    return [Run(key(ZOO_BUDGET, "deblur", arm, seed),
+                config(CELLS[0], "deblur", arm, seed, cache, zoo.RECIPE["steps"]), ZOO_BUDGET, options(arm))
+            for seed in args.seeds for arm in ("augment", "eqreg")]
 
 
 def _per_step(records: dict, regime: str, task: str, arm: str) -> float:
@@ -509,6 +520,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=STEPS, help="steps of every run at equal steps")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--write-only", action="store_true", help="write the page from the cache, train nothing")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="train only these (the page shows whatever the cache holds)")
     parser.add_argument("--data-only", action="store_true", help="write the cells' data folders, train nothing")
     args = parser.parse_args(argv)
     cache = Path(args.cache)
@@ -520,9 +533,14 @@ def main(argv=None) -> int:
     sessions = json.loads(sessions_file.read_text()) if sessions_file.exists() else []
     if not args.write_only:
         start = time.perf_counter()
-        records = run_grid(plan(args, cache), cache, workers=args.workers)
-        records.update(run_grid(equal_time_plan({**load_records(cache), **records}, args, cache), cache,
-                                workers=args.workers))
+        records = {}
+        if "grid" in args.sections:
+            records.update(run_grid(plan(args, cache), cache, workers=args.workers))
+        if "deblur" in args.sections:
+            records.update(run_grid(deblur_plan(args, cache), cache, workers=args.workers))
+        if "equal-time" in args.sections:
+            records.update(run_grid(equal_time_plan({**load_records(cache), **records}, args, cache), cache,
+                                    workers=args.workers))
         command = " ".join(["python", "scripts/regimes.py", *(sys.argv[1:] if argv is None else argv)])
         sessions.append(dict(command=command, wall_time_s=time.perf_counter() - start))
         sessions_file.write_text(json.dumps(sessions, indent=1))

@@ -79,3 +79,20 @@ def rgb_folder(tmp_path):
         Image.fromarray((127.5 + 100 * np.stack(channels, axis=-1)).clip(0, 255).astype(np.uint8)).save(
             path / f"im{i}.png")
     return path
+
+
+@pytest.fixture
+def paired(tmp_path):
+    """HR images in a nested folder and their x2 inputs (DIV2K's naming, '0001x2.png'), made by Pillow's bicubic."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for name, (h, w) in (("0001", (70, 81)), ("sub/0002", (64, 64))):
+        hr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        for root, image in ((tmp_path / "HR", hr), (tmp_path / "LR",
+                                                    np.array(Image.fromarray(hr).resize((w // 2, h // 2))))):
+            path = root / (name + ("x2" if root.name == "LR" else "") + ".png")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(path)
+    return tmp_path

@@ -34,7 +34,7 @@ from eqlab.arms import ARM_NAMES  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 TRAIN = dict(task="denoise", arm="eqreg", start="scratch", group="C4", mode="fixed λ", weight=1e-3, share=0.3,
-             steps=10, seed=0, net="task's net")
+             steps=10, seed=0, net="task's net", color="gray")
 
 
 @pytest.fixture(scope="module")
@@ -352,6 +352,15 @@ def test_equivariant_start_begins_equivariant(server):
     assert first[0] == 0 and first[1] < 1e-3, first  # step 0: every regularized layer exactly equivariant
 
 
+def test_colour_run_trains_a_colour_net(server):
+    """Colour rgb: a 3-channel net trained on colour images; it becomes this session's arm yours."""
+    me = Client(server, verbose=False)
+    *_, legend, status = train(me, arm="plain", weight=0, color="rgb")
+    assert "Done" in status and "#1 plain rgb" in legend
+    _, _, table, restore_status = me.predict("denoise", 25, "camera", None, "90°", "yours", api_name="/restore")
+    assert any(r["arm"].startswith("yours") for r in _rows(table))
+
+
 def test_cancel_stops_training(served):
     url, demo = served
     me = Client(url, verbose=False)
@@ -409,6 +418,7 @@ def test_bad_and_odd_uploads(client, files, name, expected):
     (dict(arm="strict", start="scratch, equivariant"), "same architecture"),  # a group CNN is equivariant already
     (dict(start="scratch, equivariant", group="C8"), "acts exactly"),
     (dict(group="C7"), "not in the list of choices"),  # gradio checks a radio button's value itself
+    (dict(color="rgb", start="zoo augment"), "the zoo's nets are gray"),
 ])
 def test_train_rejects_out_of_range(client, changes, expected):
     with pytest.raises(AppError, match=expected):

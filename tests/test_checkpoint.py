@@ -47,6 +47,35 @@ def test_round_trip_is_bit_exact(tmp_path):
             assert torch.equal(got["state"][index][key], value), (index, key)
 
 
+def test_moving_average_round_trip_and_choice(tmp_path):
+    model, optimizer = trained()
+    average, _ = trained()
+    with torch.no_grad():
+        for p in average.parameters():
+            p.mul_(0.5)
+    path = save_checkpoint(tmp_path / "ck.safetensors", model, optimizer=optimizer, ema=average)
+    raw, meta = load_checkpoint(path)
+    ema, meta_ema = load_checkpoint(path, ema=True)
+    assert (meta["weights"], meta_ema["weights"]) == ("raw", "ema")
+    for key, value in model.state_dict().items():
+        assert torch.equal(raw.state_dict()[key], value), key
+        assert torch.equal(ema.state_dict()[key], average.state_dict()[key]), key
+        assert torch.equal(meta["ema_state"][key], average.state_dict()[key]), key
+    plain = save_checkpoint(tmp_path / "plain.safetensors", model)
+    loaded, meta = load_checkpoint(plain, ema=True)  # no average in the file: its weights
+    assert meta["weights"] == "raw" and meta["ema_state"] is None
+    data = bytearray(path.read_bytes())
+    header = int.from_bytes(data[:8], "little")
+    names = json.loads(data[8:8 + header])
+    start = 8 + header + names[next(k for k in names if k.startswith("ema."))]["data_offsets"][0]
+    data[start] ^= 0xFF  # a byte of the average only
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="moving average does not match its checksum"):
+        load_checkpoint(path)
+    with pytest.raises(ValueError, match="moving average does not have the model's weights"):
+        save_checkpoint(tmp_path / "x.safetensors", model, ema=build("dncnn", features=8, depth=4))
+
+
 def test_colour_is_recorded_and_checked(tmp_path):
     """The card's run colour (config problem.color) must match its net's channels."""
     rgb = build("dncnn", channels=3, features=8, depth=3)

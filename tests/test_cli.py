@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shlex
 import subprocess
 import sys
 import types
@@ -60,6 +61,10 @@ def test_command_for_is_the_inverse_of_the_parser():
     words = command_for(config).split()
     assert words[:4] == ["python", "-m", "eqlab", "train"]
     assert config_from_args(build_parser().parse_args(words[3:])) == config
+    recipe_like = config.replace(skip_layers="*.attn.qkv", schedule="multistep", milestones="5,6", loss="l1")
+    command = command_for(recipe_like)
+    assert "--skip-layers '*.attn.qkv'" in command  # quoted: a shell would expand the pattern
+    assert config_from_args(build_parser().parse_args(shlex.split(command)[3:])) == recipe_like
 
 
 def test_train_then_eval(tmp_path, capsys):
@@ -75,6 +80,38 @@ def test_train_then_eval(tmp_path, capsys):
     assert "element 3" in out and "mean layer error" in out
     assert main(["eval", str(out_dir / CHECKPOINT_NAME), "--crop", "48", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 5
+
+
+def test_eval_scores_the_moving_average_unless_raw(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    assert main(["train", "--arm", "plain", "--steps", "3", "--ema-decay", "0.5", "--loss", "l1", "--out-dir",
+                 str(out_dir), "--json", *SMALL]) == 0
+    trained = json.loads(capsys.readouterr().out)["metrics"]["psnr"]
+    scores = {}
+    for flags in ([], ["--raw"]):
+        assert main(["eval", str(out_dir / CHECKPOINT_NAME), "--crop", "48", *flags]) == 0
+        out = capsys.readouterr().out
+        assert ("the trained weights (--raw)" if flags else "the moving average of the weights") in out
+        assert main(["eval", str(out_dir / CHECKPOINT_NAME), "--crop", "48", "--json", *flags]) == 0
+        scores[bool(flags)] = json.loads(capsys.readouterr().out)
+    assert scores[False]["weights"] == "ema" and scores[True]["weights"] == "raw"
+    assert scores[False]["psnr"] != scores[True]["psnr"]
+    assert trained == pytest.approx(scores[False]["psnr"])  # training validated the average
+
+
+def test_dry_run_sets_up_without_training(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    assert main(["train", "--arm", "eqreg", "--layers", "hidden", "--skip-layers", "body.0.*", "--schedule",
+                 "multistep", "--milestones", "2,3", "--out-dir", str(out_dir), "--dry-run", *SMALL]) == 0
+    text = capsys.readouterr().out
+    assert 'schedule = "multistep"' in text and 'milestones = "2,3"' in text
+    assert "left plain: matches skip 'body.0.*'" in text and "the bundled training images: 14 images" in text
+    assert "activations saved for the backward" in text and not out_dir.exists()  # nothing written, no step
+    assert main(["train", "--arm", "plain", "--dry-run", "--json", *SMALL]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert "no penalty" in plan["layers"] and plan["memory"]["images"] == 8 and plan["memory"]["eqreg_terms"] == 0
+    assert main(["train", "--arm", "eqreg", "--skip-layers", "nope*", "--dry-run", *SMALL]) == 2
+    assert "match no candidate" in capsys.readouterr().err
 
 
 def test_compare_prints_a_row_per_arm(capsys):

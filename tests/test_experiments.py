@@ -31,6 +31,23 @@ def test_run_grid_caches_by_spec_and_reruns_a_changed_one(tmp_path):
     assert not list((tmp_path / "runs").glob("*.tmp"))  # written atomically
 
 
+def test_a_record_from_before_a_new_field_is_still_cached(tmp_path):
+    """A record written before a TrainConfig field existed (here: without loss and ema_decay) is still a hit."""
+    run = Run("t/old", zoo.recipe("denoise", "plain", 0, steps=3), "t")
+    run_grid([run], tmp_path, work=_count, workers=1)
+    path = tmp_path / "runs" / "t__old.json"
+    record = json.loads(path.read_text())
+    for name in ("loss", "ema_decay"):
+        del record["spec"]["config"]["optim"][name]
+    path.write_text(json.dumps(record))
+    lines = []
+    run_grid([run], tmp_path, work=_count, workers=1, log=lines.append)
+    assert "1 cached, 0 to run" in lines[0]
+    lines.clear()
+    run_grid([Run("t/old", run.config.replace(loss="l1"), "t")], tmp_path, work=_count, workers=1, log=lines.append)
+    assert "0 cached, 1 to run" in lines[0]  # a run that uses the new field is another run
+
+
 def test_exception_run_grid_repeated_keys():
     run = Run("k", zoo.recipe("denoise", "plain", steps=1))
     with pytest.raises(ValueError, match="repeated"):

@@ -8,7 +8,16 @@ import torch
 from PIL import Image
 
 from eqlab.data import PatchSampler, load_default, load_folder, read_image
-from eqlab.data.pipeline import BatchPlanner, ImageFiles, ImageTensors, PatchPairs, image_size, patch_loader
+from eqlab.data.pipeline import (
+    BatchPlanner,
+    ImageFiles,
+    ImageTensors,
+    PairedFiles,
+    PatchPairs,
+    image_size,
+    open_folder,
+    patch_loader,
+)
 from eqlab.tasks import get_task
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -107,3 +116,64 @@ def test_exception(folder, tmp_path):
         assert ImageFiles(broken).names == ["good.png"]
     with pytest.raises(ValueError, match="does not exist"):
         ImageFiles(tmp_path / "missing")
+
+
+def test_recursive_folder_reads_the_sub_folders(paired):
+    assert ImageFiles(paired / "HR").names == ["0001.png"]
+    assert ImageFiles(paired / "HR", recursive=True).names == ["0001.png", "sub/0002.png"]
+
+
+def test_paired_patches_are_the_files_windows(paired):
+    """An input patch at a low-resolution corner is that window of the LR file; its target the HR window at 2x."""
+    source = open_folder(paired / "HR", "rgb", recursive=True, data_lr=paired / "LR", scale=2)
+    assert isinstance(source, PairedFiles) and source.names == ["0001.png", "sub/0002.png"]
+    assert source.sizes == [(35, 40), (32, 32)]  # the inputs' grid; the HR 70 x 81 is cropped to 70 x 80
+    task = get_task("sr", scale=2, sigma=0, mode="rgb")
+    pairs = PatchPairs(source, 32, task)
+    planner = BatchPlanner(source.sizes, pairs.plan_patch, 6, 3, task, seeded(0), seeded(1), dihedral=True)
+    plan = next(iter(planner))
+    x, y = pairs[plan]
+    assert x.shape == (6, 3, 16, 16) and y.shape == (6, 3, 32, 32)
+    hr = [read_image(paired / "HR" / n) for n in source.names]
+    lr = [read_image(paired / "LR" / n.replace(".png", "x2.png")) for n in source.names]
+    def transformed(z, flip_h, flip_v, transpose):
+        z = z.flip(-1) if flip_h else z
+        z = z.flip(-2) if flip_v else z
+        return z.transpose(-1, -2) if transpose else z
+
+    for k, (index, top, left, *flips) in enumerate(plan.positions.tolist()):
+        how = (*flips, plan.transposes[k])
+        assert torch.equal(x[k], transformed(lr[index][:, top:top + 16, left:left + 16], *how))
+        assert torch.equal(y[k], transformed(hr[index][:, 2 * top:2 * top + 32, 2 * left:2 * left + 32], *how))
+
+
+def test_dihedral_patches_draw_all_eight_elements():
+    task = get_task("denoise")
+    images = [torch.arange(32 * 32, dtype=torch.float32).reshape(1, 32, 32) / 1024]
+    planner = BatchPlanner([(32, 32)], 32, 64, 1, task, seeded(0), seeded(1), dihedral=True)
+    _, y = PatchPairs(ImageTensors(images), 32, task)[next(iter(planner))]
+    d4 = [torch.rot90(images[0], k, (-2, -1)) for k in range(4)]
+    d4 += [z.flip(-1) for z in d4]
+    seen = {next(i for i, z in enumerate(d4) if torch.equal(z, patch)) for patch in y}
+    assert seen == set(range(8))
+    plain = BatchPlanner([(32, 32)], 32, 4, 1, task, seeded(0), seeded(1))
+    assert next(iter(plain)).transposes is None
+
+
+def test_exception_paired(paired):
+    lr = paired / "LR"
+    (lr / "sub" / "0002x2.png").rename(lr / "sub" / "0003x2.png")
+    with pytest.raises(ValueError, match="do not pair by name.*without input: 'sub/0002.png'.*"
+                                         "input without high-resolution: 'sub/0003x2.png'"):
+        open_folder(paired / "HR", "rgb", recursive=True, data_lr=lr, scale=2)
+    (lr / "sub" / "0003x2.png").unlink()
+    Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(lr / "sub" / "0002x2.png")
+    with pytest.raises(ValueError, match=r"'sub/0002x2.png' is \(20, 20\), but 'sub/0002.png' of \(64, 64\) at scale 2 "
+                                         r"needs \(32, 32\)"):
+        open_folder(paired / "HR", "rgb", recursive=True, data_lr=lr, scale=2)
+    Image.fromarray(np.zeros((16, 16, 3), dtype=np.uint8)).save(lr / "sub" / "0002x2.png")
+    with pytest.raises(ValueError, match=r"x4 apart: a folder of another scale"):
+        open_folder(paired / "HR", "rgb", recursive=True, data_lr=lr, scale=2)
+    source = open_folder(paired / "HR", "rgb", data_lr=lr, scale=2)  # the top level only: 0001 alone
+    with pytest.raises(ValueError, match=r"'0001.png' its input \(35, 40\) is smaller than the input patch"):
+        PatchPairs(source, 96, get_task("sr", scale=2, mode="rgb"))

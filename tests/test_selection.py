@@ -119,7 +119,23 @@ def test_declared_layouts_and_skips():
     assert select(TinySwin(), layers="hidden").names().count("last") == 0  # the reference code's choice
 
 
+def test_skip_patterns_leave_layers_plain():
+    """skip: fnmatch patterns on module names, one string or several; the report names the pattern."""
+    everything = select(TinySwin())
+    chosen = select(TinySwin(), layers="hidden", skip="qkv.*, mlp")
+    assert not any(n.startswith("qkv.") or n == "mlp" for n in chosen.names())
+    assert set(chosen.names()) == {n for n in everything.names() if not n.startswith("qkv.") and n not in
+                                   ("mlp", "last")}
+    reasons = {r.name: r.reason for r in chosen.rows}
+    assert reasons["mlp"] == "left plain: matches skip 'mlp'" and reasons["qkv.0"].endswith("'qkv.*'")
+    assert select(TinySwin(), skip=["mlp"]).names() == [n for n in everything.names() if n != "mlp"]
+
+
 def test_exception():
+    with pytest.raises(ValueError, match=r"skip pattern\(s\) \['qvk\.\*'\] match no candidate"):
+        select(TinySwin(), skip="qvk.*")
+    with pytest.raises(TypeError, match="skip must be None"):
+        select(TinySwin(), skip=3)
     with pytest.raises(ValueError, match=r"unknown layer name\(s\) in layers: 'nope'"):
         select(TinySwin(), layers=["nope"])
     with pytest.raises(ValueError, match=r"'squeeze' \(Linear\) cannot be regularized: .*vector"):

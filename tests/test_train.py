@@ -17,7 +17,7 @@ from eqlab.checkpoint import load_checkpoint, read_meta
 from eqlab.data.images import load_default
 from eqlab.models import build
 from eqlab.regularizer import EQReg
-from eqlab.train import ARMS, CHECKPOINT_NAME, Callback, TrainConfig, evaluate, fit
+from eqlab.train import ARMS, CHECKPOINT_NAME, Callback, TrainConfig, Trainer, evaluate, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,6 +142,13 @@ def test_history_files(tmp_path):
     (dict(warmup=2.0), "warmup"),
     (dict(task="sr", patch_size=33), "divisible by the scale 2"),
     (dict(task="sr", scale=5), "scale"),
+    (dict(schedule="multistep"), "milestones must be increasing"),
+    (dict(schedule="multistep", milestones="10,5"), "milestones must be increasing"),
+    (dict(milestones="10"), "milestones belong to schedule 'multistep'"),
+    (dict(loss="l2"), "loss must be one of"),
+    (dict(ema_decay=1.0), "ema_decay"),
+    (dict(task="sr", data_lr="lr"), "data_lr needs data"),
+    (dict(data="hr", data_lr="lr"), "task 'denoise'"),
 ])
 def test_exception_config(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -199,6 +206,63 @@ def test_schedule_warms_up_then_decays():
     lrs = [optim.lr_at(step) for step in range(1, 101)]
     assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(0.0)
     assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10])) and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
+def test_multistep_schedule_is_pytorchs_multisteplr():
+    """Step s trains at lr * gamma ** (milestones <= s): torch's MultiStepLR stepped before each step, as KAIR."""
+    optim = TrainConfig.of(steps=12, lr=1e-3, warmup=0.0, schedule="multistep", milestones="4, 8", gamma=0.5).optim
+    reference = torch.optim.lr_scheduler.MultiStepLR(torch.optim.SGD([torch.zeros(1)], lr=1e-3), [4, 8], 0.5)
+    expected = []
+    for _ in range(12):
+        reference.step()  # KAIR's update_learning_rate, before the step
+        expected.append(reference.get_last_lr()[0])
+    assert [optim.lr_at(step) for step in range(1, 13)] == pytest.approx(expected)
+    assert optim.milestone_steps() == (4, 8) and optim.lr_at(3) == 1e-3 and optim.lr_at(8) == pytest.approx(2.5e-4)
+
+
+def test_loss_is_the_configs():
+    """loss=l1: the arm's task loss is the L1 distance; recorded as task_loss."""
+    trainer = Trainer(small(arm="plain", loss="l1", steps=1), progress=False)
+    assert trainer.arm.criterion.name == "l1"
+    result = fit(small(arm="plain", loss="charbonnier", charbonnier_eps=1e-9, steps=3), progress=False)
+    assert all(r["task_loss"] > 0 for r in result.history if "task_loss" in r)
+
+
+def test_ema_is_the_average_validation_scores_and_resume_keeps():
+    """ema_decay d: the average is d^k w0 + sum (1 - d) d^(k-i) w_i; validated; resumed bit for bit."""
+    snapshots = []
+
+    class Snap(Callback):
+        def on_start(self, trainer, record):
+            snapshots.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+
+        def on_step(self, trainer, record):
+            snapshots.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+
+    d = 0.7
+    result = fit(small(arm="plain", steps=3, ema_decay=d), progress=False, callbacks=[Snap()])
+    name = next(n for n, _ in result.model.named_parameters())
+    w = [s[name] for s in snapshots]
+    expected = d**3 * w[0] + (1 - d) * (d**2 * w[1] + d * w[2] + w[3])
+    assert torch.allclose(result.ema.state_dict()[name], expected, atol=1e-6)
+    assert not torch.equal(result.ema.state_dict()[name], result.model.state_dict()[name])
+    trainer = Trainer(small(arm="plain", steps=3), progress=False)  # the same validation crops
+    assert result.metrics["psnr"] == pytest.approx(evaluate(result.ema, trainer.task, trainer.val_images)["psnr"])
+
+
+def test_ema_resume_is_bit_exact(tmp_path):
+    config = small(arm="eqreg", steps=8, ema_decay=0.9, checkpoint_every=4, target_share=0.1, share_every=3)
+    whole = fit(config.replace(out_dir=str(tmp_path / "whole")), progress=False)
+    fit(config.replace(out_dir=str(tmp_path / "split")), progress=False, callbacks=[StopAt(4)])
+    resumed = fit(config.replace(out_dir=str(tmp_path / "split"), resume=True), progress=False)
+    for mine, theirs in ((resumed.model, whole.model), (resumed.ema, whole.ema)):
+        for key, value in theirs.state_dict().items():
+            assert torch.equal(mine.state_dict()[key], value), key
+    assert resumed.metrics["psnr"] == whole.metrics["psnr"]
+    plain = small(arm="eqreg", steps=8, checkpoint_every=4, target_share=0.1, share_every=3)
+    with pytest.raises(ValueError, match="config differs.*ema_decay"):
+        fit(plain.replace(out_dir=str(tmp_path / "split"), resume=True), progress=False)
 
 
 def test_target_share_is_held():
@@ -406,3 +470,15 @@ def test_max_share_below_a_target_share_is_refused():
     with pytest.raises(ValueError, match="above max_share"):
         EQRegArm(target_share=0.5)
     assert small(arm="eqreg", target_share=0.5, max_share=None).validate()
+
+
+def test_nested_and_paired_folders_train(paired):
+    """--recursive reads the sub-folders; --data-lr trains SR on the files' own inputs."""
+    config = small(task="sr", color="rgb", arm="eqreg", steps=3, data=str(paired / "HR"), recursive=True,
+                   test_data=str(paired / "HR"))
+    assert fit(config, progress=False).step == 3
+    result = fit(config.replace(data_lr=str(paired / "LR"), dihedral_patches=True), progress=False)
+    assert result.step == 3 and np.isfinite(result.history[-1]["task_loss"])
+    (paired / "LR" / "sub" / "0002x2.png").unlink()
+    with pytest.raises(ValueError, match="without input: 'sub/0002.png'"):
+        fit(config.replace(data_lr=str(paired / "LR")), progress=False)

@@ -201,13 +201,14 @@ def make_handlers(app) -> SimpleNamespace:
         return gr.Slider(**spec)
 
     # -- Train -------------------------------------------------------------------------------------
-    def checked(task, arm, start, group, mode, weight, share, steps, seed, net):
+    def checked(task, arm, start, group, mode, weight, share, steps, seed, net, color="gray"):
         if net == EXTRA_NET and app.bank.extra_absent:
             raise InputError(f"{EXTRA_NET} is not available: {app.bank.extra_absent}")
-        return check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed, steps_cap(app.cuda), net)
+        return check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed, steps_cap(app.cuda), net,
+                                  color)
 
-    def train_check(task, arm, start, group, mode, weight, share, steps, seed, net):
-        checked(task, arm, start, group, mode, weight, share, steps, seed, net)
+    def train_check(task, arm, start, group, mode, weight, share, steps, seed, net, color="gray"):
+        checked(task, arm, start, group, mode, weight, share, steps, seed, net, color)
 
     def train_outputs(runs, status, session, done: bool = True):
         """The six charts (colours by run, the same on every chart; axes with room), the legend, the status.
@@ -228,9 +229,9 @@ def make_handlers(app) -> SimpleNamespace:
                                    **curve_limits(df, steps, key in ("share", "psnr", "layer"), done)))
         return (*plots, run_legend(runs, colors), status, session)
 
-    def train(task, arm, start, group, mode, weight, share, steps, seed, net, session, request: gr.Request):
+    def train(task, arm, start, group, mode, weight, share, steps, seed, net, color, session, request: gr.Request):
         session = session if session is not None else {}
-        values = checked(task, arm, start, group, mode, weight, share, steps, seed, net)
+        values = checked(task, arm, start, group, mode, weight, share, steps, seed, net, color)
         for runs, status, state, done in train_run(app, values, session, session_id(request)):
             yield *train_outputs(runs, status, state, done), state.get("train_token", "")  # for Cancel only
 

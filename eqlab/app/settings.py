@@ -41,6 +41,7 @@ SHARE_RANGE = (1e-4, MAX_SHARE)  # target gradient shares allowed in the Train t
 TASKS = tuple(TASK_TABLE)  # ("denoise", "sr", "deblur")
 GROUPS = ("C4", "D4", "C8")  # Explore; training also offers C2
 TRAIN_GROUPS = ("C2", "C4", "D4", "C8")
+TRAIN_COLORS = ("gray", "rgb")  # the Train tab's --color (eqlab.data.convert.MODES); the zoo's nets are gray
 YOURS = "yours"  # the arm of the model trained in this browser session
 ARM_CHOICES = list(ARM_NAMES) + [YOURS]
 EXTRA_NET = "swinir"  # a registered third-party net (spandrel's SwinIR), offered untrained when spandrel is there

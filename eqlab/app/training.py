@@ -3,8 +3,8 @@
 What is here: ``DEFAULT_SHARE`` (the kit's default target share, the tab's too),
 ``check_train_inputs`` (every value against the caps, before anything starts),
 ``train_config`` (the zoo's recipe with the tab's changes: steps, group, λ or a target gradient
-share, fine-tuning from a zoo net), ``Trainings`` (starts ``eqlab.app.worker`` processes at a lower
-priority and keeps one stop flag per browser session), ``train_run`` (a generator: the records
+share, fine-tuning from a zoo net, gray or colour images), ``Trainings`` (starts ``eqlab.app.worker``
+processes at a lower priority and keeps one stop flag per browser session), ``train_run`` (a generator: the records
 while the run goes, then the trained model as the session's arm "yours" and the run kept for the
 overlays) and ``against_start`` (the status's change against the starting net).
 
@@ -25,7 +25,16 @@ from pathlib import Path
 
 from eqlab import zoo
 from eqlab.app.bank import Loaded, for_inference
-from eqlab.app.settings import EXTRA_NET, SHARE_RANGE, STEPS_MIN, TASKS, TRAIN_GROUPS, WEIGHT_MAX, InputError
+from eqlab.app.settings import (
+    EXTRA_NET,
+    SHARE_RANGE,
+    STEPS_MIN,
+    TASKS,
+    TRAIN_COLORS,
+    TRAIN_GROUPS,
+    WEIGHT_MAX,
+    InputError,
+)
 from eqlab.arms import ARM_NAMES, ARMS
 from eqlab.groups import get_group
 from eqlab.machine import release_memory
@@ -55,8 +64,15 @@ def _number(value, what: str) -> float:
     return number
 
 
-def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed, cap: int, net=None) -> dict:
-    """The Train tab's values, checked against the caps; raises ``InputError`` with a readable message."""
+def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed, cap: int, net=None,
+                       color: str = "gray") -> dict:
+    """The Train tab's values, checked against the caps; raises ``InputError`` with a readable message.
+
+    ``color``: ``"gray"`` or ``"rgb"`` (``TrainConfig.color``); a colour net starts from scratch (the zoo is gray).
+    """
+    color = color or "gray"
+    if color not in TRAIN_COLORS:
+        raise InputError(f"colour must be one of {TRAIN_COLORS}, got {color!r}")
     if task not in TASKS:
         raise InputError(f"task must be one of {TASKS}, got {task!r}")
     if arm not in ARMS:
@@ -67,6 +83,8 @@ def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed
     if start not in start_choices(arm):
         raise InputError(f"a {arm} run starts from one of {start_choices(arm)}, got {start!r} (a zoo net must have "
                          "the same architecture: the strict arm's group CNN starts only from the zoo's strict net)")
+    if color == "rgb" and start.startswith("zoo"):
+        raise InputError(f"the zoo's nets are gray: an rgb run starts from scratch, not from {start!r}")
     if net == EXTRA_NET and start != SCRATCH:
         raise InputError(f"{EXTRA_NET} starts from scratch only: it has no zoo net, and its attention layers have no "
                          "equivariant start")
@@ -94,7 +112,8 @@ def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed
         if weight <= 0:
             raise InputError("with a target share, λ is the starting weight and must be above 0")
     return dict(task=task, arm=arm, start=start, group=group, weight=weight if penalized else 0.0,
-                target_share=target, steps=int(steps_f), seed=int(seed_f), net=net if net == EXTRA_NET else None)
+                target_share=target, steps=int(steps_f), seed=int(seed_f), net=net if net == EXTRA_NET else None,
+                color=color)
 
 
 def train_config(values: dict):
@@ -103,7 +122,8 @@ def train_config(values: dict):
     steps = values["steps"]
     changes = dict(steps=steps, group=values["group"], weight=values["weight"], target_share=values["target_share"],
                    log_every=1, val_every=max(steps // 6, 5), val_size=48, device="auto",
-                   share_every=max(steps // 40, 2) if values["arm"] == "eqreg" else 0)
+                   share_every=max(steps // 40, 2) if values["arm"] == "eqreg" else 0,
+                   color=values.get("color", "gray"))
     changes["weight_init"] = "equivariant" if values["start"] == EQUIVARIANT else "kaiming"  # not the zoo recipe's
     if values["start"] not in (SCRATCH, EQUIVARIANT):
         changes["init"] = zoo.checkpoint_file(f"{values['task']}/{values['start'].split()[-1]}")  # the zoo net's file
@@ -124,6 +144,8 @@ def run_label(values: dict, number: int) -> str:
         parts.append(f"from {values['start']}")
     if values["group"] != "C4":
         parts.append(values["group"])
+    if values.get("color", "gray") != "gray":
+        parts.append(values["color"])
     return " ".join(parts)
 
 

@@ -37,6 +37,7 @@ from eqlab.app.settings import (
     STEPS_MIN,
     STRENGTH,
     TASKS,
+    TRAIN_COLORS,
     TRAIN_GROUPS,
     WEIGHT_MAX,
     steps_cap,
@@ -242,6 +243,9 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         tr_steps = gr.Slider(STEPS_MIN, cap, value=min(200, cap), step=10, elem_id="train-steps",
                                              label=f"Steps ({STEPS_MIN} … {cap}, {'GPU' if app.cuda else 'CPU'} cap)")
                         tr_seed = gr.Number(value=0, precision=0, label="Seed")
+                        tr_color = gr.Radio(list(TRAIN_COLORS), value="gray", label="Colour",
+                                            info="rgb: a 3-channel net on colour images (from scratch: the "
+                                                 "zoo's nets are gray)")
                         with gr.Row():
                             tr_go = gr.Button("Train", variant="primary")
                             tr_cancel = gr.Button("Cancel", variant="stop")
@@ -268,7 +272,7 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                             tr_share_plot = _curve(gr, gr.ScatterPlot, "Gradient share ‖∇λR‖ / ‖∇task‖", "share")
                         gr.Markdown(text.TRAIN_CURVES + "\n\n" + text.ERROR_SHORT, elem_classes="note")
                 tr_inputs = [tr_task, tr_arm, tr_start, tr_group, tr_mode, tr_weight, tr_share, tr_steps, tr_seed,
-                             tr_net]
+                             tr_net, tr_color]
                 tr_outputs = [tr_loss, tr_reg, tr_weight_plot, tr_share_plot, tr_psnr, tr_layer, tr_legend, tr_status,
                               session]
                 tr_token = gr.Textbox(visible=False)  # the running training's token: only this page can cancel it

@@ -72,15 +72,15 @@ def as_callback(item) -> Callback:
 
 
 class Validation(Callback):
-    """Score the net on the validation crops (``eqlab.tasks.evaluate``) at step 0, every ``every``
-    steps and at the end; the numbers go into the record as ``val_<name>`` and the last full result
-    into ``trainer.metrics``. Rank 0 only."""
+    """Score the net (its moving average, when the run keeps one) on the validation crops
+    (``eqlab.tasks.evaluate``) at step 0, every ``every`` steps and at the end; the numbers go into the
+    record as ``val_<name>`` and the last full result into ``trainer.metrics``. Rank 0 only."""
 
     def __init__(self, every: int):
         self.every = every
 
     def _validate(self, trainer, record: dict | None) -> None:
-        trainer.metrics = evaluate(trainer.model, trainer.task, trainer.val_images, group=trainer.group)
+        trainer.metrics = evaluate(trainer.scored_model, trainer.task, trainer.val_images, group=trainer.group)
         trainer.metrics_step = trainer.step
         if record is not None:
             record.update({f"val_{k}": trainer.metrics[k] for k in _SHORT})
@@ -201,7 +201,8 @@ def check_out_dir(run) -> None:
 
 
 class Checkpoints(Callback):
-    """Write ``out_dir/checkpoint.safetensors`` (weights, optimizer, generators, arm state, history)
+    """Write ``out_dir/checkpoint.safetensors`` (weights and their moving average, optimizer, generators, arm
+    state, history)
     every ``every`` steps and at the end, with ``history.json``, ``history.csv`` and ``config.json``.
 
     Every rank takes part (the generator states are gathered); rank 0 writes.
@@ -238,7 +239,7 @@ class Checkpoints(Callback):
         extra = dict(wall_time_s=trainer.wall_time_s(), train_s=trainer.train_s, world_size=trainer.world.size,
                      final=final, samples=trainer.samples, arm=trainer.arm.name, arm_state=trainer.arm.state_dict())
         save_checkpoint(self.path, trainer.model, trainer.config.to_dict(), trainer.optimizer, trainer.step,
-                        trainer.history, states, extra=extra)
+                        trainer.history, states, extra=extra, ema=None if trainer.ema is None else trainer.ema.model)
         _write_json(self.out_dir / "history.json", trainer.history)
         _write_csv(self.out_dir / "history.csv", trainer.history)
         trainer.paths.update(checkpoint=str(self.path), history_json=str(self.out_dir / "history.json"),

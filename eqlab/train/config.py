@@ -5,8 +5,8 @@ group      class            fields                                              
 =========  ===============  =========================================================  ==========
 problem    ``ProblemConfig``  task and its degradation, colour, training images, patches fixed
 net        ``NetConfig``      registry name, size, weights to start from                 fixed
-method     ``MethodConfig``   arm, group, EQ-Reg weight or target gradient share, norm   fixed
-optim      ``OptimConfig``    steps, learning rate and its schedule, clipping, seed      fixed
+method     ``MethodConfig``   arm, group, EQ-Reg weight or target share, norm, layers    fixed
+optim      ``OptimConfig``    loss, steps, learning rate and schedule, clipping, EMA, seed fixed
 run        ``RunConfig``      device, files, logging, validation                         may change
 =========  ===============  =========================================================  ==========
 
@@ -34,6 +34,7 @@ from eqlab.arms import ARM_NAMES, MAX_SHARE
 from eqlab.checks import check_choice, check_int, check_number
 from eqlab.data.convert import MODES
 from eqlab.groups import get_group
+from eqlab.losses import CHARBONNIER_EPS, LOSSES
 from eqlab.models import names
 from eqlab.models.init import SCHEMES
 from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT
@@ -42,7 +43,7 @@ from eqlab.tasks import TASKS, Task, task_from_config
 __all__ = ["option", "ProblemConfig", "NetConfig", "MethodConfig", "OptimConfig", "RunConfig", "TrainConfig",
            "GROUPS", "SCHEDULES"]
 
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "multistep")
 
 
 def option(default, help: str, choices: tuple | None = None):  # noqa: A002 - argparse's name for it
@@ -78,6 +79,13 @@ class ProblemConfig(_Group):
     color: str = option("gray", "image colour: gray (1 channel, BT.601 luma) or rgb (3 channels; gray files "
                         "replicated); the nets take and give this many channels", choices=MODES)
     data: str | None = option(None, "folder of training images; none: the bundled images (eqlab.data.images)")
+    data_lr: str | None = option(None, "folder of the low-resolution inputs paired with data's images by name "
+                                 "(sr only: '0001x2.png' or '0001.png' for '0001.png', as DIV2K ships them); "
+                                 "none: down-scale data's images")
+    recursive: bool = option(False, "read data (and data_lr) with their sub-folders")
+    dihedral_patches: bool = option(False, "transform every training patch by a random flip / quarter turn (one of "
+                                    "the 8 of D4, KAIR's and BasicSR's augmentation): even the plain arm then sees "
+                                    "rotations")
     patch_size: int = option(48, "side of the clean (high-resolution) training patches")
     batch_size: int = option(8, "B: source patches per step and rank (the paired arms forward 2B)")
 
@@ -88,6 +96,12 @@ class ProblemConfig(_Group):
         task = task_from_config(self)  # checks sigma, scale, blur_length, blur_angle_deg
         if self.patch_size % task.scale:
             self._bad("patch_size", f"divisible by the scale {task.scale}")
+        if self.data_lr is not None:
+            if self.task != "sr" or task.sigma:
+                raise ValueError(f"data_lr gives the inputs of super-resolution without noise; this run is task "
+                                 f"{self.task!r} with sigma {task.sigma:g}")
+            if self.data is None:
+                raise ValueError("data_lr needs data: the folder of the high-resolution images it pairs with")
 
 
 @dataclass
@@ -138,6 +152,8 @@ class MethodConfig(_Group):
                                      "is still stopped)")
     layers: str = option("auto", "which layers EQ-Reg reads: auto (every one it can) or hidden (not the output's)",
                          choices=("auto", "hidden"))
+    skip_layers: str | None = option(None, "module-name patterns (fnmatch, comma-separated) of layers EQ-Reg leaves "
+                                     "plain, e.g. '*.attn.qkv' (the reference code's SwinIR); each must match")
     layer_fraction: float = option(1.0, "share of those layers whose term is computed each step, drawn at random "
                                    "(unbiased); 1: all")
     identity_draws: bool = option(False, "draw the identity too (in 1/|G| of the steps), as the reference code does")
@@ -164,12 +180,21 @@ class MethodConfig(_Group):
 class OptimConfig(_Group):
     """The optimisation: steps, the learning rate and its schedule, clipping, and the seed."""
 
+    loss: str = option("mse", "task loss: mse, l1 or charbonnier (eqlab.losses)", choices=LOSSES)
+    charbonnier_eps: float = option(CHARBONNIER_EPS, "eps inside Charbonnier's square root, sqrt(d^2 + eps) "
+                                    "(BasicSR's default 1e-12)")
     steps: int = option(200, "optimizer steps")
     lr: float = option(2e-3, "Adam learning rate at the end of the warm-up (the strict arm takes half of it)")
     warmup: float = option(0.1, "fraction of the steps with a linear warm-up of the learning rate")
-    schedule: str = option("cosine", "learning rate after the warm-up: cosine (decay to 0) or constant",
-                           choices=SCHEDULES)
+    schedule: str = option("cosine", "learning rate after the warm-up: cosine (decay to 0), constant, or multistep "
+                           "(times gamma at each of the milestones)", choices=SCHEDULES)
+    milestones: str | None = option(None, "steps at which multistep multiplies the rate by gamma, comma-separated "
+                                    "(e.g. 250000,400000,450000,475000); from that step on")
+    gamma: float = option(0.5, "multistep's factor at each milestone")
     clip: float | None = option(1.0, "clip the gradient norm at this value; none: no clipping")
+    ema_decay: float = option(0.0, "keep an exponential moving average of the weights, ema <- decay * ema + (1 - "
+                              "decay) * weights after every step (KAIR / BasicSR: 0.999); it is validated, saved "
+                              "beside the weights and scored by eqlab eval; 0: none")
     seed: int = option(0, "seeds the weights, patches, noise and rotations")
 
     def validate(self) -> None:
@@ -179,14 +204,40 @@ class OptimConfig(_Group):
         check_number("lr", self.lr, 1e-8, 1.0)
         check_number("warmup", self.warmup, 0.0, 1.0)
         check_number("clip", self.clip, 1e-8, 1e6, optional=True)
+        check_number("charbonnier_eps", self.charbonnier_eps, 0.0, 1.0, open_low=True)
+        check_number("gamma", self.gamma, 0.0, 1.0, open_low=True)
+        check_number("ema_decay", self.ema_decay, 0.0, 1.0, open_high=True)
+        if self.schedule == "multistep":
+            self.milestone_steps()  # raises for a bad list
+        elif self.milestones is not None:
+            raise ValueError(f"milestones belong to schedule 'multistep', got schedule {self.schedule!r} "
+                             f"(--milestones none drops them)")
+
+    def milestone_steps(self) -> tuple[int, ...]:
+        """The multistep milestones as increasing ints (``ValueError`` names a bad list)."""
+        text = self.milestones or ""
+        try:
+            steps = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+        except ValueError:
+            steps = ()
+        if not steps or any(s < 1 for s in steps) or list(steps) != sorted(set(steps)):
+            raise ValueError(f"milestones must be increasing steps >= 1, comma-separated, for schedule 'multistep'; "
+                             f"got {self.milestones!r}")
+        return steps
 
     def lr_at(self, step: int) -> float:
-        """The learning rate of optimizer step ``step`` (1-based): linear warm-up, then the schedule."""
+        """The learning rate of optimizer step ``step`` (1-based): linear warm-up, then the schedule.
+
+        ``multistep`` is PyTorch's ``MultiStepLR`` stepped before every optimizer step, as KAIR steps it:
+        step ``s`` trains at ``lr * gamma ** (number of milestones <= s)``.
+        """
         warm = round(self.warmup * self.steps)
         if step <= warm:
             return self.lr * step / warm
         if self.schedule == "constant":
             return self.lr
+        if self.schedule == "multistep":
+            return self.lr * self.gamma ** sum(m <= step for m in self.milestone_steps())
         progress = (step - warm) / max(self.steps - warm, 1)
         return self.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 

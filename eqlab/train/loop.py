@@ -5,8 +5,8 @@ One step, for every arm (``eqlab.arms`` says what differs):
     x, y = next(batches)                          # (B, C, P / s, P / s) degraded inputs, (B, C, P, P) clean patches
     x, y, element = arm.batch(x, y, generator)    # the rotation arms: cat([x, g x]), 2B images
     out = arm.forward(net, x, element)            # eqreg: the penalty's hooks record their terms
-    losses = arm.loss(out, y)                     # MSE (+ lambda R)
-    arm.backward(losses, step); clip; optimizer step
+    losses = arm.loss(out, y)                     # the task loss, MSE / L1 / Charbonnier (+ lambda R)
+    arm.backward(losses, step); clip; optimizer step; the weights' moving average (ema_decay)
     callbacks                                     # validation, history, checkpoints, progress, yours
 
 Randomness: every stream is a ``torch.Generator`` seeded from ``(seed, rank, stream)``: ``init``
@@ -46,8 +46,9 @@ from eqlab.arms import ARMS, Arm, PenaltyWarning
 from eqlab.checkpoint import color_of, load_checkpoint
 from eqlab.data.folder import load_folder
 from eqlab.data.images import load_default
-from eqlab.data.pipeline import BatchPlanner, ImageFiles, ImageTensors, PatchPairs, patch_loader
+from eqlab.data.pipeline import BatchPlanner, ImageTensors, PatchPairs, open_folder, patch_loader
 from eqlab.groups import get_group
+from eqlab.losses import TaskLoss
 from eqlab.machine import release_memory
 from eqlab.models import build
 from eqlab.models.init import initialise
@@ -63,6 +64,7 @@ from eqlab.train.callbacks import (
 )
 from eqlab.train.config import TrainConfig
 from eqlab.train.distributed import World, distributed
+from eqlab.train.ema import EMA
 
 __all__ = ["fit", "Trainer", "TrainResult", "STREAMS", "CHECKPOINT_NAME"]
 
@@ -85,6 +87,7 @@ class TrainResult:
     collapse: str | None = None  # why the run was stopped: the penalty drove the net to its input (StallCheck)
     warnings: list[str] = field(default_factory=list)  # sentences for the user: a collapse, a capped weight
     main: bool = True  # rank 0 under torchrun (or a single process): only it has metrics, history and paths
+    ema: nn.Module | None = None  # the moving average of the weights (ema_decay > 0): the net metrics score
 
 
 def fit(config: TrainConfig, arm: Arm | None = None, callbacks=(), progress: bool = True) -> TrainResult:
@@ -135,18 +138,22 @@ class Trainer:
         self.task = config.task_spec()
         self.group = get_group(config.method.group)
         self.arm = arm if arm is not None else ARMS[config.method.arm].from_config(config.method)
+        self.arm.criterion = TaskLoss(config.optim.loss, config.optim.charbonnier_eps)
         self.model = self._build_model()
         self.generators = {s: torch.Generator().manual_seed(_stream_seed(config.optim.seed, self.world.rank, s))
                            for s in STREAMS}
         self.arm.attach(self.model, self.group, self.generators["layers"])  # e.g. EQ-Reg's layers: raises here
         self.val_images = [self.task.crop(y, self.multiple, config.run.val_size)
                            for y in _load_images(config.run.test_data, "test", self.task.mode)]
-        source = ImageFiles(config.problem.data, self.task.mode, config.run.data_cache) if config.problem.data \
+        problem = config.problem
+        source = open_folder(problem.data, self.task.mode, config.run.data_cache, problem.recursive, problem.data_lr,
+                             self.task.scale) if problem.data \
             else ImageTensors(load_default("train", mode=self.task.mode))  # a folder stays on disk
         self.pairs = PatchPairs(source, config.problem.patch_size, self.task)  # raises for a too small image
         self.model.to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(self.params, lr=config.optim.lr)
+        self.ema = EMA(self.model, config.optim.ema_decay) if config.optim.ema_decay else None
         self.step, self.train_s, self.previous_s, self.samples = 0, 0.0, 0.0, 0
         self.history: list[dict] = []
         self.metrics: dict = {}
@@ -190,6 +197,8 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = config.optim.lr_at(self.step) * arm.lr_scale
             self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update(self.model)
             self.samples += x.shape[0] * self.world.size
             self.train_s += time.perf_counter() - tick
             self._last = (losses, measured)
@@ -207,14 +216,14 @@ class Trainer:
         return TrainResult(model=self.model, history=self.history, metrics=self.metrics, paths=self.paths,
                            wall_time_s=self.wall_time_s(), step=self.step, stopped=self.stopped,
                            stalled=self.stalled, non_finite=self.non_finite, collapse=self.collapse,
-                           warnings=notes, main=self.world.main)
+                           warnings=notes, main=self.world.main, ema=None if self.ema is None else self.ema.model)
 
     def _batches(self):
         """Endless ``(x, y)`` batches (``eqlab.data.pipeline``); the data and noise streams follow the consumed one."""
         config = self.config
-        planner = BatchPlanner(self.pairs.source.sizes, config.problem.patch_size, config.problem.batch_size,
+        planner = BatchPlanner(self.pairs.source.sizes, self.pairs.plan_patch, config.problem.batch_size,
                                self.task.channels, self.task, self.generators["data"], self.generators["noise"],
-                               step=self.step)
+                               step=self.step, dihedral=config.problem.dihedral_patches)
         for x, y in patch_loader(self.pairs, planner, config.run.workers, pin_memory=self.device.type == "cuda"):
             data, noise = planner.consumed()  # the states a checkpoint after this batch must store
             self.generators["data"].set_state(data)
@@ -250,6 +259,11 @@ class Trainer:
         return self.previous_s + time.perf_counter() - self.start_time
 
     # -- set-up ------------------------------------------------------------------------------------
+    @property
+    def scored_model(self) -> nn.Module:
+        """The net that validation scores: the moving average when there is one (as BasicSR), else the net."""
+        return self.model if self.ema is None else self.ema.model
+
     @property
     def multiple(self) -> int:
         """What the clean images' sides must divide by: the scale times the net's input multiple."""
@@ -297,10 +311,15 @@ class Trainer:
             raise ValueError(f"cannot resume from {str(path)!r}: saved with {extra.get('world_size')} processes, "
                              f"now {self.world.size}")
         self.model.load_state_dict(loaded.state_dict())
+        if self.ema is not None and meta["ema_state"] is None:
+            raise ValueError(f"cannot resume from {str(path)!r}: it holds no moving average of the weights")
         part = "optimizer state"
         try:  # a card edited by hand: every broken part is a ValueError naming the file, not torch's traceback
             if meta["optimizer_state"] is not None:
                 self.optimizer.load_state_dict(meta["optimizer_state"])
+            if self.ema is not None:
+                part = "moving average of the weights"
+                self.ema.load_state_dict(meta["ema_state"])
             part = "random generator states"
             for name, generator in self.generators.items():
                 generator.set_state(meta["rng_state"][f"r{self.world.rank}.{name}"])
