@@ -114,7 +114,7 @@ def verdict(error: float, oriented_share: float | None = None, oriented_error: f
     Example:
         >>> verdict(3e-7, oriented_share=0.02, oriented_error=4e-7)
         'exactly equivariant (error 3e-07, float round-off); 2 % of its energy carries orientation'
-        >>> verdict(0.03, oriented_share=0.01, oriented_error=1.2)[:73]
+        >>> verdict(0.03, oriented_share=0.01, oriented_error=1.2)[:74]
         'orientation-blind: 1 % of its energy carries orientation (its error 1.200)'
     """
     whole = degree(error)
@@ -171,7 +171,7 @@ def run_words(psnr: float, input_psnr: float, before: float | None = None, input
     """:func:`run_outcome` in a sentence with its numbers.
 
     Example:
-        >>> run_words(29.23, 29.19, input_name="bicubic")[:80]
+        >>> run_words(29.23, 29.19, input_name="bicubic")[:81]
         'stalled: 29.23 dB against bicubic 29.19 dB (+0.04 dB; learning is 0.2 dB or more)'
     """
     outcome, gain = run_outcome(psnr, input_psnr, before), psnr - input_psnr
