@@ -15,6 +15,7 @@ from eqlab.metrics.words import (
     compare_errors,
     degree,
     is_blind,
+    layer_word,
     number,
     output_error_words,
     run_outcome,
@@ -47,12 +48,14 @@ def test_blind_needs_a_small_share_in_a_layer_that_is_not_exact():
     assert verdict(1.3, 0.05, 1.4).startswith("not equivariant") and "orientation-blind" in verdict(1.3, 0.05, 1.4)
 
 
-def test_the_four_words_of_the_vocabulary():
-    assert set(words.VOCABULARY) == {"exactly equivariant", "softly equivariant", "orientation-blind",
-                                     "not equivariant"}
-    said = [verdict(1e-7, 0.5, 1e-7), verdict(0.1, 0.5, 0.1), verdict(0.05, 0.02, 1.3), verdict(1.4, 0.6, 1.4)]
-    for text, word in zip(said, words.VOCABULARY):
-        assert text.startswith(word), (text, word)
+def test_the_words_of_the_vocabulary():
+    assert list(words.VOCABULARY) == ["exactly equivariant", "softly equivariant", "partly equivariant",
+                                      "orientation-blind", "not equivariant"]
+    cases = [(1e-7, 0.5, 1e-7), (0.1, 0.5, 0.1), (0.5, 0.5, 0.6), (0.05, 0.02, 1.3), (1.4, 0.6, 1.4)]
+    for case, word in zip(cases, words.VOCABULARY):
+        assert verdict(*case).startswith(word) and layer_word(*case) == word, (case, word)
+    for error, share in itertools.product([0.0, 1e-5, 0.05, 0.2, 0.5, 0.95, 1.2, 1.8], [None, 0.0, 0.05, 0.3, 0.9]):
+        assert verdict(error, share, error).startswith(layer_word(error, share, error))
 
 
 def test_degree_follows_the_thresholds_in_order():

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ["verdict", "is_blind", "is_exact", "degree", "number", "spread_word", "run_outcome", "run_words",
+__all__ = ["verdict", "layer_word", "is_blind", "is_exact", "degree", "number", "spread_word", "run_outcome", "run_words",
            "trade_outcome", "trade_words", "sweep_outcome", "sweep_words", "compare_errors", "compare_db",
            "output_error_words", "VOCABULARY", "UNRELATED", "EXACT", "EQUIVARIANT", "PARTLY", "BLIND_SHARE",
            "FLAT_SPREAD", "LEARNED_DB", "SAME_DB", "SAME_RATIO", "BOUGHT"]
@@ -52,8 +52,8 @@ VOCABULARY = {
     "exactly equivariant": f"the error is float round-off (below {EXACT:g}), whatever share of the energy "
                            "carries orientation: a group CNN, equivariant by construction",
     "softly equivariant": f"at least {BLIND_SHARE:.0%} of the energy carries orientation and that part's error "
-                          f"is below {EQUIVARIANT:g} (partly equivariant below {PARTLY:g}): the fields turn with "
-                          "the input, nearly",
+                          f"is below {EQUIVARIANT:g}: the fields turn with the input, nearly",
+    "partly equivariant": f"the same, with the oriented part's error between {EQUIVARIANT:g} and {PARTLY:g}",
     "orientation-blind": f"a small error (below {PARTLY:g}) because less than {BLIND_SHARE:.0%} of the energy "
                          "carries orientation, in a layer that is not exactly equivariant: the small error is "
                          "the channel means', which no channel shift can see",
@@ -100,6 +100,24 @@ def degree(error: float) -> str:
     if error <= 1.6:
         return "not equivariant"
     return "not equivariant, anti-correlated"
+
+
+def layer_word(error: float, oriented_share: float | None = None, oriented_error: float | None = None) -> str:
+    """The word of ``VOCABULARY`` that :func:`verdict` starts with (NaN: "not measured"); tally layers with it.
+
+    Example:
+        >>> layer_word(3e-7, 0.02, 4e-7), layer_word(0.05, 0.01, 1.3), layer_word(0.2, 0.6, 0.1)
+        ('exactly equivariant', 'orientation-blind', 'softly equivariant')
+    """
+    if _nan(oriented_share):
+        word = degree(error)
+    elif is_exact(error):
+        word = "exactly equivariant"
+    elif is_blind(error, oriented_share):
+        word = "orientation-blind" if error < PARTLY else "not equivariant"
+    else:
+        word = degree(oriented_error)
+    return "not equivariant" if word.startswith("not equivariant") else word
 
 
 def verdict(error: float, oriented_share: float | None = None, oriented_error: float | None = None) -> str:
