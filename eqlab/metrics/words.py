@@ -300,7 +300,8 @@ def sweep_outcome(rows: Sequence[Mapping], input_psnr: float) -> str:
 
 
 def sweep_words(rows: Sequence[Mapping], input_psnr: float, input_name: str = "the input") -> str:
-    """The sweep's word and the row that decides it, in a sentence (see :func:`sweep_outcome`).
+    """The sweep's word and the row that decides it, in a sentence (see :func:`sweep_outcome`): the first weight that
+    collapses, else the largest weight with the sweep's outcome.
 
     Example:
         >>> rows = [dict(weight=0.0, psnr=29.04, layer_error=1.330), dict(weight=1.0, psnr=23.98, layer_error=1.250)]
@@ -308,8 +309,9 @@ def sweep_words(rows: Sequence[Mapping], input_psnr: float, input_name: str = "t
         'a collapse, not a trade-off: from λ = 1 the net no longer restores'
     """
     outcome, ref = sweep_outcome(rows, input_psnr), rows[0]
-    row = next((r for r in rows[1:] if trade_outcome(r["psnr"], r["layer_error"], ref["psnr"], ref["layer_error"],
-                                                     input_psnr) == outcome), rows[-1])
+    same = [r for r in rows[1:] if trade_outcome(r["psnr"], r["layer_error"], ref["psnr"], ref["layer_error"],
+                                                 input_psnr) == outcome] or rows[-1:]
+    row = same[0] if outcome == "collapse" else same[-1]  # where it starts; else the strongest weight of its kind
     name = f"λ = {row['weight']:g}"
     head = {"collapse": f"a collapse, not a trade-off: from {name} the net no longer restores",
             "trade-off": f"a trade-off: {name} buys layer error with PSNR",
