@@ -238,8 +238,9 @@ from eqlab.metrics import words
 for word, meaning in words.VOCABULARY.items():
     print(f"{word:20} {meaning}")
 print()
-quarter = {name: max(r["value"] for r in rows if r["angle_deg"] % 90 == 0) for name, rows in curves.items()}
-for name, error in quarter.items():
+at_quarter_turns = {name: max(r["value"] for r in rows if r["angle_deg"] % 90 == 0)
+                    for name, rows in curves.items()}
+for name, error in at_quarter_turns.items():
     print(f"{name:7} at the quarter turns: {words.verdict(error)}")
 
 # %% [markdown]

@@ -168,7 +168,7 @@ def _claims_07(v: dict) -> list[str]:
 
 
 CLAIMS = {
-    "01_symmetry_on_the_pixel_grid": Claims("dict(quarter=quarter)", _claims_01),
+    "01_symmetry_on_the_pixel_grid": Claims("dict(quarter=at_quarter_turns)", _claims_01),
     "04_denoising_four_arms": Claims(
         "dict(input=first['baseline_psnr'], tallies={k: dict(t) for k, t in tallies.items()}, "
         "arms={a: [r.metrics['psnr'], r.metrics['layer_error']] for a, r in results.items()})", _claims_04),
