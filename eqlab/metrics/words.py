@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ["verdict", "layer_word", "is_blind", "is_exact", "degree", "number", "spread_word", "run_outcome", "run_words",
-           "trade_outcome", "trade_words", "sweep_outcome", "sweep_words", "compare_errors", "compare_db",
+__all__ = ["verdict", "layer_word", "is_blind", "is_exact", "degree", "number", "spread_word", "run_outcome",
+           "run_words", "trade_outcome", "trade_words", "sweep_outcome", "sweep_words", "compare_errors", "compare_db",
            "output_error_words", "VOCABULARY", "UNRELATED", "EXACT", "EQUIVARIANT", "PARTLY", "BLIND_SHARE",
            "FLAT_SPREAD", "LEARNED_DB", "SAME_DB", "SAME_RATIO", "BOUGHT"]
 
