@@ -34,6 +34,7 @@ import shlex
 import subprocess
 import sys
 import typing
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,13 @@ BENCHMARKS = {  # eqlab bench NAME [arguments of the script]
     "load": "app_load.py",  # a classroom of clients while one training runs
 }
 DOCS_CONFIG = Path(__file__).resolve().parents[1] / "mkdocs.yml"  # the site's config: a source checkout only
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: the mistake and where the options are listed, not the whole usage."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
 
 
 def _optional(kind):
@@ -138,7 +146,7 @@ def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
     from eqlab.ensemble import ENSEMBLE_GROUPS
     from eqlab.train import ARMS
 
-    parser = argparse.ArgumentParser(prog="eqlab", description="Explore EQ-Reg, rotation-equivariance "
+    parser = _Parser(prog="eqlab", description="Explore EQ-Reg, rotation-equivariance "
                                      "regularization for image restoration (CVPR 2025, arXiv 2505.19799).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -164,7 +172,8 @@ def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--self-ensemble", default="none", choices=("none", *ENSEMBLE_GROUPS),
                     help="also score the net averaged over this group at test time (|G| forward passes; "
                     "eqlab.ensemble)")
-    ev.add_argument("--rotate", action="store_true", help="also report PSNR for every group element")
+    ev.add_argument("--rotate", action="store_true", help="also report PSNR for every rotation of the group "
+                    "(input rotated, output rotated back)")
     ev.add_argument("--crop", type=int, default=None, help="evaluate centre crops of at most this side")
     ev.add_argument("--group", default=None, help="group of the equivariance errors (default: the run's)")
     ev.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -275,8 +284,9 @@ def _eval(args) -> dict:
         print(f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}; {task.baseline_name}: "
               f"PSNR {result['baseline_psnr']:.2f} dB, SSIM {result['baseline_ssim']:.4f}")
         print(f"PSNR on inputs rotated 90 degrees (output rotated back): {result['psnr_rot90']:.2f} dB")
+        group = get_group(args.group or config.group)
         for element, value in result.get("psnr_rot", {}).items():
-            print(f"  element {element}: PSNR {value:.2f} dB")
+            print(f"  {group.describe(element)}: PSNR {value:.2f} dB")
         print(f"output equivariance error {result['output_error']:.4f}, mean layer error {result['layer_error']:.4f}")
         if "self_ensemble" in result:
             plus = result["self_ensemble"]
@@ -433,8 +443,25 @@ def _delegate(args) -> int:
 _EXTRAS = {"gradio": "app", "gradio_client": "dev", "pandas": "app"}  # optional packages -> the extra holding them
 
 
+def _warn_in_one_line(command: str):
+    """A ``warnings.showwarning`` that prints a ``UserWarning`` (eqlab's: skipped files, a refused setting) as one
+    line, ``eqlab train: warning: ...``, without the path and source line of the code that raised it."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, UserWarning):
+            return shown(message, category, filename, lineno, file, line)
+        print(f"eqlab {command}: warning: {message}", file=file or sys.stderr)
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 3 a NaN or infinite net)."""
+    with warnings.catch_warnings():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
@@ -446,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         return _docs(args)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    warnings.showwarning = _warn_in_one_line(args.command)  # restored by main's catch_warnings
     try:
         if getattr(args, "recipe", None):  # parse again with the recipe's fields as the defaults
             from eqlab.recipes import load_recipe

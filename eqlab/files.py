@@ -4,6 +4,10 @@ The file is written under a temporary name in the same folder, then moved onto i
 ``os.replace`` (atomic on POSIX and on Windows when both names live on the same volume). Checkpoints,
 training histories and the records of a grid's finished runs are written this way.
 
+Every file written this way gets the permissions of a file ``open(path, "w")`` creates (``0o666`` less the
+umask: ``-rw-r--r--`` under the usual umask 022), whatever the writer used: safetensors creates its files
+``0o600``, which left a run's checkpoint unreadable to the group beside its ``0o644`` history.
+
 What is here: ``atomic_path`` (for writers that take a path: safetensors, csv), ``write_text`` and
 ``remove_leftovers`` (the temporary files of killed writers, removed by the next write).
 What is not here: what is written (``eqlab.checkpoint``, ``eqlab.train.callbacks``, ``eqlab.experiments``).
@@ -19,9 +23,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text", "remove_leftovers", "STALE_S"]
+__all__ = ["atomic_path", "write_text", "remove_leftovers", "STALE_S", "FILE_MODE"]
 
 STALE_S = 3600.0  # a temporary file of an atomic write untouched this long belongs to no live writer
+
+
+def _mode_of_new_files() -> int:
+    """``0o666`` less the process's umask (read once, at import: ``os.umask`` can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _mode_of_new_files()  # the permissions of every file written through atomic_path
 
 
 @contextmanager
@@ -48,6 +62,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

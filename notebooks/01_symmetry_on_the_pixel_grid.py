@@ -26,6 +26,8 @@
 #   are not (they interpolate, and lose the corners);
 # - the group laws (identity, inverses, composition, associativity), checked live on a real image;
 # - the *interpolation floor* of C8: an error that no network can remove, shown rather than hidden;
+# - the words the kit puts beside an equivariance error (exactly, softly, partly equivariant,
+#   orientation-blind, not equivariant) and their thresholds, defined once (`eqlab.metrics.words`);
 # - equivariance to *small* rotations, measured by a Lie derivative, and why a net that is exact at
 #   90° need not be equivariant at 1°.
 
@@ -222,6 +224,26 @@ viz.error_vs_angle_plot(curves)
 # ratio says how they compare on this image): nothing in its construction constrains it at 45°, and
 # both lie above the floor. Exact equivariance to C4 says nothing about other angles.
 #
+# ## The words for an error
+#
+# Every notebook and the app put words beside these numbers, and all take them from one place,
+# `eqlab.metrics.words`, so that a sentence cannot say what its number does not. For a layer (or an output)
+# the words are five, each with its threshold; the vocabulary is printed here once, from the module, and
+# the other notebooks use it. The *orientation-carrying share* is the part of a layer's energy that can
+# turn with the input (notebooks 2 and 4 measure it); an image-valued output has none.
+
+# %%
+from eqlab.metrics import words
+
+for word, meaning in words.VOCABULARY.items():
+    print(f"{word:20} {meaning}")
+print()
+at_quarter_turns = {name: max(r["value"] for r in rows if r["angle_deg"] % 90 == 0)
+                    for name, rows in curves.items()}
+for name, error in at_quarter_turns.items():
+    print(f"{name:7} at the quarter turns: {words.verdict(error)}")
+
+# %% [markdown]
 # ## Small rotations: the Lie derivative
 #
 # `error_vs_angle` turns by whole angles, where interpolation adds its own error. The **Lie derivative**

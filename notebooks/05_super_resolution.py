@@ -46,7 +46,7 @@ from eqlab import C4, D4, EQReg, viz
 from eqlab.data import BicubicDown, bicubic_up, center_crop, load_image
 from eqlab.groups import permutation, pixel_shuffle, regular
 from eqlab.isotypic import components
-from eqlab.metrics import equivariance_error, mean_layer_error, output_equivariance_error
+from eqlab.metrics import equivariance_error, mean_layer_error, output_equivariance_error, words
 from eqlab.models import build
 from eqlab.train import TrainConfig, fit
 
@@ -216,9 +216,11 @@ for arm, r in results.items():
     print(f"{arm:8} PSNR {m['psnr']:6.2f} dB  SSIM {m['ssim']:.3f}  output error {m['output_error']:.3f}  "
           f"layer error {m['layer_error']:.3f}  ({r.wall_time_s:.0f} s)")
 for arm, r in results.items():
-    if abs(r.metrics["psnr"] - first["baseline_psnr"]) < 0.05:
-        print(f"{arm}: its PSNR is the bicubic image's: the net adds (almost) nothing to its bicubic skip, which is "
-              "exactly equivariant; a short run, or a penalty that the trivial answer meets (notebook 3)")
+    said = words.run_words(r.metrics["psnr"], first["baseline_psnr"], input_name="bicubic")
+    print(f"{arm:8} {said}")
+    if words.run_outcome(r.metrics["psnr"], first["baseline_psnr"]) != "learned":
+        print(f"{'':8} the net adds (almost) nothing to its bicubic skip, which is exactly equivariant: a short "
+              "run, or a penalty that the trivial answer meets (notebook 3)")
 
 # %% [markdown]
 # The scores above are means over the test images; the figure shows one crop of one image, with its own
@@ -246,17 +248,21 @@ viz.layer_error_bars({arm: equivariance_error(r.model, low, g, kinds=("shift", "
 # %%
 from eqlab.metrics import equivariance_components, orientation_summary
 
+starts = {}
 for start in ("kaiming", "equivariant"):
     r = fit(base.replace(arm="eqreg", target_share=0.3, share_every=10, weight_init=start), progress=True)
     layers = [s for s in orientation_summary(equivariance_components(r.model.cpu().eval(), low, g))
               if s["blind"] is not None]  # the layers with fields (the upsampler's sub-pixel blocks too)
     share = sum(s["oriented_share"] for s in layers) / len(layers)
     error = sum(s["oriented_error"] for s in layers) / len(layers)
+    starts[start] = dict(psnr=r.metrics["psnr"], bicubic=r.metrics["baseline_psnr"], share=share, error=error)
     print(f"from {start:12} PSNR {r.metrics['psnr']:.2f} dB  oriented share {share:.2f}  oriented error {error:.3f}")
+for start, m in starts.items():
+    print(f"from {start:12} " + words.run_words(m["psnr"], m["bicubic"], input_name="bicubic"))
 print("At the zoo's budget (6000 steps, three seeds; docs/orientation.md): from Kaiming the oriented error ends at "
       "0.36, from the equivariant start at 0.09, both within 0.1 dB of augment's PSNR. A short run shows where each "
-      "start sets out from, and that the equivariant one learns more slowly at first (a net held near a group CNN "
-      "of a quarter of its free parameters); the long run is where it catches up.")
+      "start sets out from; the lines above say whether each has learned to restore yet at this budget (a net held "
+      "near a group CNN of a quarter of its free parameters can take longer to leave its bicubic skip).")
 
 # %% [markdown]
 # **Take-aways.** A representation is part of the question "is this layer equivariant?". The wrong one
@@ -304,9 +310,10 @@ output_error = {}
 for name, reps in [("pixel_shuffle(2) (automatic)", None), ("regular (wrong)", {"upsampler": regular()})]:
     r = fit(base.replace(arm="eqreg"), arm=EQRegArm(weight=base.weight, share_every=0, reps=reps), progress=True)
     output_error[name] = r.metrics["output_error"]
-    if abs(r.metrics["psnr"] - r.metrics["baseline_psnr"]) < 0.05:
-        print(f"{name}: this net returns the bicubic image (its skip), exactly equivariant and useless: the "
-              "penalty was met by the trivial answer; compare at a smaller weight")
+    if words.run_outcome(r.metrics["psnr"], r.metrics["baseline_psnr"]) != "learned":
+        print(f"{name}: " + words.run_words(r.metrics["psnr"], r.metrics["baseline_psnr"], input_name="bicubic")
+              + "; it returns (nearly) the bicubic image, its skip, exactly equivariant and useless: compare at a "
+              "smaller weight")
     upsampler = {rep_name: mean_layer_error(equivariance_error(r.model, low, g, layers=["upsampler"],
                                                                reps={"upsampler": rep}, kinds=("shift",)))
                  for rep_name, rep in [("pixel_shuffle(2)", pixel_shuffle(2)), ("regular", regular())]}

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 6 · Deblurring, symmetric data, and the weight trade-off
+# # 6 · Deblurring, symmetric data, and the EQ-Reg weight
 #
 # **What you will learn**
 #
@@ -24,8 +24,9 @@
 #   along one direction, and how a strict P4 net fares against a plain one on each;
 # - when the ideal restorer is equivariant: the degradation must commute with the group *and* the clean
 #   images must be as likely turned as upright;
-# - the EQ-Reg weight as a trade-off: PSNR and equivariance error against λ (`viz.weight_tradeoff`), by
-#   fine-tuning the zoo's trained deblurrer with each weight, and what happens at a strong weight;
+# - the EQ-Reg weight as a dial: PSNR and equivariance error against λ (`viz.weight_tradeoff`), by
+#   fine-tuning the zoo's trained deblurrer with each weight, and how to tell a trade-off (layer error
+#   bought with PSNR) from a collapse (the net gives up restoring) from the numbers;
 # - choosing the group a task keeps: the 30° motion blur keeps the half turn, so EQ-Reg with C2.
 
 # %%
@@ -58,6 +59,7 @@ from eqlab.data import (
     orientation_coherence,
     synthetic_set,
 )
+from eqlab.metrics import words
 from eqlab.train import TrainConfig, fit
 
 g = C4()
@@ -160,14 +162,17 @@ shutil.rmtree(root)  # fit has read the images; leave no files behind
 # the last line says whether it did here. These are single-seed runs: repeat them with other
 # `TrainConfig.seed`s (exercise 3) before trusting a few tenths of a dB.
 #
-# ## The weight trade-off on a non-symmetric task
+# ## The weight on a non-symmetric task: trade-off or collapse?
 #
 # Deblurring with the fixed 30° motion blur (the `deblur` task) is the case where exact equivariance is
 # *wrong*. We take the zoo's trained plain deblurrer (its file as `init`) and fine-tune it for the same
 # number of steps with each EQ-Reg weight λ: at λ = 0 (`augment`) only the rotated training pairs pull at
 # it, and as λ grows the penalty asks its layers to become equivariant. A `plain` fine-tune (no rotations),
 # the net before fine-tuning and the blurred input are the references. Starting from a trained net lets a
-# short run show the whole trade-off. A fine-tune starts a new learning-rate schedule; at the zoo's full
+# short run show the whole dial. `eqlab.metrics.words` reads the sweep: a weight that lowers the layer
+# error enough for some PSNR is a *trade-off*; one that leaves the net no longer restoring, where λ = 0
+# still did, is a *collapse* (the thresholds are printed with the reading).
+# A fine-tune starts a new learning-rate schedule; at the zoo's full
 # rate its warm-up kicks the trained net out of its minimum, so we fine-tune at a tenth of it.
 
 # %%
@@ -191,22 +196,24 @@ for weight in tqdm(weights, desc="weights"):
     print(f"λ = {weight:<6g} ({arm:7})    PSNR {m['psnr']:.2f} dB   layer error {m['layer_error']:.3f}   "
           f"output error {m['output_error']:.3f}")
 print(f"plain (no rotations)       PSNR {plain['psnr']:.2f} dB;  blurred input {plain['baseline_psnr']:.2f} dB")
-viz.weight_tradeoff(rows, reference={"plain": plain["psnr"], "blurred input": plain["baseline_psnr"]})
+viz.weight_tradeoff(rows, reference={"plain": plain["psnr"], "blurred input": plain["baseline_psnr"]},
+                    input_psnr=plain["baseline_psnr"])
 
 # %% [markdown]
 # Read the dial from the table: what each weight buys in layer error, and what it costs in PSNR against
-# `augment` (λ = 0) and against the blurred input.
+# `augment` (λ = 0) and against the blurred input. Each line's words come from its numbers
+# (`eqlab.metrics.words.trade_words`); the last one reads the whole sweep.
 
 # %%
-free = rows[0]
+free, blurred = rows[0], plain["baseline_psnr"]
 for row in rows[1:]:
-    print(f"λ = {row['weight']:<6g}: layer error x{row['layer_error'] / free['layer_error']:.2f} of augment's, "
-          f"PSNR {row['psnr'] - free['psnr']:+.2f} dB vs augment, {row['psnr'] - plain['baseline_psnr']:+.2f} dB "
-          "vs the blurred input")
-worse = [row["weight"] for row in rows if row["psnr"] < plain["baseline_psnr"]]
-print("the first weight whose net is worse than the blurred input:", f"λ = {worse[0]:g}" if worse else "none")
-identity = [row["weight"] for row in rows if abs(row["psnr"] - plain["baseline_psnr"]) < 0.1]
-print("weights whose net returns (nearly) the blurred input, within 0.1 dB:", identity or "none")
+    print(f"λ = {row['weight']:<6g}: " + words.trade_words(row["psnr"], row["layer_error"], free["psnr"],
+                                                            free["layer_error"], blurred, "augment",
+                                                            "the blurred input"))
+sweep = words.sweep_words(rows, blurred, "the blurred input")
+print("the sweep:", sweep)
+print(f"(a trade-off: layer error at most {words.BOUGHT:g}× λ = 0's for at least {words.SAME_DB:g} dB; a collapse: "
+      f"less than {words.LEARNED_DB:g} dB above the blurred input where λ = 0 was above it)")
 below = [row["weight"] for row in rows if row["psnr"] < start["psnr"]]
 print(f"fine-tunes that end below the net they started from ({start['psnr']:.2f} dB): "
       f"{len(below)} of {len(rows)}" + (f", λ in {below}" if below else "")
@@ -215,7 +222,9 @@ print(f"fine-tunes that end below the net they started from ({start['psnr']:.2f}
 # %% [markdown]
 # Two things to read in these lines. A net that returns its input is perfectly equivariant as a map (the
 # identity commutes with every turn, whatever the blur does): at a strong weight the penalty can be met by
-# doing nothing, the collapse of notebook 3; the second line says at which weights it happened here. And a
+# giving up, the collapse of notebook 3 (the layer error need not fall much on the way: the net's output
+# is then its input, whatever its hidden layers do); the sweep's line says whether and from which weight
+# it happened here. And a
 # fine-tune can end below the net it started from, at λ = 0 too: the rotated pairs ask for answers the 30°
 # blur does not support (a turned blurred image is not a blurred turned image), and a short run at a new
 # learning rate need not return to the old minimum; the plain fine-tune's line is the reference for what
@@ -246,8 +255,9 @@ print("with the group the blur keeps, " + ", ".join(f"{arm} {'gains' if d > 0 el
 # **Take-aways.** Check the symmetry of the degradation *and* of the data before asking a net to be
 # equivariant, and ask for the group the task keeps (here C2), not the largest one the grid allows. The
 # weight is a dial between "free" and "strict": on a task whose ideal answer is not equivariant to the
-# group, the PSNR pays for every step towards strict; the lines above say how much the layer error moved
-# for each weight, what it cost, and at which weight the net stopped being better than doing nothing.
+# group, a step towards strict cannot gain PSNR. Whether it buys layer error for it (a trade-off) or the
+# net gives up restoring (a collapse) is not a property of the dial but of the budget, the start and the
+# weights: read it from the sweep's line, not from this sentence.
 
 # %% [markdown]
 # ## Exercises
@@ -279,8 +289,8 @@ for bias in (0.0, 0.25, 0.5, 0.75, 1.0):
     print(f"bias {bias:4}: coherence {coherence.item():.2f}")
 
 # %% [markdown]
-# **Exercise 3.** Is the trade-off a property of the weight or of one seed? Repeat the fine-tuning at
-# λ = 0 and at the largest weight with `seed=1`, and print the PSNR drop between them for both seeds.
+# **Exercise 3.** Is what the sweep showed a property of the weight or of one seed? Repeat the fine-tuning
+# at λ = 0 and at the largest weight with `seed=1`, and print the PSNR drop between them for both seeds.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 top = weights[-1]
@@ -288,3 +298,7 @@ seed1 = {w: fit(sweep_base.replace(arm="augment" if w == 0 else "eqreg", weight=
          for w in (0.0, top)}
 print(f"seed 0: PSNR at λ = {top:g} minus λ = 0: {rows[-1]['psnr'] - rows[0]['psnr']:+.2f} dB")
 print(f"seed 1: PSNR at λ = {top:g} minus λ = 0: {seed1[top]['psnr'] - seed1[0.0]['psnr']:+.2f} dB")
+for seed, (ref, last) in {0: (rows[0], rows[-1]), 1: (seed1[0.0], seed1[top])}.items():
+    print(f"seed {seed}, λ = {top:g}: " + words.trade_words(last["psnr"], last["layer_error"], ref["psnr"],
+                                                             ref["layer_error"], blurred, "augment",
+                                                             "the blurred input"))

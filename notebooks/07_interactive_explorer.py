@@ -54,6 +54,7 @@ from eqlab.metrics import (
     orientation_summary,
     relative_error,
     rotation_view,
+    words,
 )
 from eqlab.widgets import Explorer, explore
 
@@ -101,15 +102,21 @@ for arm, model in models.items():
     summaries = {row["layer"]: row for row in orientation_summary(equivariance_components(model, x, C4()))}
     for layer in summaries:  # the layers EQ-Reg reads, the explorer's layer menu
         view = rotation_view(model, x, C4(), 1, layer)
-        if abs(view.with_shift - view.without) < 0.05 * max(view.without, 1e-3):
-            share = summaries[layer]["oriented_share"]
-            same.append((arm, layer, view.layer.rep.name, view.with_shift, view.without, share))
-print(f"{'net':15} {'layer':12} {'representation':26} {'with P_g':>9} {'without':>9} {'oriented share':>15}")
-for arm, layer, rep, with_shift, without, share in same:
-    print(f"{arm:15} {layer:12} {rep:26} {with_shift:9.3f} {without:9.3f} {share:15.3f}")
-print("the two agree where P_g has nothing to move: a trivial representation (an image-valued layer), or a")
-print("regular field whose channels are (nearly) equal, i.e. whose orientation-carrying share is (nearly) 0")
-blind = [(arm, layer) for arm, layer, rep, *_, share in same if rep == "regular" and share < 0.1]
+        if words.compare_errors(view.with_shift, view.without) == "about the same as":  # within SAME_RATIO
+            s = summaries[layer]
+            same.append((arm, layer, view.layer.rep.name, view.with_shift, view.without, s["oriented_share"],
+                         words.layer_word(s["error"], None if s["blind"] is None else s["oriented_share"],
+                                          s["oriented_error"])))
+print(f"the two errors agree (within a factor {words.SAME_RATIO:g}) at {len(same)} layers:")
+print(f"{'net':15} {'layer':12} {'representation':26} {'with P_g':>9} {'without':>9} {'oriented share':>15}  why")
+for arm, layer, rep, with_shift, without, share, word in same:
+    why = ("P_g is the identity (an image-valued layer)" if rep == "trivial" else
+           f"{word}: {100 * share:.0f} % carries orientation, P_g has almost nothing to move"
+           if share < words.BLIND_SHARE else
+           f"{word}: the maps are unrelated with P_g and without it" if word == "not equivariant" else
+           f"{word}: with and without P_g read about the same here")
+    print(f"{arm:15} {layer:12} {rep:26} {with_shift:9.3f} {without:9.3f} {share:15.3f}  {why}")
+blind = [(arm, layer) for arm, layer, rep, *_, word in same if word == "orientation-blind"]
 if blind:
     explorer.controls["model"].value, explorer.controls["layer"].value = blind[0]
     print("an orientation-blind layer in the explorer:", explorer.summary)
@@ -127,13 +134,11 @@ for arm, model in models.items():
     rows = [r for r in equivariance_error(model, x, C4(), kinds=("shift",)) if r["rep"] == "regular"]
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     profiles[arm] = [mean_layer_error([r for r in rows if r["layer"] == layer]) for layer in layers]
+print(f"flat: a spread below {words.FLAT_SPREAD:g}; the level: exactly equivariant below {words.EXACT:g}, softly "
+      f"below {words.EQUIVARIANT:g}, partly below {words.PARTLY:g}, else not equivariant (eqlab.metrics.words)")
 for arm, values in profiles.items():
     level, spread = sum(values) / len(values), max(values) - min(values)
-    why = ("equivariant at every depth: by construction, or by a penalty met (exercise 1 says how)" if level < 0.3
-           else "unrelated maps at every depth (centred, √2): no layer is asked to be equivariant" if level > 1.2
-           else "partly equivariant")
-    flat = "flat" if spread < 0.25 * max(level, 0.1) else "not flat"
-    print(f"{arm:15} level {level:.3f}  spread {spread:.3f} ({flat}): {why}")
+    print(f"{arm:15} level {level:.3f} ({words.degree(level)})  spread {spread:.3f} ({words.spread_word(spread)})")
     print(f"{'':15} " + " ".join(f"{v:.2f}" for v in values))
 
 # %% [markdown]

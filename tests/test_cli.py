@@ -74,10 +74,13 @@ def test_train_then_eval(tmp_path, capsys):
     assert summary["step"] == 3 and summary["paths"]["checkpoint"] == str(out_dir / CHECKPOINT_NAME)
     assert {"psnr", "baseline_psnr", "psnr_rot90", "output_error", "layer_error"} <= set(summary["metrics"])
 
+    modes = {path.name: path.stat().st_mode & 0o777 for path in out_dir.iterdir() if path.is_file()}
+    assert len(set(modes.values())) == 1 and modes[CHECKPOINT_NAME] & 0o044, modes  # 0644, not safetensors' 0600
+
     assert main(["eval", str(out_dir / CHECKPOINT_NAME), "--rotate", "--crop", "48"]) == 0
     out = capsys.readouterr().out
     assert "dncnn (denoise/eqreg, 3 steps), 5 images" in out and "noisy input" in out
-    assert "element 3" in out and "mean layer error" in out
+    assert "rot 270°: PSNR" in out and "element" not in out and "mean layer error" in out
     assert main(["eval", str(out_dir / CHECKPOINT_NAME), "--crop", "48", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 5
 
@@ -131,6 +134,32 @@ def test_exception_bad_input_exits_2(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--arm", "nope"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_bad_flag_value_is_one_line_not_the_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--task", "dehaze"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "usage:" not in err
+    assert err.startswith("eqlab train: error: argument --task: invalid choice: 'dehaze'") and "--help" in err
+
+
+def test_skipped_files_are_one_clean_line(tmp_path, capsys):
+    """An unreadable image in --data is reported as ``eqlab eval: warning: skipped ...``, not as a UserWarning with
+    the path and source line of eqlab's code."""
+    import numpy as np
+    from PIL import Image
+
+    assert main(["train", "--steps", "1", "--out-dir", str(tmp_path / "run"), *SMALL]) == 0
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(folder / "a.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run" / CHECKPOINT_NAME), "--data", str(folder), "--crop", "48"]) == 0
+    err = capsys.readouterr().err
+    assert "eqlab eval: warning: skipped 1 unreadable file(s)" in err and "broken.png" in err
+    assert "UserWarning" not in err and ".py:" not in err
 
 
 def test_demo_delegates(monkeypatch, capsys):

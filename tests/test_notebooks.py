@@ -13,11 +13,19 @@ images, few steps) and ``MPLBACKEND=Agg``, and with no thread or OpenMP variable
 torch uses the threads, as it does for a student. Any cell error fails the test with the cell's traceback.
 The time of each notebook is printed and recorded (``record_property``), never asserted. The executed
 notebook is kept in ``build/notebooks/`` for the documentation site (``scripts/site_hooks.py``).
+
+The same run checks the claims each lesson prints against the values it computed (issue 27): for the notebooks in
+``CLAIMS`` one more cell is appended that prints those values as JSON; the test derives the sentences from them with
+``eqlab.metrics.words`` and finds each one, verbatim, in what the notebook printed. That cell is removed again
+before the executed notebook is kept for the site.
 """
 
+import dataclasses
 import hashlib
+import json
 import re
 import time
+import typing
 from pathlib import Path
 
 import pytest
@@ -99,6 +107,83 @@ def test_notebook_ends_with_exercises_and_hidden_solutions(path):
     assert not any(_is_solution(c) for c in cells[:heading[0]]), f"{path.name}: a solution before the exercises"
 
 
+CLAIM_MARK = "EQLAB-CLAIMS "
+
+
+@dataclasses.dataclass
+class Claims:
+    """What one notebook claims: ``source`` (a cell run after the notebook, printing ``CLAIM_MARK`` + JSON of its
+    computed values) and ``sentences`` (values -> the sentences ``eqlab.metrics.words`` makes of them)."""
+
+    source: str
+    sentences: typing.Callable[[dict], list[str]]
+
+
+def _claims_01(v: dict) -> list[str]:
+    from eqlab.metrics import words
+
+    return [f"{name:7} at the quarter turns: {words.verdict(error)}" for name, error in v["quarter"].items()]
+
+
+def _claims_04(v: dict) -> list[str]:
+    from eqlab.metrics import words
+
+    said = [words.run_words(psnr, v["input"], input_name="the noisy input") for psnr, _ in v["arms"].values()]
+    (eq_psnr, eq_error), (au_psnr, au_error) = v["arms"]["eqreg"], v["arms"]["augment"]
+    said.append("eqreg against augment: " + words.trade_words(eq_psnr, eq_error, au_psnr, au_error, v["input"],
+                                                              "augment", "the noisy input"))
+    for name, tally in v["tallies"].items():
+        if name.endswith("/strict"):  # no strict layer is called blind, or anything but exact
+            said.append(f"{name:24} {sum(tally.values())} exactly equivariant")
+    return said
+
+
+def _claims_05(v: dict) -> list[str]:
+    from eqlab.metrics import words
+
+    said = [f"{arm:8} " + words.run_words(psnr, v["bicubic"], input_name="bicubic") for arm, psnr in v["arms"].items()]
+    return said + [f"from {start:12} " + words.run_words(m["psnr"], m["bicubic"], input_name="bicubic")
+                   for start, m in v["starts"].items()]
+
+
+def _claims_06(v: dict) -> list[str]:
+    from eqlab.metrics import words
+
+    rows, blurred = v["rows"], v["blurred"]
+    said = [f"λ = {r['weight']:<6g}: " + words.trade_words(r["psnr"], r["layer_error"], rows[0]["psnr"],
+                                                            rows[0]["layer_error"], blurred, "augment",
+                                                            "the blurred input") for r in rows[1:]]
+    return said + ["the sweep: " + words.sweep_words(rows, blurred, "the blurred input")]
+
+
+def _claims_07(v: dict) -> list[str]:
+    from eqlab.metrics import words
+
+    said = []
+    for arm, values in v["profiles"].items():
+        level, spread = sum(values) / len(values), max(values) - min(values)
+        said.append(f"{arm:15} level {level:.3f} ({words.degree(level)})  spread {spread:.3f} "
+                    f"({words.spread_word(spread)})")
+    for arm, layer, rep, with_shift, without, share, word in v["same"]:
+        assert words.compare_errors(with_shift, without) == "about the same as", (arm, layer, with_shift, without)
+        said.append(f"{with_shift:9.3f} {without:9.3f} {share:15.3f}  " + (
+            "P_g is the identity" if rep == "trivial" else word))
+    return said
+
+
+CLAIMS = {
+    "01_symmetry_on_the_pixel_grid": Claims("dict(quarter=at_quarter_turns)", _claims_01),
+    "04_denoising_four_arms": Claims(
+        "dict(input=first['baseline_psnr'], tallies={k: dict(t) for k, t in tallies.items()}, "
+        "arms={a: [r.metrics['psnr'], r.metrics['layer_error']] for a, r in results.items()})", _claims_04),
+    "05_super_resolution": Claims(
+        "dict(bicubic=first['baseline_psnr'], starts=starts, arms={a: r.metrics['psnr'] for a, r in results.items()})",
+        _claims_05),
+    "06_deblurring_and_symmetry": Claims("dict(rows=rows, blurred=blurred)", _claims_06),
+    "07_interactive_explorer": Claims("dict(profiles=profiles, same=same)", _claims_07),
+}
+
+
 def _kernel_available(name: str) -> bool:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -126,6 +211,10 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch, tmp_path, record_propert
     for name in THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     nb = jupytext.read(path)  # the source of truth, not the .ipynb
+    claims = CLAIMS.get(path.stem)
+    if claims:
+        nb.cells.append(nbformat.v4.new_code_cell(f"import json as _json\nprint({CLAIM_MARK!r} + _json.dumps("
+                                                  f"{claims.source}))"))
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
                                      resources={"metadata": {"path": str(tmp_path)}})
     start = time.perf_counter()
@@ -135,11 +224,26 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch, tmp_path, record_propert
     print(f"{path.name}: {seconds:.1f} s in quick mode")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    if claims:
+        _check_claims(nb, claims, path.name)
+        nb.cells.pop()  # the claims cell is the test's, not the lesson's: the site shows the lesson
     _keep_for_the_site(nb, path)
     solutions = [c for c in nb.cells if _is_solution(c)]
     assert solutions, f"{path.name} has no solution cells"
     silent = [i for i, c in enumerate(solutions, start=1) if c.execution_count is None or not c.outputs]
     assert not silent, f"{path.name}: the solutions of exercises {silent} did not run or showed nothing"
+
+
+def _printed(cells) -> str:
+    return "".join(o.text for c in cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream")
+
+
+def _check_claims(nb, claims: Claims, name: str) -> None:
+    """Every sentence the words module makes of the notebook's values is printed, verbatim, by the notebook."""
+    line = next(x for x in _printed(nb.cells[-1:]).splitlines() if x.startswith(CLAIM_MARK))
+    printed = _printed(nb.cells[:-1])
+    missing = [s for s in claims.sentences(json.loads(line[len(CLAIM_MARK):])) if s not in printed]
+    assert not missing, f"{name} does not print what its numbers say:\n" + "\n".join(missing)
 
 
 def test_notebook_04_trains_its_eqreg_arm_with_the_weight_its_text_states(monkeypatch):

@@ -196,6 +196,11 @@ def test_weight_tradeoff():
     assert [t.get_text() for t in error_ax.get_xticklabels()][0].startswith("0")  # lambda = 0, left of the break
     assert not error_ax.get_legend() and not fig.legends  # every line is labelled in place
     assert any("plain 29.10 dB" in t.get_text() for t in psnr_ax.texts)
+    assert "trade-off" not in psnr_ax.get_title()  # no input PSNR: the title names the panels only
+    title = viz.weight_tradeoff(rows, input_psnr=20.2).axes[0].get_title()
+    assert "read from the sweep: trade-off" in title
+    collapsed = [dict(weight=0.0, psnr=29.04, layer_error=1.33), dict(weight=1.0, psnr=23.98, layer_error=1.25)]
+    assert "read from the sweep: collapse" in viz.weight_tradeoff(collapsed, input_psnr=26.64).axes[0].get_title()
     with pytest.raises(ValueError, match="lacks"):
         viz.weight_tradeoff([dict(weight=1e-3, psnr=27.0)])
     with pytest.raises(ValueError, match="weight > 0"):

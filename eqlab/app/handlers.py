@@ -75,7 +75,8 @@ def table_df(table: list[dict]):
     return pd.DataFrame(columns=TABLE_COLUMNS) if not table else pd.DataFrame([{
         "arm": r["arm"], "weights": r["source"], "PSNR (dB)": round(r["psnr"], 2), "SSIM": round(r["ssim"], 4),
         "PSNR, g·x": round(r["psnr_rot"], 2), "SSIM, g·x": round(r["ssim_rot"], 4),
-        "Δ PSNR": round(r["delta_psnr"], 3), "output error e": round(r["output_error"], 4),
+        "Δ PSNR": round(r["delta_psnr"], 3),
+        "output error e": float(f"{r['output_error']:.3g}"),  # three digits: round-off reads 3e-07, not 0
     } for r in table])
 
 

@@ -23,6 +23,7 @@ from eqlab.app.render import Bar, gray, save_png, tile_for
 from eqlab.app.settings import COMPUTE_SLOTS, STRENGTH, WORK_SIDE, InputError, known_task
 from eqlab.data import to_mode
 from eqlab.groups import get_group
+from eqlab.metrics import words
 from eqlab.tasks import get_task
 
 ROTATIONS = {"90°": 1, "180°": 2, "270°": 3}
@@ -117,11 +118,21 @@ def restore_update(app, task: str, strength, sample: str, upload: str | None, ro
     status = [f"**{task}**, {field.replace('_', ' ')} = {value:g} · image **{pic.name}** {y.shape[-1]}×{y.shape[-2]}"
               f" · rotate the input by {group.describe(element)}: each net restores g·x too; if it is equivariant, "
               "f(g·x) equals g·f(x) (the restored image, rotated) and the bottom row stays dark"]
+    status.append(output_error_line({models[a].label: r["output_error"] for a, r in results.items()},
+                                    models["plain"].label if "plain" in models else None))
     if task == "deblur":
         status.append("the blur has a fixed direction (30°): a rotated photo is blurred along another direction, "
                       "so here even a perfect deblurrer should *not* be rotation-equivariant")
     status += [f"⚠️ {w}" for w in warnings] + [f"ℹ️ {n}" for n in notes]
     return str(maps), table, "\n\n".join(status), session
+
+
+def output_error_line(errors: dict, reference: str | None) -> str:
+    """The arms' output errors against ``reference``'s, in words (``eqlab.metrics.words.output_error_words``)."""
+    lines = words.output_error_words(errors, reference) if reference else []
+    if not lines:
+        return "Output error e: " + ", ".join(f"{arm} {value:.3g}" for arm, value in errors.items())
+    return "Output error e (f(g·x) against g·f(x), whole images): " + "; ".join(lines)
 
 
 def _model(app, task, arm, session, progress):

@@ -2,17 +2,18 @@
 
 What is here: ``INTRO``, ``RELATIVE_ERROR`` and its one-line form ``ERROR_SHORT`` (the definition
 shown next to every chart and picture that shows the error, with the thresholds of
-``eqlab.metrics.verdict``: every number in these sentences is read from ``eqlab.metrics``),
-``WHICH`` (orientation-carrying against orientation-blind: the field spectrum), ``OUTPUT_SCALE``
-(the output error of the Restore tab, on images), ``CHARTS`` (what the Explore charts measure),
-``OUTPUT_ERROR`` (why eqreg's output error need not be lower than plain's), ``FLOOR`` (the
-interpolation floor) and ``TRAIN_CURVES`` (how to read the Train tab).
+``eqlab.metrics.words``: every number in these sentences is read from there), ``VOCABULARY`` (the
+words beside every error, defined once, from ``eqlab.metrics.words.VOCABULARY``), ``WHICH``
+(orientation-carrying against orientation-blind: the field spectrum), ``OUTPUT_SCALE`` (the output
+error of the Restore tab, on images), ``CHARTS`` (what the Explore charts measure), ``OUTPUT_ERROR``
+(what the output error can and cannot show; the comparison of the arms is computed beside the table),
+``FLOOR`` (the interpolation floor) and ``TRAIN_CURVES`` (how to read the Train tab).
 
-What is not here: the numbers and the verdict words (``eqlab.metrics.verdict``: the app has no
+What is not here: the numbers and the sentences made from them (``eqlab.metrics.words``: the app has no
 thresholds of its own), the layout (``ui.py``).
 """
 
-from eqlab.metrics.components import BLIND_SHARE, EQUIVARIANT, PARTLY, ROUND_OFF, UNRELATED
+from eqlab.metrics.words import BLIND_SHARE, EQUIVARIANT, EXACT, PARTLY, UNRELATED, VOCABULARY
 
 INTRO = """# eqlab · EQ-Reg explorer
 A layer is **rotation-equivariant** when rotating its input rotates its feature maps and cycles their channels:
@@ -24,8 +25,8 @@ on that difference. Four *arms*: **plain** (no rotations), **augment** (rotated 
 RELATIVE_ERROR = f"""**Relative error** of a layer f for a rotation g, with A = P_g rot_g f(x) (the features of x,
 rotated, channels shifted) and B = f(g·x) (the features of the rotated input), each channel's map centred (its
 spatial mean removed): e = ‖A − B‖ / √((‖A‖² + ‖B‖²) / 2). The words beside every number come from
-`eqlab.metrics.verdict`, on these thresholds: **below {ROUND_OFF:g}** equivariant (to round-off) · **below
-{EQUIVARIANT:g}** nearly equivariant · **below {PARTLY:g}** partly equivariant · **about {UNRELATED:.2f} (√2)**: as
+`eqlab.metrics.words`, on these thresholds: **below {EXACT:g}** exactly equivariant (float round-off) · **below
+{EQUIVARIANT:g}** softly equivariant · **below {PARTLY:g}** partly equivariant · **about {UNRELATED:.2f} (√2)**: as
 unrelated as two random maps (centred, they are nearly orthogonal, so ‖A − B‖² ≈ ‖A‖² + ‖B‖²; uncentred maps after a
 ReLU would read only 0.7–1.2) · **2**: A = −B, opposite signs (an edge filter turned by 180° answers with the
 opposite sign).
@@ -38,13 +39,18 @@ no orientation: it is **orientation-blind**. The field spectrum tells them apart
 isotypic components of its representation (C4's regular fields: *invariant*, the field mean that no channel shift
 can see; *frequency 1*, the part that turns like a vector; *sign*, + − + −) and gives each one its share of the
 energy and its own error. A layer with less than {BLIND_SHARE:.0%} of its energy in the oriented components is
-called orientation-blind, whatever its error: its small error is the error of its invariant part.
+called orientation-blind unless it is exactly equivariant: its small error is the error of its invariant part. A
+layer of a group CNN is equivariant by construction (its error is float round-off, below {EXACT:g}) and is called
+exactly equivariant whatever share of its energy carries orientation.
 """
 
-OUTPUT_ERROR = """**Why eqreg's output error is not much lower than plain's.** The output error compares whole
-images, and a restoration net's output is mostly its input (the noisy or blurred photo itself), which rotates
-exactly. Only the small correction the net adds can break equivariance, so every arm scores low there. The hidden
-layers are where the arms differ: see the per-layer chart.
+VOCABULARY = ("**The words beside every error** (`eqlab.metrics.words`, the same in the notebooks): "
+              + " · ".join(f"**{word}**: {meaning}" for word, meaning in VOCABULARY.items()) + ".")
+
+OUTPUT_ERROR = """**What the output error can show.** It compares whole images, and a restoration net's output is
+mostly its input (the noisy or blurred photo itself), which rotates exactly. Only the correction the net adds can
+break equivariance, so every arm's output error is small on this scale; how the arms compare is computed beside the
+table (Restore & compare). The hidden layers are where orientation is kept or lost: see the per-layer chart.
 """
 
 FLOOR = """**Interpolation floor** (grey): the same measurement for an isotropic Gaussian blur, an operation that is
@@ -62,8 +68,9 @@ make in this browser session stays on the charts; "Clear runs" empties them.
 
 
 ERROR_SHORT = (f"Relative error e = ‖A − B‖ / √((‖A‖² + ‖B‖²) / 2) with A = P_g rot_g f(x), B = f(g·x), maps "
-               f"centred: **0** equivariant · below **{EQUIVARIANT:g}** nearly · about **{UNRELATED:.2f} = √2** "
-               "unrelated maps · **2** opposite signs. A small error with no orientation-carrying energy is "
+               f"centred: below **{EXACT:g}** exactly equivariant (round-off: a group CNN) · below "
+               f"**{EQUIVARIANT:g}** softly · about **{UNRELATED:.2f} = √2** unrelated maps · **2** opposite signs. "
+               f"A small error, not exact, with under {BLIND_SHARE:.0%} of the energy carrying orientation is "
                "*orientation-blind*, not equivariance.")
 
 OUTPUT_SCALE = ("Output error e = ‖g·f(x) − f(g·x)‖ / √((‖g·f(x)‖² + ‖f(g·x)‖²) / 2), on whole images (not centred: "

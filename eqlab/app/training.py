@@ -38,6 +38,7 @@ from eqlab.app.settings import (
 from eqlab.arms import ARM_NAMES, ARMS
 from eqlab.groups import get_group
 from eqlab.machine import release_memory
+from eqlab.metrics import words
 from eqlab.train import TrainConfig
 
 SCRATCH = "scratch"  # the "start from" choice without a zoo net
@@ -150,18 +151,26 @@ def run_label(values: dict, number: int) -> str:
 
 
 def against_start(history: list[dict], metrics: dict) -> str:
-    """The validation PSNR and layer error at the end against the starting net's (the step-0 validation)."""
+    """The validation PSNR and layer error at the end against the starting net's (the step-0 validation), with the
+    words of ``eqlab.metrics.words``: learned / stalled / collapsed against the degraded input, and, for a start
+    that already restored (a zoo net), whether the run traded PSNR for layer error or only lost PSNR."""
     start = next((r for r in history if "val_psnr" in r), {})
     psnr, base = metrics.get("psnr", float("nan")), metrics.get("baseline_psnr", float("nan"))
     error = metrics.get("layer_error", float("nan"))
+    before = start.get("val_psnr")
     text = f"validation PSNR **{psnr:.2f} dB**"
-    if "val_psnr" in start:
-        text += f" ({psnr - start['val_psnr']:+.2f} dB against the starting net's {start['val_psnr']:.2f} dB"
+    if before is not None:
+        text += f" ({psnr - before:+.2f} dB against the starting net's {before:.2f} dB"
     else:
         text += " ("
     text += f"; degraded input {base:.2f} dB) · mean layer error **{error:.3f}**"
-    if isinstance(start.get("val_layer_error"), (int, float)):
-        text += f" (start {start['val_layer_error']:.3f})"
+    start_error = start.get("val_layer_error")
+    if isinstance(start_error, (int, float)):
+        text += f" (start {start_error:.3f})"
+    text += f" · {words.run_words(psnr, base, before=before, input_name='the degraded input')}"
+    if isinstance(start_error, (int, float)) and before is not None and words.run_outcome(before, base) == "learned":
+        text += " · against the starting net: " + words.trade_words(psnr, error, before, start_error, base,
+                                                                   "the starting net", "the degraded input")
     return text
 
 

@@ -16,9 +16,9 @@ equivariant; 2 is ``A = -B``.
 
 What is here: ``component_rows`` (one comparison split by component), ``orientation_summary`` and
 ``summarize_components`` (per layer: the oriented share of the energy, the error of the oriented part,
-the error of the invariant part, the blind flag, a verdict), ``verdict`` and its thresholds
-(``ROUND_OFF``, ``EQUIVARIANT``, ``PARTLY``, ``BLIND_SHARE``), used by the figures, the app and the
-notebooks, and ``centred``. Nothing here runs a model.
+the error of the invariant part, the blind flag, a verdict) and ``centred``. Nothing here runs a model.
+The verdict and its thresholds (``EXACT``, ``EQUIVARIANT``, ``PARTLY``, ``BLIND_SHARE``) live in
+``eqlab.metrics.words`` with every other sentence made from a number; they are re-exported here.
 What is not here: running a net to get the maps (``equivariance.equivariance_components``, the tidy
 table layer x element x component, and ``RotationView.components``).
 """
@@ -26,21 +26,16 @@ table layer x element x component, and ``RotationView.components``).
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
 from eqlab.groups import Group
 from eqlab.isotypic import block_energies, components
+from eqlab.metrics.words import BLIND_SHARE, EQUIVARIANT, EXACT, PARTLY, UNRELATED, is_blind, verdict
 
 __all__ = ["centred", "component_rows", "orientation_summary", "summarize_components", "verdict",
-           "UNRELATED", "ROUND_OFF", "EQUIVARIANT", "PARTLY", "BLIND_SHARE", "NEGLIGIBLE"]
+           "UNRELATED", "EXACT", "EQUIVARIANT", "PARTLY", "BLIND_SHARE", "NEGLIGIBLE"]
 
-UNRELATED = math.sqrt(2)  # the relative error of two centred, unrelated maps (tests/test_metrics.py measures it)
-ROUND_OFF = 0.02  # below: equal to floating-point round-off
-EQUIVARIANT = 0.3  # below: the maps agree up to a small residue ("nearly equivariant")
-PARTLY = 1.0  # below: partly equivariant; above, as unrelated as two random maps (√2) or anti-correlated
-BLIND_SHARE = 0.1  # oriented share of the energy below which a layer is called orientation-blind
 NEGLIGIBLE = 1e-10  # a component's centred energy under this fraction of the uncentred maps' is round-off (reads 0)
 
 
@@ -108,10 +103,10 @@ def summarize_components(rows: list[dict]) -> dict:
         ``error`` (the whole layer, centred); ``oriented_share`` (the share of the energy in the oriented
         components; 0 for a representation that has none); ``oriented_error`` and ``invariant_error``
         (each part's relative error, NaN when the part is empty); ``blind`` (``True`` when the
-        representation has oriented components and they hold less than ``BLIND_SHARE`` of the energy;
-        ``None`` when it has none, e.g. the trivial representation of an image-valued layer; a layer without
-        energy, e.g. on a uniform image, has NaN numbers and the verdict "not measured");
-        ``verdict`` (:func:`verdict`).
+        representation has oriented components, they hold less than ``BLIND_SHARE`` of the energy and the
+        layer is not exactly equivariant, ``eqlab.metrics.words.is_blind``; ``None`` when it has none, e.g.
+        the trivial representation of an image-valued layer; a layer without energy, e.g. on a uniform image,
+        has NaN numbers and the verdict "not measured"); ``verdict`` (``eqlab.metrics.words.verdict``).
     """
     sums = {True: [0.0, 0.0], False: [0.0, 0.0]}
     for row in rows:
@@ -121,63 +116,8 @@ def summarize_components(rows: list[dict]) -> dict:
     has_oriented = any(row["oriented"] for row in rows)
     total = e_or + e_inv
     share = e_or / total if total > 0 else float("nan")
-    result = dict(error=_relative(d_or + d_inv, total), oriented_share=share, oriented_error=_relative(d_or, e_or),
-                  invariant_error=_relative(d_inv, e_inv), blind=(share < BLIND_SHARE) if has_oriented else None)
-    result["verdict"] = verdict(result["error"], share if has_oriented else None, result["oriented_error"])
-    return result
-
-
-def _word(value: float) -> str:
-    if value != value:  # NaN
-        return "not measured"
-    if value < ROUND_OFF:
-        return "equivariant (to round-off)"
-    if value < EQUIVARIANT:
-        return "nearly equivariant"
-    if value < PARTLY:
-        return "partly equivariant"
-    if value <= 1.6:
-        return f"not equivariant (unrelated maps read ≈ {UNRELATED:.2f})"
-    return "not equivariant, anti-correlated (2 = opposite signs)"
-
-
-def _check_measure(name: str, value, optional: bool = False, high: float = math.inf) -> None:
-    """A measured error or share: NaN ("not measured") or a number in ``[0, high]``, up to round-off."""
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number (NaN: not measured), got {type(value).__name__} {value!r}")
-    if value == value and not -1e-6 <= value <= high + 1e-6:
-        raise ValueError(f"{name} must be NaN or a number in [0, {high:g}], got {value!r}")
-
-
-def verdict(error: float, oriented_share: float | None = None, oriented_error: float | None = None) -> str:
-    """A few words on a layer, from the same thresholds as its numbers.
-
-    Args:
-        error: the relative error of the whole layer (centred).
-        oriented_share: the share of its energy that carries orientation; ``None`` for a representation
-            without oriented components (an image-valued layer): then only ``error`` is read.
-        oriented_error: the relative error of the oriented part.
-
-    Raises:
-        TypeError: a value that is not a number.
-        ValueError: a negative error (errors are norms) or a share outside [0, 1]; NaN is "not measured".
-
-    Example:
-        >>> verdict(0.03, oriented_share=0.01, oriented_error=1.2)[:56]
-        'orientation-blind: 1 % of its energy carries orientation'
-    """
-    _check_measure("error", error)
-    _check_measure("oriented_error", oriented_error, optional=True)
-    _check_measure("oriented_share", oriented_share, optional=True, high=1.0)
-    if oriented_share is None or oriented_share != oriented_share:
-        return _word(error)
-    percent = f"{100 * min(max(oriented_share, 0.0), 1.0):.0f} %"  # no "-0 %" from a round-off share
-    if oriented_share < BLIND_SHARE:
-        if error < EQUIVARIANT:
-            carried = ("no part of its energy carries orientation" if oriented_error != oriented_error else
-                       f"{percent} of its energy carries orientation (its error {oriented_error:.2f})")
-            return f"orientation-blind: {carried}; the small error is the invariant part"
-        return f"orientation-blind: {percent} of its energy carries orientation; {_word(error)}"
-    return f"{_word(oriented_error)} where it carries orientation ({percent} of its energy)"
+    error = _relative(d_or + d_inv, total)
+    oriented = share if has_oriented else None
+    return dict(error=error, oriented_share=share, oriented_error=_relative(d_or, e_or),
+                invariant_error=_relative(d_inv, e_inv), blind=is_blind(error, oriented),
+                verdict=verdict(error, oriented, _relative(d_or, e_or)))

@@ -91,7 +91,7 @@ def component_spectrum(results: Mapping[str, Sequence[dict]] | Sequence[dict], l
     .. math:: e_\chi = \frac{\|\Pi_\chi (A - B)\|}{\sqrt{(\|\Pi_\chi A\|^2 + \|\Pi_\chi B\|^2) / 2}},
               \qquad A = P_g\, \mathrm{rot}_g f(x),\ B = f(g x),
 
-    with dotted lines at ``EQUIVARIANT`` (below: nearly equivariant) and ``UNRELATED`` (√2: two
+    with dotted lines at ``EQUIVARIANT`` (below: softly equivariant) and ``UNRELATED`` (√2: two
     unrelated centred maps). Under the bars, one line per net: "orientation-carrying energy x %, its
     error y" and the verdict of ``eqlab.metrics.verdict``: a net whose small error comes from an
     orientation-blind layer is called blind, not equivariant.
@@ -162,7 +162,7 @@ def component_spectrum(results: Mapping[str, Sequence[dict]] | Sequence[dict], l
     right.axvline(UNRELATED, color="black", ls=":", lw=1)
     right.set_xlim(0, 2.15)
     right.set_yticks(y, [""] * len(names))
-    right.set_xlabel(f"relative error (0 equivariant · < {EQUIVARIANT:g} nearly · {UNRELATED:.2f} unrelated)")
+    right.set_xlabel(f"relative error (0 equivariant · < {EQUIVARIANT:g} softly · {UNRELATED:.2f} unrelated)")
     right.set_title("error per component", fontsize=10)
     left.legend(loc="lower center", bbox_to_anchor=(1.1, 1.12), ncols=len(components), fontsize=8, frameon=False)
     lines = []

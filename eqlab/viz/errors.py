@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from eqlab.metrics import FLOOR_SIGMA, KINDS, UNRELATED, orientation_summary
+from eqlab.metrics import FLOOR_SIGMA, KINDS, UNRELATED, orientation_summary, words
 from eqlab.viz._common import arm_color, figure
 
 __all__ = ["layer_error_bars", "error_vs_angle_plot", "weight_tradeoff"]
@@ -176,7 +176,8 @@ def error_vs_angle_plot(rows) -> Figure:
     return fig
 
 
-def weight_tradeoff(rows: Sequence[Mapping], reference: Mapping[str, float] | None = None) -> Figure:
+def weight_tradeoff(rows: Sequence[Mapping], reference: Mapping[str, float] | None = None,
+                    input_psnr: float | None = None) -> Figure:
     r"""PSNR and equivariance error against the EQ-Reg weight :math:`\lambda`, in two panels on one log axis.
 
     Top: PSNR. Bottom (log scale): the mean layer error and, when the rows have it, the output
@@ -190,6 +191,9 @@ def weight_tradeoff(rows: Sequence[Mapping], reference: Mapping[str, float] | No
         rows: dicts with ``weight``, ``psnr`` and ``layer_error``; optionally ``output_error``.
         reference: optional ``{label: PSNR}`` drawn as grey horizontal lines in the top panel, e.g.
             the ``plain`` arm or the degraded input.
+        input_psnr: the degraded input's PSNR; when given, the title says what the sweep is
+            (``eqlab.metrics.words.sweep_outcome`` of the means per weight: a trade-off, a collapse, ...),
+            otherwise it only names the panels.
 
     Returns:
         a ``Figure`` with two axes (PSNR, error) sharing the weight axis.
@@ -252,7 +256,13 @@ def weight_tradeoff(rows: Sequence[Mapping], reference: Mapping[str, float] | No
     bottom.set_ylabel("relative equivariance error\n(log; 0 = equivariant)")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
-    top.set_title("the weight is a trade-off: quality (top) against equivariance (bottom)", fontsize=10)
+    title = "PSNR (top) and equivariance error (bottom) against the weight"
+    if input_psnr is not None and len(weights) > 1:
+        means = [dict(weight=w, psnr=float(np.mean([r["psnr"] for r in rows if r["weight"] == w])),
+                      layer_error=float(np.mean([r["layer_error"] for r in rows if r["weight"] == w])))
+                 for w in weights]
+        title = f"the weight, read from the sweep: {words.sweep_outcome(means, input_psnr)}\n" + title
+    top.set_title(title, fontsize=10)
     return fig
 
 
