@@ -43,6 +43,7 @@ import numpy as np
 
 from eqlab import zoo
 from eqlab.experiments import Run, load_records, mean_std, run_grid
+from eqlab.metrics import words
 from eqlab.train import STALL_MARGIN_DB
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,18 +247,6 @@ def cell_summary(records: dict, regime: str, task: str, arms: tuple[str, ...], m
                 eqreg_c4=paired(table.get("eqreg + C4 avg", {}), others[best]), runs=runs)
 
 
-def verdict(diff: tuple[float, float, int]) -> str:
-    """The page's word for a paired difference (mean, std, n): the thresholds are stated on the page."""
-    mean, std, n = diff
-    if n == 0 or math.isnan(mean):
-        return "not run"
-    if n > 1 and mean - std > 0:
-        return "pays"
-    if n > 1 and mean + std < 0:
-        return "costs"
-    return "a tie"
-
-
 def fmt(value: tuple, spec: str = ".2f") -> str:
     mean, std, n = value
     if n == 0 or math.isnan(mean):
@@ -327,8 +316,8 @@ def cell_table(records: dict, entry: dict) -> str:
     lines.append(f"| *degraded input* | {fmt(mean_std(r['metrics']['baseline_psnr'] for r in base))} | | | | | |")
     lines.append("")
     lines.append(f"eqreg against {summary['best']}: {fmt(summary['eqreg'], '+.2f')} dB — "
-                 f"**{verdict(summary['eqreg'])}**; eqreg + C4 average: {fmt(summary['eqreg_c4'], '+.2f')} dB — "
-                 f"{verdict(summary['eqreg_c4'])}.")
+                 f"**{words.paired_word(*summary['eqreg'])}**; eqreg + C4 average: "
+                 f"{fmt(summary['eqreg_c4'], '+.2f')} dB — {words.paired_word(*summary['eqreg_c4'])}.")
     return "\n".join(lines)
 
 
@@ -355,42 +344,23 @@ def decomposition(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def answer(entries: list[dict]) -> str:
-    """The opening paragraph, from the verdicts of the cells (no sentence that the numbers do not produce)."""
-    done = [e for e in entries if e["summary"] is not None]
-    if not done:
-        return "No cell has been run yet."
-    words = {e_key(e): verdict(e["summary"]["eqreg"]) for e in done}
-    pays = [k for k, w in words.items() if w == "pays"]
-    costs = [k for k, w in words.items() if w == "costs"]
-    ties = [k for k, w in words.items() if w == "a tie"]
-    best_others = {}
-    for e in done:
-        best_others.setdefault(e["summary"]["best"], []).append(e_key(e))
-    top = max(best_others, key=lambda k: len(best_others[k]))
-    decisive = max(done, key=lambda e: e["summary"]["eqreg"][0])
-    worst = min(done, key=lambda e: e["summary"]["eqreg"][0])
-    parts = [f"Over the {len(done)} cells run ({len(entries) - len(done)} not yet run), eqreg — one forward pass "
-             f"at test time — **pays** in {len(pays)}{_list(pays)}, is **a tie** within the seed spread in "
-             f"{len(ties)}{_list(ties)} and **costs** PSNR in {len(costs)}{_list(costs)}, measured against the best "
-             f"arm that is not soft in each cell (paired by seed)."]
-    parts.append(f"That best arm is most often **{top}** ({len(best_others[top])} of {len(done)} cells). "
-                 f"eqreg's best cell is {e_key(decisive)} ({fmt(decisive['summary']['eqreg'], '+.2f')} dB against "
-                 f"{decisive['summary']['best']}), its worst {e_key(worst)} ({fmt(worst['summary']['eqreg'], '+.2f')} "
-                 f"dB against {worst['summary']['best']}).")
-    c4 = [e for e in done if e["summary"]["eqreg_c4"][2]]
-    c4_pays = [e_key(e) for e in c4 if verdict(e["summary"]["eqreg_c4"]) == "pays"]
-    parts.append(f"Averaged over C4 at test time (4 passes), eqreg pays in {len(c4_pays)} of {len(c4)}"
-                 f"{_list(c4_pays)}.")
-    return " ".join(parts)
-
-
-def e_key(e: dict) -> str:
-    return f"{e['regime']} / {e['task']}"
-
-
-def _list(keys: list[str]) -> str:
-    return f" ({'; '.join(keys)})" if keys else ""
+def flat_cells(entries: list[dict]) -> list[dict]:
+    """The cells that were run, as ``eqlab.metrics.words.regime_answer`` and ``eqlab/zoo/regimes.json`` read them."""
+    out = []
+    for e in entries:
+        s = e["summary"]
+        if s is None:
+            continue
+        t, runs = s["table"], s["runs"]
+        eq = runs.get("eqreg", [])
+        out.append(dict(regime=e["regime"], task=e["task"], best=s["best"], eqreg=s["eqreg"], eqreg_c4=s["eqreg_c4"],
+                        penalty=paired(t.get("eqreg", {}), t.get("augment", {})),
+                        data=paired(t.get("augment", {}), t.get("plain", {})),
+                        strict=paired(t.get("strict", {}), t.get("augment", {})),
+                        eqreg_oriented_share=mean_std(r["metrics"]["oriented_share"] for r in eq),
+                        eqreg_oriented_error=mean_std(r["metrics"]["oriented_error"] for r in eq),
+                        stalled={arm: sum(map(stalled, rs)) for arm, rs in runs.items() if rs}))
+    return out
 
 
 def csv_rows(records: dict) -> list[dict]:
@@ -446,7 +416,7 @@ def turned_section(entries: list[dict]) -> str:
              "| task | eqreg − best (paired) | best | verdict |", "|---|---|---|---|"]
     for e in rows:
         s = e["summary"]
-        lines.append(f"| {e['task']} | {fmt(s['eqreg'], '+.2f')} | {s['best']} | {verdict(s['eqreg'])} |")
+        lines.append(f"| {e['task']} | {fmt(s['eqreg'], '+.2f')} | {s['best']} | {words.paired_word(*s['eqreg'])} |")
     return "\n".join(lines)
 
 
@@ -462,26 +432,15 @@ def equal_time_section(records: dict, entries: list[dict]) -> str:
                           {"train": {"steps": "–"}})["train"]["steps"]) for a in CNN_ARMS]
         s = e["summary"]
         lines.append(f"| {e['task']} | {' / '.join(steps)} | {fmt(s['eqreg'], '+.2f')} | {s['best']} | "
-                     f"{verdict(s['eqreg'])} |")
+                     f"{words.paired_word(*s['eqreg'])} |")
     return "\n".join(lines)
 
 
-def figure(entries: list[dict], docs: Path) -> str:
-    from eqlab.viz import regime_map
+def figure(summary: dict, docs: Path) -> str:
+    from eqlab.viz import regime_figure
 
-    regimes = list(dict.fromkeys(e["regime"] for e in entries))
-    panels = {"eqreg (1 pass) − best non-soft arm": {}, "eqreg + C4 average (4 passes) − best non-soft arm": {}}
-    for e in entries:
-        where = (e["regime"], e["task"])
-        s = e["summary"]
-        for values, metric in zip(panels.values(), ("eqreg", "eqreg_c4")):
-            if s is None:
-                values[where] = (math.nan, 0.0, 0, "")  # in the grid, not run yet
-            elif s[metric][2]:
-                values[where] = (*s[metric], s["best"])  # a cell without this comparison stays blank
-    fig = regime_map(panels, regimes, list(zoo.TASKS), limit_db=1.0)
     (docs / "figures").mkdir(parents=True, exist_ok=True)
-    fig.savefig(docs / "figures" / "regimes.png", dpi=90)
+    regime_figure(summary).savefig(docs / "figures" / "regimes.png", dpi=90)
     return "figures/regimes.png"
 
 
@@ -493,8 +452,13 @@ def write_page(records: dict, args, sessions: list[dict], deblur: str = "") -> P
     if rows:
         write_csv(rows, docs / "regimes.csv")
     machine = next(iter(records.values()))["machine"] if records else {}
+    flat = flat_cells(entries)
+    summary = dict(steps=args.steps, seeds=list(args.seeds), regimes=list(dict.fromkeys(e["regime"] for e in entries)),
+                   grid=[dict(regime=e["regime"], task=e["task"]) for e in entries], cells=flat, machine=machine,
+                   written=datetime.date.today().isoformat(), source="python scripts/regimes.py (docs/regimes.md)")
+    Path(args.summary).write_text(json.dumps(summary, indent=1) + "\n")
     values = dict(
-        runs=len(records), answer=answer(entries), figure=figure(entries, docs), nseeds=len(args.seeds),
+        runs=len(records), answer=words.regime_answer(flat), figure=figure(summary, docs), nseeds=len(args.seeds),
         steps=args.steps, seeds=", ".join(map(str, args.seeds)), grid_table=grid_table(),
         cell_tables="\n\n".join(cell_table(records, e) for e in entries if e["regime"] != "turned 45° test"),
         decomposition=decomposition(entries), turned=turned_section(entries),
@@ -516,6 +480,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", default="runs/regimes", help="the run cache (default runs/regimes)")
     parser.add_argument("--docs", default=str(ROOT / "docs"), help="where regimes.md, regimes.csv and figures/ go")
+    parser.add_argument("--summary", default=str(zoo.ROOT / "regimes.json"),
+                        help="the cells as the app and the notebooks read them (default: the package's zoo folder)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--steps", type=int, default=STEPS, help="steps of every run at equal steps")
     parser.add_argument("--workers", type=int, default=None)

@@ -20,7 +20,9 @@ maps, 0 equivariant, about √2 unrelated) and the share of its energy that carr
 Runs (:func:`run_outcome`): *learned* (at least ``LEARNED_DB`` above its degraded input), *collapsed* (it had
 been that far above, or started there, and fell back), *stalled* (never that far above). A weight against
 the weight-free run (:func:`trade_outcome`): a *trade-off* buys layer error (down to ``BOUGHT`` of the
-reference or less) with PSNR; a *collapse* gives up restoring. Profiles (:func:`spread_word`): *flat* when
+reference or less) with PSNR; a *collapse* gives up restoring. A PSNR difference paired by seed
+(:func:`paired_word`, the regime map): eqreg *pays* where its mean is above zero by more than its seed spread,
+*costs* where it is below by more than its spread, and is *a tie* otherwise. Profiles (:func:`spread_word`): *flat* when
 the largest minus the smallest error is below ``FLAT_SPREAD``. Comparisons (:func:`compare_errors`,
 :func:`compare_db`): "about the same" within ``SAME_RATIO`` (errors) or ``SAME_DB`` (PSNR).
 
@@ -35,8 +37,8 @@ from collections.abc import Mapping, Sequence
 
 __all__ = ["verdict", "layer_word", "is_blind", "is_exact", "degree", "number", "spread_word", "run_outcome",
            "run_words", "trade_outcome", "trade_words", "sweep_outcome", "sweep_words", "compare_errors", "compare_db",
-           "output_error_words", "VOCABULARY", "UNRELATED", "EXACT", "EQUIVARIANT", "PARTLY", "BLIND_SHARE",
-           "FLAT_SPREAD", "LEARNED_DB", "SAME_DB", "SAME_RATIO", "BOUGHT"]
+           "output_error_words", "paired_word", "regime_answer", "VOCABULARY", "UNRELATED", "EXACT", "EQUIVARIANT",
+           "PARTLY", "BLIND_SHARE", "FLAT_SPREAD", "LEARNED_DB", "SAME_DB", "SAME_RATIO", "BOUGHT"]
 
 UNRELATED = math.sqrt(2)  # the relative error of two centred, unrelated maps (tests/test_metrics.py measures it)
 EXACT = 1e-4  # below: float round-off, equivariant by construction (strict twins: < 1e-6; trained nets: > 1e-2)
@@ -363,3 +365,84 @@ def output_error_words(errors: Mapping[str, float], reference: str = "plain") ->
         else:
             lines.append(f"{arm}: output error {value:.3g}, {compare_errors(value, ref)} {reference} ({ref:.3g})")
     return lines
+
+
+def paired_word(mean: float, std: float, n: int) -> str:
+    """What a PSNR difference paired by seed says: "pays" (``mean - std > 0``), "costs" (``mean + std < 0``),
+    "a tie" (the spread covers zero), "one seed" (``n < 2``: no spread to compare with), "not run" (``n == 0``).
+
+    Example:
+        >>> paired_word(0.12, 0.05, 3), paired_word(-0.04, 0.09, 3), paired_word(-0.3, 0.1, 3)
+        ('pays', 'a tie', 'costs')
+    """
+    if n == 0 or _nan(mean):
+        return "not run"
+    if n < 2:
+        return "one seed"
+    if mean - std > 0:
+        return "pays"
+    if mean + std < 0:
+        return "costs"
+    return "a tie"
+
+
+def _signed(value: Sequence[float]) -> str:
+    mean, std, n = value
+    return f"{mean:+.2f} ± {std:.2f} dB" if n > 1 else f"{mean:+.2f} dB"
+
+
+def _cells_named(cells: Sequence[Mapping], key: str, word: str) -> list[str]:
+    return [f"{c['regime']} / {c['task']}" for c in cells if paired_word(*c[key]) == word]
+
+
+def regime_answer(cells: Sequence[Mapping]) -> str:
+    """The regime map's answer to "when does soft equivariance pay?", produced from its cells.
+
+    Args:
+        cells: one mapping per (regime, task) that was run, with ``regime``, ``task``, ``best`` (the best arm
+            that is not soft), and ``(mean, std, n)`` triples of paired PSNR differences: ``eqreg`` (eqreg − best),
+            ``eqreg_c4`` (eqreg averaged over C4 − best; ``n`` 0 where not measured), ``penalty`` (eqreg −
+            augment) and ``data`` (augment − plain).
+
+    Returns:
+        a paragraph: where eqreg pays, ties and costs against the best other arm (with :func:`paired_word`), the
+        arm that is most often best, the extreme cells, and how much of eqreg's effect is the rotated data
+        (augment − plain) and how much the penalty (eqreg − augment).
+
+    Example:
+        >>> cell = dict(regime="1 image", task="denoise", best="augment", eqreg=(0.12, 0.05, 3),
+        ...             eqreg_c4=(0.2, 0.05, 3), penalty=(0.12, 0.05, 3), data=(0.03, 0.02, 3))
+        >>> regime_answer([cell])[:60]
+        'Over 1 cell, eqreg (one forward pass at test time) pays in 1'
+    """
+    if not cells:
+        return "No cell of the regime map has been run yet."
+    pays, ties, costs = (_cells_named(cells, "eqreg", w) for w in ("pays", "a tie", "costs"))
+    plural = "s" if len(cells) > 1 else ""
+
+    def listed(names: list[str]) -> str:
+        return f" ({'; '.join(names)})" if names else ""
+
+    best: dict[str, int] = {}
+    for c in cells:
+        best[c["best"]] = best.get(c["best"], 0) + 1
+    top = max(best, key=best.get)
+    high = max(cells, key=lambda c: c["eqreg"][0])
+    low = min(cells, key=lambda c: c["eqreg"][0])
+    parts = [f"Over {len(cells)} cell{plural}, eqreg (one forward pass at test time) pays in {len(pays)}{listed(pays)},"
+             f" is a tie within the seed spread in {len(ties)}{listed(ties)} and costs PSNR in {len(costs)}"
+             f"{listed(costs)}, against the best arm that is not soft in each cell, paired by seed."]
+    parts.append(f"That best arm is {top} in {best[top]} of {len(cells)}. eqreg comes closest in {high['regime']} / "
+                 f"{high['task']} ({_signed(high['eqreg'])} against {high['best']}) and falls furthest behind in "
+                 f"{low['regime']} / {low['task']} ({_signed(low['eqreg'])} against {low['best']}).")
+    averaged = [c for c in cells if c["eqreg_c4"][2]]
+    if averaged:
+        c4_pays = _cells_named(averaged, "eqreg_c4", "pays")
+        parts.append(f"Averaged over C4 at test time (4 passes) it pays in {len(c4_pays)} of {len(averaged)}"
+                     f"{listed(c4_pays)}.")
+    penalty_pays, penalty_costs = (_cells_named(cells, "penalty", w) for w in ("pays", "costs"))
+    data_pays = _cells_named(cells, "data", "pays")
+    parts.append(f"Split in two: the rotated data (augment − plain) pays in {len(data_pays)} of {len(cells)}"
+                 f"{listed(data_pays)}; the penalty on top of it (eqreg − augment) pays in {len(penalty_pays)}"
+                 f"{listed(penalty_pays)} and costs in {len(penalty_costs)}.")
+    return " ".join(parts)

@@ -16,8 +16,8 @@ What is here (import everything from ``eqlab.viz``; the modules say where each f
       (arbitrary angles, interpolation floor), ``weight_tradeoff`` (PSNR and error against λ).
     - ``groups``: ``group_orbit``, ``cayley_table``, ``channel_shift_diagram``.
     - ``training``: ``training_curves``.
-    - ``experiments``: ``arm_comparison``, ``share_tradeoff``, ``synthetic_knob``, ``regime_map`` (the figures of
-      ``docs/results.md``, from the run records of ``eqlab.experiments``).
+    - ``experiments``: ``arm_comparison``, ``share_tradeoff``, ``synthetic_knob``, ``regime_map``,
+      ``regime_figure`` (the figures of ``docs/results.md`` and ``docs/regimes.md``).
     - ``restoration``: ``restoration_comparison``, ``degradation_symmetry``.
     - ``grid``: ``image_grid``, a plain grid of images or maps, for everything else.
     - ``ARM_COLORS``: one colour per experimental arm, the same in every figure (``_common``,
@@ -33,7 +33,7 @@ with row 0 at the top, so a rotation by ``+90°`` turns them counter-clockwise o
 from eqlab.viz._common import ARM_COLORS
 from eqlab.viz.components import component_spectrum, pool_components
 from eqlab.viz.errors import error_vs_angle_plot, layer_error_bars, weight_tradeoff
-from eqlab.viz.experiments import arm_comparison, regime_map, share_tradeoff, synthetic_knob
+from eqlab.viz.experiments import arm_comparison, regime_figure, regime_map, share_tradeoff, synthetic_knob
 from eqlab.viz.features import feature_layers, field_size, rotation_panel
 from eqlab.viz.grid import image_grid
 from eqlab.viz.groups import cayley_table, channel_shift_diagram, group_orbit
@@ -44,5 +44,5 @@ __all__ = [
     "rotation_panel", "channel_shift_diagram", "layer_error_bars", "error_vs_angle_plot", "training_curves",
     "restoration_comparison", "degradation_symmetry", "weight_tradeoff", "group_orbit", "cayley_table",
     "image_grid", "feature_layers", "field_size", "ARM_COLORS", "arm_comparison", "share_tradeoff",
-    "synthetic_knob", "regime_map", "component_spectrum", "pool_components",
+    "synthetic_knob", "regime_map", "regime_figure", "component_spectrum", "pool_components",
 ]

@@ -17,7 +17,7 @@ from matplotlib.ticker import NullLocator
 
 from eqlab.viz._common import arm_color, figure
 
-__all__ = ["arm_comparison", "share_tradeoff", "synthetic_knob", "regime_map"]
+__all__ = ["arm_comparison", "share_tradeoff", "synthetic_knob", "regime_map", "regime_figure"]
 
 
 def _seed(record: Mapping) -> int:
@@ -185,3 +185,29 @@ def regime_map(panels: Mapping[str, Mapping[tuple[str, str], tuple[float, float,
         ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=list(axes), label="Δ PSNR (dB), paired by seed", shrink=0.8)
     return fig
+
+
+def regime_figure(summary: Mapping) -> Figure:
+    """The regime map of ``docs/regimes.md`` from its summary (``eqlab.zoo.regimes()``): eqreg − the best arm
+    that is not soft, one pass (left) and averaged over C4 (right), per regime and task; grey: not run yet.
+
+    Example:
+        >>> fig = regime_figure(dict(regimes=["base"], grid=[dict(regime="base", task="sr")], cells=[]))
+        >>> len(fig.axes)
+        3
+    """
+    panels = {"eqreg (1 pass) − best non-soft arm": {}, "eqreg + C4 average (4 passes) − best non-soft arm": {}}
+    for where in summary["grid"]:
+        for values in panels.values():
+            values[(where["regime"], where["task"])] = (np.nan, 0.0, 0, "")  # in the grid, not run (yet)
+    for cell in summary["cells"]:
+        for values, key in zip(panels.values(), ("eqreg", "eqreg_c4")):
+            mean, std, n = cell[key]
+            if n:
+                values[(cell["regime"], cell["task"])] = (mean, std, n, cell["best"])
+            else:  # measured nowhere in this cell (the turned test has no averages): blank, not "not run"
+                values.pop((cell["regime"], cell["task"]), None)
+    tasks = list(dict.fromkeys(w["task"] for w in summary["grid"]))
+    order = [t for t in ("denoise", "sr", "deblur") if t in tasks] + [t for t in tasks if t not in
+                                                                      ("denoise", "sr", "deblur")]
+    return regime_map(panels, summary["regimes"], order, limit_db=1.0)

@@ -13,6 +13,8 @@ What is here:
       ``checkpoint_file(source)``: a zoo name as the file a ``TrainConfig.init`` needs.
     - ``recipe(task, arm, seed)``: the ``TrainConfig`` that trained each checkpoint (the report
       in ``docs/results.md`` trains the same recipe with more seeds).
+    - ``regimes()``: the regime map's cells (``scripts/regimes.py``, ``docs/regimes.md``) as shipped: where
+      eqreg pays against the best arm that is not soft, per regime and task.
     - ``eval_images(task)`` / ``evaluate(model, task)``: the fixed, deterministic test
       evaluation whose numbers are on every card (``eqlab.tasks.evaluate`` on fixed crops).
 
@@ -46,8 +48,9 @@ from eqlab.tasks import evaluate as evaluate_model
 from eqlab.train import TrainConfig
 
 __all__ = [
-    "available", "load", "card", "path", "checkpoint_file", "recipe", "eval_images", "evaluate", "evaluation_protocol",
-    "data_split", "ROOT", "TASKS", "ARMS", "EVAL_SIZE", "MAX_BYTES", "CARD_FIELDS", "RECIPE", "PATCH_SIZE",
+    "regimes", "available", "load", "card", "path", "checkpoint_file", "recipe", "eval_images", "evaluate",
+    "evaluation_protocol", "data_split", "ROOT", "TASKS", "ARMS", "EVAL_SIZE", "MAX_BYTES", "CARD_FIELDS", "RECIPE",
+    "PATCH_SIZE",
 ]
 
 ROOT = Path(__file__).resolve().parent  # eqlab/zoo: <task>/<arm>.safetensors + .json
@@ -113,6 +116,25 @@ def recipe(task: str, arm: str, seed: int = 0, **changes) -> TrainConfig:
 
 
 # -- the shipped files -----------------------------------------------------------------------------
+
+def regimes() -> dict:
+    """The regime map as shipped (``eqlab/zoo/regimes.json``, written by ``scripts/regimes.py``).
+
+    Returns:
+        ``steps``, ``seeds``, ``regimes`` (the rows, in order), ``grid`` (every (regime, task) of the grid),
+        ``cells`` (the ones that were run: ``regime``, ``task``, ``best`` and the paired differences ``eqreg``,
+        ``eqreg_c4``, ``penalty``, ``data``, ``strict`` as ``[mean, std, n]`` in dB, the oriented share and
+        error of eqreg, stalled runs per arm) and ``machine``. ``eqlab.metrics.words.regime_answer(cells)`` is
+        the page's answer; ``eqlab.viz.regime_figure(regimes())`` its figure.
+
+    Raises:
+        ValueError: the file is missing (a checkout whose map was never written).
+    """
+    file = ROOT / "regimes.json"
+    if not file.exists():
+        raise ValueError(f"no regime map at {file}: run `python scripts/regimes.py` from a checkout")
+    return json.loads(file.read_text())
+
 
 def available() -> list[str]:
     """Names of the shipped checkpoints, ``"<task>/<arm>"``, sorted (those with both files)."""
