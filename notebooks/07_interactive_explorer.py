@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,6 +26,9 @@
 #      cannot see);
 #   2. *Which arm's layer profile is flat, and why?* (what each training arm asks of each layer);
 #   3. *Where is C8's floor?* (what interpolation costs at 45°, and which nets reach it).
+# - and the question the kit exists for, answered from the regime map: *when does a softly equivariant net
+#   pay* — against augmentation, test-time averaging and a strict net — and what part of it is the rotated
+#   data and what part the penalty.
 #
 # The pictures are `viz.rotation_panel` (top: `f(g·x)` next to `P_g rot_g f(x)` for one field) and
 # `viz.layer_error_bars` of every net on the current image (bottom). The nets are the zoo's trained
@@ -81,6 +84,24 @@ explorer.controls["model"].value = "strict"
 explorer.controls["layer"].value = "body.0.conv"
 explorer.controls["element"].value = 1
 print(explorer.summary)
+
+# %% [markdown]
+# ## When does soft equivariance pay? The regime map
+#
+# The nets above are one regime: 14 training images, a small CNN with a strict twin, one test set. Whether
+# EQ-Reg is worth it depends on the regime, so eqlab trains every arm on a grid of them (less data, another
+# family of test images, data with a preferred orientation, a Transformer without a strict twin, equal
+# wall-clock) with three seeds each, and compares eqreg with the *best* arm that is not soft in each cell,
+# paired by seed (`scripts/regimes.py`, the page `docs/regimes.md`). The paragraph below is produced from the
+# shipped cells by `eqlab.metrics.words.regime_answer`: it is the page's answer, word for word.
+
+# %%
+from eqlab.viz import regime_figure
+
+regime_map = zoo.regimes()
+print(words.regime_answer(regime_map["cells"]))
+print(f"({regime_map['steps']} steps, seeds {regime_map['seeds']}; machine: {regime_map['machine'].get('cpu')})")
+regime_figure(regime_map)
 
 # %% [markdown]
 # ## Exercises

@@ -33,6 +33,7 @@ import datetime
 import io
 import json
 import math
+import re
 import string
 import sys
 import time
@@ -468,9 +469,27 @@ def write_page(records: dict, args, sessions: list[dict], deblur: str = "") -> P
         sessions=("Grid time: " + "; ".join(f"`{s['command']}` {s['wall_time_s'] / 60:.0f} min" for s in sessions)
                   + f"; written {datetime.date.today().isoformat()}.") if sessions else "",
     )
+    if args.readme:
+        write_readme_block(Path(args.readme), values["answer"], flat, args)
     page = docs / "regimes.md"
     page.write_text(string.Template((ROOT / "scripts" / "regimes.md.in").read_text()).substitute(values))
     return page
+
+
+README_BLOCK = re.compile(r"(<!-- regime-answer:[^\n]*-->\n).*?(<!-- /regime-answer -->)", re.S)
+
+
+def write_readme_block(readme: Path, answer: str, cells: list[dict], args) -> None:
+    """Put the page's answer and its figure between the README's ``regime-answer`` markers."""
+    regimes = len({c["regime"] for c in cells})
+    block = (f"{answer}\n\n![The regime map: eqreg's PSNR against the best arm that is not soft, per regime and task]"
+             f"(docs/figures/regimes.png)\n\n*{len(cells)} cells ({regimes} regimes × the tasks run in them), "
+             f"{len(args.seeds)} seeds each, small nets, {args.steps} CPU steps: the regime, the arms and every run "
+             "are on [the regime map](docs/regimes.md).*\n")
+    text = readme.read_text()
+    if not README_BLOCK.search(text):
+        raise SystemExit(f"{readme} has no <!-- regime-answer --> block")
+    readme.write_text(README_BLOCK.sub(lambda m: m.group(1) + block + m.group(2), text))
 
 
 DEBLUR = "(see the closing note of the regime issue)"
@@ -482,6 +501,8 @@ def main(argv=None) -> int:
     parser.add_argument("--docs", default=str(ROOT / "docs"), help="where regimes.md, regimes.csv and figures/ go")
     parser.add_argument("--summary", default=str(zoo.ROOT / "regimes.json"),
                         help="the cells as the app and the notebooks read them (default: the package's zoo folder)")
+    parser.add_argument("--readme", default=str(ROOT / "README.md"), help="the README whose answer block is "
+                        "rewritten ('' for none)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--steps", type=int, default=STEPS, help="steps of every run at equal steps")
     parser.add_argument("--workers", type=int, default=None)
