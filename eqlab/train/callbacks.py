@@ -20,6 +20,7 @@ What is not here: the loop (``eqlab.train.loop``), the file format (``eqlab.chec
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -192,12 +193,17 @@ def check_out_dir(run) -> None:
     if held and not (run.resume or run.overwrite):
         raise ValueError(f"out_dir {str(folder)!r} holds a run ({', '.join(held)}); continue it with --resume, "
                          "replace it with --overwrite, or choose another --out-dir")
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # made for the test, removed after it
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
         raise ValueError(f"out_dir {str(folder)!r} cannot be written: {err.strerror or err}") from None
+    finally:  # the check leaves no trace: a dry run writes nothing, a failed set-up no empty folder
+        for path in created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 class Checkpoints(Callback):
