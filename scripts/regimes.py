@@ -364,6 +364,11 @@ def flat_cells(entries: list[dict]) -> list[dict]:
     return out
 
 
+# Every run trained on one torch thread; a float sum's order depends on the thread count, and training amplifies it:
+# SR plain seed 1 reads 30.049 dB on one thread (the row, reproduced bit for bit) and 30.156 on two.
+ONE_THREAD = "OMP_NUM_THREADS=1 "
+
+
 def csv_rows(records: dict) -> list[dict]:
     """One row per run and per test-time average of a run, with the command that reproduces it."""
     rows = []
@@ -380,14 +385,14 @@ def csv_rows(records: dict) -> list[dict]:
                     oriented_share=f"{m['oriented_share']:.4f}", oriented_error=f"{m['oriented_error']:.4f}",
                     layer_error=f"{m['layer_error']:.4f}", wall_s=f"{record['train']['train_s']:.1f}",
                     status="stalled" if stalled(record) else "ok")
-        command = record["command"] + " --json"
+        command = f"{ONE_THREAD}{record['command']} --json"
         rows.append(dict(base, average="none", psnr=f"{m['psnr']:.4f}", ssim=f"{m['ssim']:.4f}", command=command))
         out = f"runs/check/{key_.replace('/', '-')}"
         test = config["run"]["test_data"]
         for group in AVERAGES if f"psnr_avg{AVERAGES[0]}" in m else ():
             rows.append(dict(base, average=group, psnr=f"{m[f'psnr_avg{group}']:.4f}",
                              ssim=f"{m[f'ssim_avg{group}']:.4f}",
-                             command=f"{record['command']} --out-dir {out} && python -m eqlab eval "
+                             command=f"{ONE_THREAD}{record['command']} --out-dir {out} && python -m eqlab eval "
                                      f"{out}/checkpoint.safetensors --self-ensemble {group} --crop {zoo.EVAL_SIZE}"
                                      + (f" --data {test}" if test else "") + " --json  # self_ensemble.psnr"))
     return rows
