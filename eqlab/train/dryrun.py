@@ -45,6 +45,8 @@ class RunPlan:
     memory: dict  # bytes per rank: weights, gradients, adam, ema, activations, eqreg_terms, total; and the batch
 
     def text(self) -> str:
+        """The plan as ``eqlab train --dry-run`` prints it: the configuration as TOML, the layers, the data, the
+        memory estimate per rank in GiB."""
         d, m = self.data, self.memory
         gib = {k: v / _GIB for k, v in m.items() if isinstance(v, (int, float)) and k not in ("images", "side")}
         lines = ["# the resolved configuration (a recipe that rebuilds it)", as_toml(self.config), "",

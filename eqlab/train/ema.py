@@ -63,4 +63,5 @@ class EMA:
         return self.model.state_dict()
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Set the averaged net from a checkpoint's ``state_dict`` (a resumed run continues the same average)."""
         self.model.load_state_dict(state)
