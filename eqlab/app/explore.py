@@ -51,11 +51,11 @@ class View:
 
 
 def element_choices(group: Group) -> list[tuple[str, int]]:
-    """``(label, element)`` for every non-identity element; C8's odd elements say they are interpolated."""
+    """``(label, element)`` for every non-identity element; those that do not act exactly say they are interpolated."""
     labels = []
     for e in group.elements()[1:]:
         text = f"{e}: {group.describe(e)}"
-        if not group.exact and e % 2:
+        if not group.is_exact(e):
             text += " (interpolated)"
         labels.append((text, e))
     return labels
@@ -218,7 +218,7 @@ def view_of(app, request: Request, channel) -> View:
               f"**Verdict{foreign}: {summary['verdict']}**",
               component_line(rows, summary)]
     status += warnings
-    if not group.exact and element % 2:
+    if not group.is_exact(element):
         status.append(f"{group.describe(element)} is not a symmetry of the pixel grid: the maps are rotated by "
                       "bilinear interpolation and compared inside a disk, so even a perfect net shows an error")
     status += [f"⚠️ {w}" for w in r.warnings] + [f"ℹ️ {n}" for n in notes]

@@ -15,7 +15,7 @@ import os
 
 from eqlab.arms import ARM_NAMES, ARMS
 from eqlab.data import ALL_IMAGES, TEST_IMAGES
-from eqlab.groups import Group, get_group
+from eqlab.groups import GROUP_NAMES, Group, get_group
 from eqlab.tasks import TASKS as TASK_TABLE
 
 # -- caps and sizes ----------------------------------------------------------------------------------
@@ -34,8 +34,8 @@ SHARE_RANGE = (1e-4, 1.0)  # target gradient shares allowed in the Train tab
 
 # -- choices -----------------------------------------------------------------------------------------
 TASKS = tuple(TASK_TABLE)  # ("denoise", "sr", "deblur")
-GROUPS = ("C4", "D4", "C8")  # Explore; training also offers C2
-TRAIN_GROUPS = ("C2", "C4", "D4", "C8")
+GROUPS = tuple(name for name in GROUP_NAMES if get_group(name).order > 2)  # Explore (C2 is C4's half turn)
+TRAIN_GROUPS = GROUP_NAMES  # the Train tab: every group eqlab.groups offers by name
 YOURS = "yours"  # the arm of the model trained in this browser session
 ARM_CHOICES = list(ARM_NAMES) + [YOURS]
 EXTRA_NET = "swinir"  # a registered third-party net (spandrel's SwinIR), offered untrained when spandrel is there

@@ -41,6 +41,7 @@ from eqlab.app.settings import (
 from eqlab.app.state import App
 from eqlab.app.training import DEFAULT_SHARE, start_choices
 from eqlab.arms import ARM_NAMES
+from eqlab.groups import get_group
 
 THEME_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
@@ -95,7 +96,7 @@ def build_app(models: str = "auto", cache_dir: str | None = None):
                         ex_upload = gr.File(elem_id="explore-upload", type="filepath", file_types=["image"],
                                             label="…or upload your own (PNG, JPEG, BMP, TIFF)", elem_classes="upload")
                         ex_group = gr.Radio(list(GROUPS), value="C4", label="Group", elem_id="explore-group",
-                                            info="C4: 90° turns · D4: + mirror images · C8: 45° turns (interpolated)")
+                                            info=" · ".join(f"{g}: {get_group(g).summary()}" for g in GROUPS))
                         ex_element = gr.Dropdown(first.elements, value=1, label="Group element g",
                                                  allow_custom_value=True)
                         ex_layer = gr.Dropdown(first.layers, value=first.layer or None, label="Layer",

@@ -33,7 +33,7 @@ from typing import ClassVar
 from eqlab.arms import ARM_NAMES
 from eqlab.checks import check_choice, check_int, check_number
 from eqlab.data.convert import MODES
-from eqlab.groups import get_group
+from eqlab.groups import GROUP_NAMES, get_group
 from eqlab.models import names
 from eqlab.models.init import SCHEMES
 from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT
@@ -123,7 +123,7 @@ class MethodConfig(_Group):
 
     arm: str = option("eqreg", "plain, augment (paired batch), eqreg (paired + EQ-Reg) or strict (P4 twin)",
                       choices=ARM_NAMES)
-    group: str = option("C4", "symmetry group of the rotations and of the penalty", choices=("C2", "C4", "D4", "C8"))
+    group: str = option("C4", "symmetry group of the rotations and of the penalty", choices=GROUP_NAMES)
     weight: float = option(DEFAULT_WEIGHT, "EQ-Reg weight lambda (eqreg; with target_share: its starting value)")
     target_share: float | None = option(
         0.1, "hold the gradient share |grad lambda R| / |grad task| at this value by adapting lambda; none: a fixed "
