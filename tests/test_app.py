@@ -584,3 +584,24 @@ def test_import_without_gradio_says_what_to_install():
     assert done.returncode != 0
     assert "ModuleNotFoundError" in done.stderr and "needs the package 'gradio'" in done.stderr
     assert 'pip install -e ".[app]"' in done.stderr
+
+
+def test_any_group_of_eqlab_groups_is_offered_and_explored(tmp_path):
+    """The Explore and Train tabs offer every group that eqlab.groups names (C6 and D6 included, written nowhere in
+    the app); an interpolated element says so whatever its parity (C6's rot 180° is exact, its rot 120° is not)."""
+    from eqlab.app.explore import element_choices, explore_controls, explore_view
+    from eqlab.app.state import App
+    from eqlab.groups import GROUP_NAMES, get_group
+
+    assert set(app.GROUPS) | {"C2"} == set(GROUP_NAMES) and set(app.settings.TRAIN_GROUPS) == set(GROUP_NAMES)
+    labels = dict((e, text) for text, e in element_choices(get_group("C6")))
+    assert "interpolated" in labels[2] and "interpolated" not in labels[3]
+    state = App("random", str(tmp_path))
+    try:
+        for name in ("C6", "D6"):
+            elements, layers, _, _ = explore_controls(state, "denoise", "eqreg", name, None)
+            assert len(elements) == get_group(name).order - 1
+            view = explore_view(state, "denoise", "eqreg", "camera", None, name, 2, layers[0][1], 0)
+            assert f"of {name})" in view.status and "not a symmetry of the pixel grid" in view.status
+    finally:
+        state.close()
