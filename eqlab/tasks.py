@@ -42,8 +42,8 @@ import torch
 import torch.nn as nn
 
 from eqlab import metrics
-from eqlab.data.degrade import BicubicDown, MotionBlur, bicubic_up
-from eqlab.data.kernels import filter2d, motion_kernel
+from eqlab.data.degrade import BicubicDown, Chain, GaussianNoise, MotionBlur, RandomMotionBlur, bicubic_up
+from eqlab.data.kernels import motion_kernel
 from eqlab.data.patches import center_crop, crop_to_multiple
 from eqlab.ensemble import SelfEnsemble
 from eqlab.groups import get_group
@@ -93,9 +93,23 @@ class Task:
         return 1 if self.mode == "gray" else 3
 
     # -- degradation -------------------------------------------------------------------------------
+    @property
+    def degradation(self) -> Chain:
+        """The operator ``x = D(y)`` from ``eqlab.data.degrade``: motion blur (if ``blur_length``; a direction per
+        image with ``blur_random``), bicubic down-scaling (if ``scale > 1``), then Gaussian noise (if ``sigma``)."""
+        ops = []
+        if self.blur_length:
+            ops.append(RandomMotionBlur(self.blur_length) if self.blur_random
+                       else MotionBlur(self.blur_length, self.blur_angle_deg))
+        if self.scale != 1:
+            ops.append(BicubicDown(self.scale))
+        if self.sigma > 0:
+            ops.append(GaussianNoise(self.sigma))
+        return Chain(tuple(ops))
+
     def degrade(self, y: torch.Tensor, generator: torch.Generator | None = None,
-                draws: dict | None = None) -> torch.Tensor:
-        """Network input from clean images.
+                draws: list | None = None) -> torch.Tensor:
+        """Network input from clean images: :attr:`degradation` applied.
 
         Args:
             y: ``(B, C, H, W)`` clean images in [0, 1]; ``scale`` must divide ``H`` and ``W``.
@@ -108,20 +122,10 @@ class Task:
         """
         if not isinstance(y, torch.Tensor) or y.dim() != 4:
             raise ValueError(f"{self.name}: y must be (B, C, H, W), got {getattr(y, 'shape', type(y).__name__)}")
-        draws = self.draws(tuple(y.shape), generator) if draws is None else draws
-        x = y
-        if self.blur_length and not self.blur_random:
-            x = MotionBlur(self.blur_length, self.blur_angle_deg)(x)
-        elif self.blur_length:
-            angles = draws["angles_deg"]
-            x = torch.cat([filter2d(xi[None], motion_kernel(self.blur_length, float(a))) for xi, a in zip(x, angles)])
-        if self.scale != 1:
-            x = BicubicDown(self.scale)(x)
-        if draws["noise"] is not None:  # GaussianNoise's x + (sigma / 255) n, with n drawn beforehand
-            x = x + (self.sigma / 255.0) * draws["noise"].to(x.device)
-        return x
+        degradation = self.degradation
+        return degradation.apply(y, self.draws(tuple(y.shape), generator) if draws is None else draws)
 
-    def draws(self, shape: tuple[int, int, int, int], generator: torch.Generator | None = None) -> dict:
+    def draws(self, shape: tuple[int, int, int, int], generator: torch.Generator | None = None) -> list:
         """The random part of :meth:`degrade` for clean images of ``shape``, in the order it draws them.
 
         Args:
@@ -129,18 +133,10 @@ class Task:
             generator: the random stream (a CPU generator: the same draws on every device).
 
         Returns:
-            ``{"angles_deg": (B,) float64 blur directions or None, "noise": (B, C, H / scale, W / scale)
-            standard normal float32 or None}``.
+            one entry per operator of :attr:`degradation` (``Chain.draw``): the blur directions, the noise
+            ``(B, C, H / scale, W / scale)`` standard normal float32, ``None`` where an operator draws nothing.
         """
-        b, c, h, w = shape
-        angles = None
-        if self.blur_length and self.blur_random:
-            angles = torch.rand(b, generator=generator, dtype=torch.float64) * 180.0
-        noise = None
-        if self.sigma > 0:
-            device = generator.device if generator is not None else "cpu"
-            noise = torch.randn((b, c, h // self.scale, w // self.scale), generator=generator, device=device)
-        return {"angles_deg": angles, "noise": noise}
+        return self.degradation.draw(tuple(shape), generator)
 
     def baseline(self, x: torch.Tensor) -> torch.Tensor:
         """The classical answer without a net: ``x`` itself, or bicubic up-scaling for SR.
@@ -367,7 +363,7 @@ def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bo
     if rotations:
         row["psnr_rot"] = {e: metrics.psnr(group.rotate(restore(group.rotate(x, e)), group.inverse(e)), y,
                                            crop_border=border)
-                           for e in group.elements() if group.exact or group.angle_deg(e) % 90 == 0}
+                           for e in group.elements() if group.is_exact(e)}
     if equivariance:
         side = min(x.shape[-2:]) // in_multiple * in_multiple
         row["output_error"] = float(np.mean(list(

@@ -137,3 +137,33 @@ def test_evaluate_self_ensemble_and_per_image():
     assert averaged["layer_error"] == pytest.approx(plain["layer_error"])  # the layers are the net's
     assert averaged["baseline_psnr"] == plain["baseline_psnr"] and averaged["psnr"] != plain["psnr"]
     assert len(plain["per_image"]) == 2 and "psnr_rgb" in plain and "per_image" not in averaged
+
+
+def _degrade_as_eqlab_0_3(task, y, generator):
+    """eqlab 0.3's ``Task.degrade``, written out: the reference that keeps evaluate's inputs the same."""
+    from eqlab.data.degrade import BicubicDown, MotionBlur
+    from eqlab.data.kernels import filter2d, motion_kernel
+
+    b, c, h, w = y.shape
+    angles = torch.rand(b, generator=generator, dtype=torch.float64) * 180.0 if task.blur_length and task.blur_random \
+        else None
+    noise = torch.randn((b, c, h // task.scale, w // task.scale), generator=generator) if task.sigma > 0 else None
+    x = y
+    if task.blur_length and not task.blur_random:
+        x = MotionBlur(task.blur_length, task.blur_angle_deg)(x)
+    elif task.blur_length:
+        x = torch.cat([filter2d(xi[None], motion_kernel(task.blur_length, float(a))) for xi, a in zip(x, angles)])
+    if task.scale != 1:
+        x = BicubicDown(task.scale)(x)
+    return x if noise is None else x + (task.sigma / 255.0) * noise
+
+
+@pytest.mark.parametrize("name, changes", [("denoise", {}), ("sr", {}), ("deblur", {}),
+                                           ("deblur", dict(blur_random=True)), ("sr", dict(sigma=10, blur_length=5)),
+                                           ("denoise", dict(mode="rgb")), ("sr", dict(scale=3, sigma=5))])
+def test_degradation_is_bit_identical_to_0_3(name, changes):
+    """evaluate's numbers stay: the same seeds give the same degraded inputs, bit for bit."""
+    task = get_task(name, **changes)
+    for seed in range(3):
+        y = torch.rand(3, task.channels, 36, 36, generator=gen(10 + seed))
+        assert torch.equal(task.degrade(y, generator=gen(seed)), _degrade_as_eqlab_0_3(task, y, gen(seed)))
