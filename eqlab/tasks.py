@@ -47,16 +47,42 @@ from eqlab.data.kernels import motion_kernel
 from eqlab.data.patches import center_crop, crop_to_multiple
 from eqlab.ensemble import SelfEnsemble
 from eqlab.groups import get_group
-from eqlab.models import TASK_MODELS, arguments
+from eqlab.models import arguments
 
-__all__ = ["Task", "get_task", "task_from_config", "evaluate", "TASKS", "input_multiple", "EVAL_SEED"]
+__all__ = ["Task", "Strength", "get_task", "task_from_config", "evaluate", "TASKS", "input_multiple", "EVAL_SEED"]
 
 EVAL_SEED = 0  # noise of the test images: the same for every run, so runs compare on equal inputs
 
 
 @dataclass(frozen=True)
+class Strength:
+    """What the app's strength slider changes for a task: one field of ``Task`` and its range.
+
+    The slider starts at the task's own value of that field (what the nets were trained at).
+    """
+
+    field: str  # the Task field the slider sets, e.g. "sigma" or "blur_length"
+    label: str  # the slider's label
+    minimum: float
+    maximum: float
+    step: float
+
+    def slider(self, task: Task) -> dict:
+        """The slider's keyword arguments (``label``, ``minimum``, ``maximum``, ``step``, ``value``) for ``task``."""
+        return dict(label=self.label, minimum=self.minimum, maximum=self.maximum, step=self.step,
+                    value=getattr(task, self.field))
+
+
+NOISE_STRENGTH = Strength("sigma", "Noise σ (0-255 scale)", 0, 75, 5)  # a task's slider unless it names another
+
+
+@dataclass(frozen=True)
 class Task:
-    """A restoration task: its degradation, its two nets and its baseline.
+    """A restoration task: its degradation, its two nets, its baseline, and how the kit shows it.
+
+    Everything that names a task reads it from :data:`TASKS`: the config's and the CLI's choices, the
+    zoo's recipe (``patch_size``), the app's tabs (``strength``, :meth:`notes`). A new task is one
+    entry there.
 
     Example:
         >>> task = get_task("sr")
@@ -76,6 +102,8 @@ class Task:
     blur_angle_deg: float = 30.0  # motion-blur direction in degrees, counter-clockwise as displayed
     blur_random: bool = False  # draw a blur direction per image, uniform in [0, 180), instead
     mode: str = "gray"  # colour mode of the images: "gray" (1 channel) or "rgb" (3 channels)
+    patch_size: int = 32  # side of the clean training patches of the zoo's recipe
+    strength: Strength = NOISE_STRENGTH  # the app's strength slider: which field, its range
 
     def __post_init__(self) -> None:
         if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float)) or not 0 <= self.sigma <= 255:
@@ -86,6 +114,14 @@ class Task:
             motion_kernel(self.blur_length, self.blur_angle_deg)  # validates both
         if self.mode not in ("gray", "rgb"):
             raise ValueError(f"{self.name}: mode (--color) must be 'gray' or 'rgb', got {self.mode!r}")
+
+    def notes(self) -> list[str]:
+        """Sentences on the task's symmetry, from its fields, for whoever shows its restorations."""
+        if self.blur_length and not self.blur_random:
+            return [f"the blur has a fixed direction ({self.blur_angle_deg:g}°): a rotated photo is blurred along "
+                    f"another direction, so here even a perfect net for {self.name} should *not* be "
+                    "rotation-equivariant"]
+        return []
 
     @property
     def channels(self) -> int:
@@ -218,11 +254,17 @@ def input_multiple(model_config: dict) -> int:
     return multiple
 
 
+# The tasks of the kit: a new task is one entry here (its nets: the plain one EQ-Reg regularizes, and its
+# exactly C4-equivariant twin of about the same parameter count, the paper's "EQ-CNN").
 TASKS: dict[str, Task] = {
-    "denoise": Task("denoise", *TASK_MODELS["denoise"], baseline_name="noisy input", sigma=25.0),
-    "sr": Task("sr", *TASK_MODELS["sr"], baseline_name="bicubic", scale=2),
-    "deblur": Task("deblur", *TASK_MODELS["deblur"], baseline_name="blurred input", sigma=2.55,
-                   blur_length=9.0, blur_angle_deg=30.0),
+    "denoise": Task("denoise", "dncnn", "dncnn_p4", baseline_name="noisy input", sigma=25.0, patch_size=32,
+                    strength=Strength("sigma", "Noise σ (0-255 scale; the models were trained at σ = 25)", 0, 75, 5)),
+    "sr": Task("sr", "srnet", "srnet_p4", baseline_name="bicubic", scale=2, patch_size=48,  # 24 px inputs
+               strength=Strength("sigma", "Extra noise σ on the low-resolution input (trained at 0; scale ×2)",
+                                 0, 30, 1)),
+    "deblur": Task("deblur", "unet", "unet_p4", baseline_name="blurred input", sigma=2.55, blur_length=9.0,
+                   blur_angle_deg=30.0, patch_size=32,
+                   strength=Strength("blur_length", "Motion-blur length in px (trained at 9 px, 30°)", 3, 21, 2)),
 }
 
 _OVERRIDABLE = ("sigma", "scale", "blur_length", "blur_angle_deg", "blur_random", "mode")

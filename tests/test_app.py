@@ -594,7 +594,7 @@ def test_any_group_of_eqlab_groups_is_offered_and_explored(tmp_path):
     from eqlab.groups import GROUP_NAMES, get_group
 
     assert set(app.GROUPS) | {"C2"} == set(GROUP_NAMES) and set(app.settings.TRAIN_GROUPS) == set(GROUP_NAMES)
-    labels = dict((e, text) for text, e in element_choices(get_group("C6")))
+    labels = {e: text for text, e in element_choices(get_group("C6"))}
     assert "interpolated" in labels[2] and "interpolated" not in labels[3]
     state = App("random", str(tmp_path))
     try:

@@ -114,9 +114,7 @@ def restore_update(app, task: str, strength, sample: str, upload: str | None, ro
     status = [f"**{task}**, {field.replace('_', ' ')} = {value:g} · image **{pic.name}** {y.shape[-1]}×{y.shape[-2]}"
               f" · rotate the input by {group.describe(element)}: each net restores g·x too; if it is equivariant, "
               "f(g·x) equals g·f(x) (the restored image, rotated) and the bottom row stays dark"]
-    if task == "deblur":
-        status.append("the blur has a fixed direction (30°): a rotated photo is blurred along another direction, "
-                      "so here even a perfect deblurrer should *not* be rotation-equivariant")
+    status += t.notes()
     status += [f"⚠️ {w}" for w in warnings] + [f"ℹ️ {n}" for n in notes]
     return str(maps), table, "\n\n".join(status), session
 

@@ -57,15 +57,8 @@ def arm_help(name: str) -> str:
     return f"a zoo net beside the arms, a variant of {base}" if base in ARMS else "a zoo net beside the arms"
 
 
-# What the strength slider of the Restore tab means for each task: (Task field, slider kwargs).
-STRENGTH = {
-    "denoise": ("sigma", dict(label="Noise σ (0-255 scale; the models were trained at σ = 25)", minimum=0, maximum=75,
-                              step=5, value=25)),
-    "sr": ("sigma", dict(label="Extra noise σ on the low-resolution input (trained at 0; scale ×2)", minimum=0,
-                         maximum=30, step=1, value=0)),
-    "deblur": ("blur_length", dict(label="Motion-blur length in px (trained at 9 px, 30°)", minimum=3, maximum=21,
-                                   step=2, value=9)),
-}
+# What the strength slider of the Restore tab means for each task: (Task field, slider kwargs), from eqlab.tasks.
+STRENGTH = {name: (task.strength.field, task.strength.slider(task)) for name, task in TASK_TABLE.items()}
 SAMPLES = list(TEST_IMAGES) + [n for n in ALL_IMAGES if n not in TEST_IMAGES]
 SAMPLE_CHOICES = [(f"{n} (test)" if n in TEST_IMAGES else f"{n} (train)", n) for n in SAMPLES]
 DEFAULT_SAMPLE = "camera"

@@ -42,6 +42,7 @@ from eqlab.arms import ARM_NAMES as ARMS
 from eqlab.checkpoint import load_checkpoint
 from eqlab.data.images import TEST_IMAGES, TRAIN_IMAGES, load_default
 from eqlab.tasks import EVAL_SEED, Task, get_task
+from eqlab.tasks import TASKS as TASK_TABLE
 from eqlab.tasks import evaluate as evaluate_model
 from eqlab.train import TrainConfig
 
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent  # eqlab/zoo: <task>/<arm>.safetensors + .json
-TASKS = ("denoise", "sr", "deblur")
+TASKS = tuple(TASK_TABLE)  # ("denoise", "sr", "deblur"): the names of eqlab.tasks.TASKS
 EVAL_SIZE = 96  # side of the centre crop of each test image used for the card's metrics
 MAX_BYTES = 2 * 1024 * 1024  # the size limit of one checkpoint file
 CARD_FIELDS = ("name", "task", "arm", "command", "built_by", "train_config", "recipe", "stalled", "model",
@@ -70,7 +71,7 @@ RECIPE = dict(
     val_every=0,  # validate at the start and the end only
     log_every=20,  # every second gradient-share measurement is logged
 )  # everything else (lr 2e-3 with warm-up and cosine decay, clipping, Kaiming init, target share 0.1): the defaults
-PATCH_SIZE = {"denoise": 32, "sr": 48, "deblur": 32}  # clean training patch side per task (sr: 24 px inputs)
+PATCH_SIZE = {name: task.patch_size for name, task in TASK_TABLE.items()}  # clean training patch side (Task's)
 RECIPE_SHARE = 0.1  # eqreg's target gradient share (TrainConfig's default) ...
 # ... except on SR, where the split norm from Kaiming kept orientation but left it unrelated at 0.1 (oriented
 # error 1.10 at 6000 steps) and reached 0.36 +- 0.04 at 0.3 (3 seeds, -0.09 dB against augment); from an
