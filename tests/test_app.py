@@ -605,3 +605,36 @@ def test_any_group_of_eqlab_groups_is_offered_and_explored(tmp_path):
             assert f"of {name})" in view.status and "not a symmetry of the pixel grid" in view.status
     finally:
         state.close()
+
+
+def test_each_tab_is_one_module_whose_events_run_without_a_server(tmp_path, files):
+    """The tabs' event functions, called directly: what the page and the API get, and the refusal of an upload
+    read from the picture's flag in both tabs that take one (not from the message's words)."""
+    from eqlab.app.handlers import make_handlers
+    from eqlab.app.state import App
+    from eqlab.app.tabs import ExploreTab, LearnTab, RestoreTab, TrainTab
+    from eqlab.app.ui import TABS
+
+    assert (ExploreTab, RestoreTab, TrainTab, LearnTab) == TABS
+    state = App("random", str(tmp_path))
+    try:
+        restore = RestoreTab(state)
+        assert restore.restore_controls("deblur").value == 9 and restore.restore_controls("nope").value == 25
+        with pytest.raises(app.InputError, match="Restore"):
+            restore.restore_show("eqreg", {})
+        for upload, refused in ((None, False), (files["tiny"], True)):
+            *_, status, session, was_refused = restore.compute("denoise", 25, "camera", upload, "90°", {})
+            assert was_refused == refused and ("your upload was not used" in status) == refused
+            view = ExploreTab(state).explore_ui("denoise", "plain", "camera", upload, "C4", 1, None, 0, {})
+            assert (view[6] is None) == refused  # the page clears a refused upload
+        train = TrainTab(state)
+        assert train.train_controls("plain").value == "scratch" and train.train_controls("eqreg").value == "zoo augment"
+        assert len(train.clear_runs({})) == 9
+        with pytest.raises(app.InputError, match="steps"):
+            train.train_check("denoise", "eqreg", "scratch", "C4", "fixed λ", 1e-3, 0.1, 1, 0, "task's net")
+        image, curve, words = LearnTab(state).learn_grid(45)
+        assert image.endswith(".png") and len(curve) > 10 and "45" in words
+        on = make_handlers(state)
+        assert {"explore_ui", "explore_charts", "restore", "train", "learn_diagram"} <= set(vars(on))
+    finally:
+        state.close()

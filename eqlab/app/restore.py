@@ -67,7 +67,8 @@ def restore_update(app, task: str, strength, sample: str, upload: str | None, ro
     Returns:
         ``(maps, table, status, session)``: the path of the maps picture, a list of row dicts (arm,
         source, PSNR, SSIM, the same with the rotated input, their difference, output equivariance
-        error) and a Markdown status. ``session["restore"]`` keeps the slider images of every arm.
+        error) and a Markdown status. ``session["restore"]`` keeps the slider images of every arm and
+        ``refused``, whether the upload was refused (the sample was used instead).
     """
     session = session if session is not None else {}
     warnings: list[str] = []
@@ -110,7 +111,7 @@ def restore_update(app, task: str, strength, sample: str, upload: str | None, ro
     degraded = app.pictures.get_or_make(("degraded", task, value, pic.digest), lambda: save_png(
         gray(base if t.scale > 1 else x.clamp(0, 1)), app.files / f"degraded-{app.counter()}.png"))
     session["restore"] = dict(degraded=str(degraded), outputs={a: r["png"] for a, r in results.items()},
-                              arms=list(results))
+                              arms=list(results), refused=pic.refused)
     status = [f"**{task}**, {field.replace('_', ' ')} = {value:g} · image **{pic.name}** {y.shape[-1]}×{y.shape[-2]}"
               f" · rotate the input by {group.describe(element)}: each net restores g·x too; if it is equivariant, "
               "f(g·x) equals g·f(x) (the restored image, rotated) and the bottom row stays dark"]
