@@ -61,10 +61,10 @@ def add_config_flags(parser: argparse.ArgumentParser, exclude=()) -> None:
     ``--flag`` / ``--no-flag``), with the help text and choices of the field's metadata
     (``eqlab.train.option``).
     """
-    from eqlab.train import GROUPS
+    from eqlab.train import SECTIONS
 
-    for group_name, cls in GROUPS.items():
-        section = parser.add_argument_group(f"{group_name} ({cls.__name__})", cls.__doc__.splitlines()[0])
+    for section_name, cls in SECTIONS.items():
+        section = parser.add_argument_group(f"{section_name} ({cls.__name__})", cls.__doc__.splitlines()[0])
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.name in exclude:

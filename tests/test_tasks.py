@@ -175,7 +175,7 @@ def test_a_task_is_one_entry_that_the_zoo_and_the_app_read():
     """The zoo's patch sides, the app's strength sliders and its notes come from eqlab.tasks.TASKS."""
     from eqlab import zoo
 
-    assert tuple(TASKS) == zoo.TASKS and {n: t.patch_size for n, t in TASKS.items()} == zoo.PATCH_SIZE
+    assert TASKS is zoo.TASKS and {n: t.patch_size for n, t in TASKS.items()} == zoo.PATCH_SIZE
     for task in TASKS.values():
         slider = task.strength.slider(task)
         assert slider["minimum"] <= getattr(task, task.strength.field) == slider["value"] <= slider["maximum"]

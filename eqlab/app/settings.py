@@ -7,8 +7,8 @@ and arms read from ``eqlab.tasks`` and ``eqlab.arms``, groups, the strength slid
 the sample images), the colours of the series that are not arms, ``InputError`` and the fall-backs
 for unknown tasks and groups.
 
-What is not here: the arms' colours and help texts (``eqlab.arms``: ``ARMS[name].color``,
-``.help``), the words that explain the numbers (``text.py``) and anything that computes.
+What is not here: the arms' colours and summaries (``eqlab.arms``: ``ARMS[name].color``,
+``.summary``), the words that explain the numbers (``text.py``) and anything that computes.
 """
 
 import os
@@ -16,7 +16,7 @@ import os
 from eqlab.arms import ARM_NAMES, ARMS
 from eqlab.data import ALL_IMAGES, TEST_IMAGES
 from eqlab.groups import GROUP_NAMES, Group, get_group
-from eqlab.tasks import TASKS as TASK_TABLE
+from eqlab.tasks import TASKS
 
 # -- caps and sizes ----------------------------------------------------------------------------------
 MAX_SIDE = 512  # uploads: long side area-downscaled to this first
@@ -33,7 +33,6 @@ WEIGHT_MAX = 1.0  # EQ-Reg weight allowed in the Train tab (relative norm: >= 1e
 SHARE_RANGE = (1e-4, 1.0)  # target gradient shares allowed in the Train tab
 
 # -- choices -----------------------------------------------------------------------------------------
-TASKS = tuple(TASK_TABLE)  # ("denoise", "sr", "deblur")
 GROUPS = tuple(name for name in GROUP_NAMES if get_group(name).order > 2)  # Explore (C2 is C4's half turn)
 TRAIN_GROUPS = GROUP_NAMES  # the Train tab: every group eqlab.groups offers by name
 YOURS = "yours"  # the arm of the model trained in this browser session
@@ -50,7 +49,7 @@ def arm_color(name: str) -> str:
 def arm_help(name: str) -> str:
     """One line on an arm (``eqlab.arms``), on "yours", or on an extra zoo net (e.g. ``eqreg-relative``)."""
     if name in ARMS:
-        return ARMS[name].help
+        return ARMS[name].summary
     if name == YOURS:
         return "the model you trained in the Train tab (this browser session)"
     base = name.split("-")[0]
@@ -58,7 +57,7 @@ def arm_help(name: str) -> str:
 
 
 # What the strength slider of the Restore tab means for each task: (Task field, slider kwargs), from eqlab.tasks.
-STRENGTH = {name: (task.strength.field, task.strength.slider(task)) for name, task in TASK_TABLE.items()}
+STRENGTH = {name: (task.strength.field, task.strength.slider(task)) for name, task in TASKS.items()}
 SAMPLES = list(TEST_IMAGES) + [n for n in ALL_IMAGES if n not in TEST_IMAGES]
 SAMPLE_CHOICES = [(f"{n} (test)" if n in TEST_IMAGES else f"{n} (train)", n) for n in SAMPLES]
 DEFAULT_SAMPLE = "camera"

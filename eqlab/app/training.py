@@ -56,7 +56,7 @@ def _number(value, what: str) -> float:
 def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed, cap: int, net=None) -> dict:
     """The Train tab's values, checked against the caps; raises ``InputError`` with a readable message."""
     if task not in TASKS:
-        raise InputError(f"task must be one of {TASKS}, got {task!r}")
+        raise InputError(f"task must be one of {list(TASKS)}, got {task!r}")
     if arm not in ARMS:
         raise InputError(f"arm must be one of {list(ARM_NAMES)}, got {arm!r}")
     if group not in TRAIN_GROUPS:

@@ -22,7 +22,7 @@ from eqlab.app.charts import (
     spectrum_bars,
     spectrum_words,
 )
-from eqlab.app.explore import controls, figure_of, resolve, same_element, view_of
+from eqlab.app.explore import explore_controls, explore_figure, explore_view, resolve, same_element
 from eqlab.app.first import first_view
 from eqlab.app.settings import DEFAULT_SAMPLE, EXTRA_NET, GROUPS, SAMPLE_CHOICES, TASKS, known_group
 from eqlab.app.tabs.common import CHART_WIDTH, CONTROLS_WIDTH, MAIN_WIDTH, chart, readable
@@ -70,49 +70,49 @@ class ExploreTab:
         if "element" in parts:  # the page's event: after a group change, g keeps its angle (C4's 180° is C8's 4)
             element = same_element(known_group(session.get("explore_group", "C4")), element, known_group(group))
             session["explore_group"] = group
-        request = resolve(self.app, task, arm, sample, upload, group, element, layer, session, progress)
+        resolved = resolve(self.app, task, arm, sample, upload, group, element, layer, session, progress)
         if {"element", "layer", "channel"} & set(parts):
-            elements, layers, chosen, _ = controls(request)
-            out.update(element=gr.Dropdown(choices=elements, value=request.element),
+            elements, layers, chosen, _ = explore_controls(resolved)
+            out.update(element=gr.Dropdown(choices=elements, value=resolved.element),
                        layer=gr.Dropdown(choices=layers, value=chosen))
         if {"strip", "panel", "status", "channel", "upload"} & set(parts):
-            view = view_of(self.app, request, channel)
+            view = explore_view(self.app, resolved, channel)
             out.update(strip=view.strip, panel=view.panel, status=view.status,
                        upload=None if view.refused else gr.update(),
                        channel=gr.Slider(minimum=0, maximum=max(view.channels - 1, 1), value=view.channel, step=1,
                                          interactive=view.channels > 1, label=f"Channel (0 … {view.channels - 1})"))
         if "coming" in parts:  # the charts follow this event: say so while they are computed
-            ready = charts_ready(self.app, request.task, sample, upload, group, session)
+            ready = charts_ready(self.app, resolved.task, sample, upload, group, session)
             out["coming"] = gr.update() if ready else (f"⏳ Computing the charts and the field spectrum of every arm "
-                                                       f"for **{request.task} · {request.group.name}** (a few "
+                                                       f"for **{resolved.task} · {resolved.group.name}** (a few "
                                                        "seconds)…")
         if {"spectrum", "spectrum_text"} & set(parts):  # from the cached charts only: a layer change never waits
-            _, _, rows, _ = explore_charts(self.app, request.task, sample, upload, group, session, compute=False)
-            out["spectrum"], out["spectrum_text"] = self.spectrum(rows, request)
+            _, _, rows, _ = explore_charts(self.app, resolved.task, sample, upload, group, session, compute=False)
+            out["spectrum"], out["spectrum_text"] = self.spectrum(rows, resolved)
         if {"layers", "angles", "note"} & set(parts):
-            layer_rows, angle_rows, rows, notes = explore_charts(self.app, request.task, sample, upload, group,
+            layer_rows, angle_rows, rows, notes = explore_charts(self.app, resolved.task, sample, upload, group,
                                                                  session, progress)
             out.update(layers=chart(layer_rows, LAYER_COLUMNS, "arm"),
                        angles=chart(angle_rows, ANGLE_COLUMNS, "series"),
                        note="\n\n".join(f"ℹ️ {n}" for n in dict.fromkeys(notes)))
-            out["spectrum"], out["spectrum_text"] = self.spectrum(rows, request)
+            out["spectrum"], out["spectrum_text"] = self.spectrum(rows, resolved)
         if "figure" in parts:
-            out["figure"] = figure_of(self.app, request, channel)
+            out["figure"] = explore_figure(self.app, resolved, channel)
         return out
 
     @staticmethod
-    def spectrum(rows, request):
+    def spectrum(rows, resolved):
         """The field spectrum of the chosen layer for every arm: a stacked bar chart and its words."""
         import gradio as gr
 
-        position = [lay.name for lay in request.selection].index(request.layer.name) + 1
-        table = layer_components(rows, request.layer.name, position) if rows else []
+        position = [lay.name for lay in resolved.selection].index(resolved.layer.name) + 1
+        table = layer_components(rows, resolved.layer.name, position) if rows else []
         if not table:
             return gr.update(), gr.update()
-        bars = spectrum_bars(table, request.layer.name)
+        bars = spectrum_bars(table, resolved.layer.name)
         return (chart(bars, COMPONENT_COLUMNS, "component", component_color,
                       sort=list(dict.fromkeys(b["arm"] for b in bars))),
-                spectrum_words(table, request.group.name))
+                spectrum_words(table, resolved.group.name))
 
     def charts_endpoint(self):
         """The API's charts of a task, image and group: ``(layers, angles, note, session)``."""
