@@ -19,7 +19,7 @@ module only draws them, from the app's caches: a channel change redraws, a layer
 computes one view, a view many users ask for is computed once.
 
 What is not here: the charts and the every-arm component table (``charts.py``), the errors themselves
-(``eqlab.metrics``), the Gradio wiring (``handlers.py``, ``ui.py``).
+(``eqlab.metrics``), the Gradio layout and wiring (``tabs/explore.py``).
 """
 
 import math

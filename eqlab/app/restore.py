@@ -8,7 +8,7 @@ before/after slider shows for an arm, from the session's last run). The shared a
 cached per image, strength and rotation: a classroom's default view is computed once.
 
 What is not here: the degradations and baselines (``eqlab.tasks``), the scores (``eqlab.metrics``),
-the Gradio wiring (``handlers.py``, ``ui.py``).
+the Gradio layout and wiring (``tabs/restore.py``).
 """
 
 from concurrent.futures import ThreadPoolExecutor

@@ -9,7 +9,7 @@ shown next to every chart and picture that shows the error, with the thresholds 
 interpolation floor) and ``TRAIN_CURVES`` (how to read the Train tab).
 
 What is not here: the numbers and the verdict words (``eqlab.metrics.verdict``: the app has no
-thresholds of its own), the layout (``ui.py``).
+thresholds of its own), the layout (``tabs/``).
 """
 
 from eqlab.metrics.components import BLIND_SHARE, EQUIVARIANT, PARTLY, ROUND_OFF, UNRELATED
