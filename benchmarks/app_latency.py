@@ -140,7 +140,7 @@ def launch_section(models: str) -> None:
 def direct_section(models: str, repeats: int) -> None:
     import torch
 
-    from eqlab.app.explore import explore_view
+    from eqlab.app.explore import explore_view, resolve
     from eqlab.app.restore import restore_update
     from eqlab.app.settings import STRENGTH
     from eqlab.app.state import App
@@ -148,7 +148,11 @@ def direct_section(models: str, repeats: int) -> None:
     torch.set_num_threads(1)
     app = App(models)
     view = ("denoise", "eqreg", "camera", None, "C4")
-    explore_view(app, *view, 1, None, 0)  # load the nets, probe the layers
+
+    def explore(*choices, channel=0):  # one request of the tab: resolve the choices, then draw
+        return explore_view(app, resolve(app, *choices), channel)
+
+    explore(*view, 1, None)  # load the nets, probe the layers
     for task in ("denoise", "sr", "deblur"):
         restore_update(app, task, STRENGTH[task][1]["value"], "camera", None, "90°")
 
@@ -158,15 +162,14 @@ def direct_section(models: str, repeats: int) -> None:
 
     header(f"Explore and Restore, direct calls (models {models}, 1 torch thread per request)")
     report("Explore: layer change (one rotation_view, drawn)", 0.5,
-           median_s(lambda: explore_view(app, *view, 1, "body.2.conv", 0), repeats, fresh))
+           median_s(lambda: explore(*view, 1, "body.2.conv"), repeats, fresh))
     report("Explore: element change, C8 45° (interpolated)", 0.5,
-           median_s(lambda: explore_view(app, "denoise", "eqreg", "camera", None, "C8", 1, "body.2.conv", 0),
-                    repeats, fresh))
+           median_s(lambda: explore("denoise", "eqreg", "camera", None, "C8", 1, "body.2.conv"), repeats, fresh))
     channel = iter(range(1000))
     report("Explore: channel change (redraw from the cached view)", 0.5,
-           median_s(lambda: explore_view(app, *view, 1, "body.2.conv", next(channel) % 16), repeats))
+           median_s(lambda: explore(*view, 1, "body.2.conv", channel=next(channel) % 16), repeats))
     report("Explore: the same view again (cache hit)", None,
-           median_s(lambda: explore_view(app, *view, 1, "body.2.conv", 0), repeats))
+           median_s(lambda: explore(*view, 1, "body.2.conv"), repeats))
     for task in ("denoise", "sr", "deblur"):
         strength = STRENGTH[task][1]["value"]
 

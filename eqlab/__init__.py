@@ -5,7 +5,7 @@ A reading order for the package (each module imports only those above it; docs/a
     machine      how eqlab uses the CPU threads, and what cards record about the machine
     checks       the argument checks every constructor and the config share (check_number, ...)
     files        atomic file writes (checkpoints, histories, a grid's records)
-    groups       C2 / C4 / D4 (exact) and C8 (interpolated) groups, representations, pairing
+    groups       cyclic and dihedral groups of any order (C4, D4 exact; C6, C8 interpolated), representations
     layouts      how a layer's output is read as a map (maps, channels-last, tokens, windows)
     layers       strictly C4-equivariant blocks (the P4 group CNN)
     data         bundled offline images, folders, degradations, synthetic data, patches
@@ -15,7 +15,7 @@ A reading order for the package (each module imports only those above it; docs/a
     metrics      PSNR / SSIM and equivariance errors (per layer, output, pixel, angle; rotation views)
     ensemble     test-time averaging of any net over C2 / C4 / D4 (the self-ensemble)
     models       small restoration nets, their strict twins and spandrel's SwinIR, by name
-    tasks        denoise / sr / deblur set-ups, and evaluate() that scores a net on one
+    tasks        the table of tasks (degradation, nets, how the app shows them), and evaluate()
     testsets     benchmark folders (Set5, ...) scored whole, as SR papers do: a table per folder
     arms         plain / augment / eqreg / strict: how a training step forms its batch and loss
     checkpoint   safetensors checkpoints, atomic and validated
@@ -36,10 +36,11 @@ _policy = choose_wait_policy()  # before anything imports torch
 ALLOCATOR = choose_allocator()  # "keep", "keep 32 MiB", "user", "default", "not glibc" or "refused"
 
 from eqlab import groups, metrics  # noqa: E402 - after the OpenMP choice, on purpose
-from eqlab.groups import C2, C4, C8, D4, get_group  # noqa: E402
+from eqlab.groups import C2, C4, C8, D4, CyclicGroup, DihedralGroup, get_group  # noqa: E402
 from eqlab.regularizer import EQReg  # noqa: E402
 
 THREADS = choose_threads(_policy)  # "user", "passive", "one thread" or "too late" (see eqlab.machine)
 
 __version__ = "0.3.0"
-__all__ = ["EQReg", "C2", "C4", "D4", "C8", "get_group", "groups", "metrics", "__version__", "THREADS", "ALLOCATOR"]
+__all__ = ["EQReg", "C2", "C4", "D4", "C8", "CyclicGroup", "DihedralGroup", "get_group", "groups", "metrics",
+           "__version__", "THREADS", "ALLOCATOR"]

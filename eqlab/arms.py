@@ -79,7 +79,7 @@ class Arm:
 
     name: ClassVar[str] = "plain"
     color: ClassVar[str] = "#7f7f7f"  # the same in every figure and in the app
-    help: ClassVar[str] = "ordinary net, no rotations in training"
+    summary: ClassVar[str] = "ordinary net, no rotations in training"  # one line on the arm, for people
     paired: ClassVar[bool] = False  # the batch is cat([x, g x])
     strict: ClassVar[bool] = False  # trains the task's strictly equivariant twin
     penalized: ClassVar[bool] = False  # adds the EQ-Reg penalty (its weight and target share matter)
@@ -155,7 +155,7 @@ class Augment(Arm):
 
     name = "augment"
     color = "#1f77b4"
-    help = "same net, trained on x and a rotated copy (no penalty)"
+    summary = "same net, trained on x and a rotated copy (no penalty)"
     paired = True
 
 
@@ -164,7 +164,7 @@ class Strict(Augment):
 
     name = "strict"
     color = "#2ca02c"
-    help = "group CNN (P4): C4-equivariant by construction"
+    summary = "group CNN (P4): C4-equivariant by construction"
     strict = True
     lr_scale = 0.5  # measured: the P4 U-Net stalled (dead ReLUs) in 4/8 runs at 2e-3, 1/8 at 1e-3
 
@@ -216,7 +216,7 @@ class EQRegArm(Augment):
 
     name = "eqreg"
     color = "#d62728"
-    help = "same net and batches, plus the EQ-Reg penalty"
+    summary = "same net and batches, plus the EQ-Reg penalty"
     penalized = True
 
     def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "split",

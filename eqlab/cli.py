@@ -76,10 +76,10 @@ def add_config_flags(parser: argparse.ArgumentParser, exclude=()) -> None:
     ``--flag`` / ``--no-flag``), with the help text and choices of the field's metadata
     (``eqlab.train.option``).
     """
-    from eqlab.train import GROUPS
+    from eqlab.train import SECTIONS
 
-    for group_name, cls in GROUPS.items():
-        section = parser.add_argument_group(f"{group_name} ({cls.__name__})", cls.__doc__.splitlines()[0])
+    for section_name, cls in SECTIONS.items():
+        section = parser.add_argument_group(f"{section_name} ({cls.__name__})", cls.__doc__.splitlines()[0])
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.name in exclude:
@@ -350,27 +350,41 @@ def _preload(config) -> None:
             load_default(split, mode=mode)
 
 
-def _compare(args) -> dict | None:
+def _compare_job(run, progress: bool) -> dict:
+    """One arm and seed of ``eqlab compare`` (a job of ``experiments.run_grid``): its row of the table."""
     from eqlab.train import fit
 
-    runs = {arm: [] for arm in args.arms}
+    result = fit(run.config, progress=progress)
+    if not result.main:  # another rank under torchrun: it trains, rank 0 tabulates
+        return dict(main=False)
+    first, end = _loss_ends(result.history)
+    return dict(main=True, row=dict(result.metrics, wall_time_s=result.wall_time_s, seed=run.options["seed"],
+                                    loss_first=first, loss_end=end, train_s=result.history[-1]["train_s"],
+                                    stalled=result.stalled,
+                                    psnr_step0=result.history[0].get("val_psnr", float("nan"))))
+
+
+def _compare(args) -> dict | None:
+    import functools
+    import tempfile
+
+    from eqlab.experiments import Run, mean_std, run_grid
+
     base = config_from_args(args)
     _preload(base)  # decode the images once, so the first arm's wall time does not include it
-    for seed in args.seeds:
-        for arm in args.arms:
-            out_dir = f"{args.out_dir}/{arm}-seed{seed}" if args.out_dir else None
-            result = fit(base.replace(arm=arm, seed=seed, out_dir=out_dir), progress=args.progress)
-            if not result.main:  # another rank under torchrun: it trains, rank 0 tabulates
-                continue
-            first, end = _loss_ends(result.history)
-            runs[arm].append(dict(result.metrics, wall_time_s=result.wall_time_s, seed=seed, loss_first=first,
-                                  loss_end=end, train_s=result.history[-1]["train_s"], stalled=result.stalled,
-                                  psnr_step0=result.history[0].get("val_psnr", float("nan"))))
+    grid = [Run(f"{arm}/seed{seed}", base.replace(arm=arm, seed=seed, out_dir=f"{args.out_dir}/{arm}-seed{seed}"
+                                                  if args.out_dir else None), options=dict(arm=arm, seed=seed))
+            for seed in args.seeds for arm in args.arms]
+    with tempfile.TemporaryDirectory(prefix="eqlab-compare-") as records_dir:  # in this process, one run at a time
+        records = run_grid(grid, records_dir, work=functools.partial(_compare_job, progress=args.progress), workers=1,
+                           threads=torch.get_num_threads(), log=lambda line: None)
+    runs = {arm: [records[r.key]["row"] for r in grid if r.options["arm"] == arm and records[r.key]["main"]]
+            for arm in args.arms}
     if not runs[args.arms[0]]:
         return None
     first = next(iter(runs.values()))[0]
-    table = {arm: {key: (float(np.mean([r[key] for r in rows])), float(np.std([r[key] for r in rows])))
-                   for key, _, _ in _COLUMNS} for arm, rows in runs.items()}
+    table = {arm: {key: mean_std(r[key] for r in rows)[:2] for key, _, _ in _COLUMNS}  # sample std over the seeds
+             for arm, rows in runs.items()}
     baseline = dict(psnr=first["baseline_psnr"], ssim=first["baseline_ssim"])
     if not args.json:
         seeds = " ".join(map(str, args.seeds))

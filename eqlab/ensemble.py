@@ -22,11 +22,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from eqlab.groups import Group, get_group
+from eqlab.groups import GROUP_NAMES, Group, get_group
 
 __all__ = ["self_ensemble", "SelfEnsemble", "ENSEMBLE_GROUPS"]
 
-ENSEMBLE_GROUPS = ("C2", "C4", "D4")  # the exact groups: every element maps the pixel grid onto itself
+# the exact groups among those offered: every element maps the pixel grid onto itself
+ENSEMBLE_GROUPS = tuple(name for name in GROUP_NAMES if get_group(name).exact)
 
 
 def _exact_group(group: Group | str) -> Group:

@@ -1,34 +1,41 @@
 """Finite symmetry groups of the image plane and their representations on feature maps.
 
 What is here:
-    - ``C2``, ``C4``, ``D4``: rotations by multiples of 90 degrees (and reflections for D4). They map
-      the pixel grid onto itself, so their action is exact (``torch.rot90`` / ``torch.flip``).
-    - ``C8``: rotations by multiples of 45 degrees. Odd elements need interpolation and lose the
-      corners, so the action is approximate inside a disk mask; its error floor is not zero.
+    - Two families, each from one definition: ``CyclicGroup(n)`` (rotations by multiples of
+      ``360 / n`` degrees) and ``DihedralGroup(n)`` (those rotations and ``n`` mirror images).
+      ``get_group("C6")`` and ``get_group("D6")`` build any member; ``C2``, ``C4``, ``C8`` and ``D4``
+      are the named members the kit's nets and zoo were built for.
+    - Each group owns its elements, its action on images and its real characters. Whether an
+      element acts exactly is a property of the element (``group.is_exact(element)``): a rotation by
+      a multiple of 90 degrees maps the pixel grid onto itself (``torch.rot90`` / ``torch.flip``);
+      any other one interpolates and is meaningful only inside ``group.mask`` (a disk).
     - Representations (how a group element permutes the channels of a layer):
       ``Regular`` (the paper's layout), ``Trivial`` (image-valued layers), ``PixelShuffle``
       (the conv before ``nn.PixelShuffle``) and ``Permutation`` (any custom table).
-
     - ``Group.pair``: a batch stacked with its transformed copy, the batch of every rotation arm.
-    - ``rotate_by_angle``: any angle (exact at multiples of 90 degrees, else bilinear).
+    - ``rotate_by_angle``: any angle (exact at multiples of 90 degrees, else bilinear);
+      ``disk_mask``: where an interpolated rotation is meaningful.
+    - ``GROUP_NAMES``: the groups the CLI, the config and the app offer by name.
 
-What is not here: anything learnable (see ``eqlab.layers``) or any loss (see ``eqlab.regularizer``).
+What is not here: anything learnable (see ``eqlab.layers``), any loss (see ``eqlab.regularizer``),
+the isotypic projectors built from the characters (``eqlab.isotypic``).
 
 Convention:
     - An element is an ``int`` in ``range(group.order)``; ``0`` is the identity.
-    - Rotations are counter-clockwise *as displayed* (row 0 at the top), about the image centre,
-      in quarter turns ``k`` for exact groups: ``rotate(x, k) == torch.rot90(x, k, dims=(-2, -1))``.
-    - D4 element ``e = k + 4 * m`` acts as "mirror left-right if ``m``, then rotate by ``k``
-      quarter turns": ``g(x) = rot90(flip(x, -1) if m else x, k)``.
+    - Rotations are counter-clockwise *as displayed* (row 0 at the top), about the image centre:
+      ``C4().rotate(x, k) == torch.rot90(x, k, dims=(-2, -1))``.
+    - Dihedral element ``e = k + n * m`` acts as "mirror left-right if ``m``, then rotate by ``k``
+      steps of ``360 / n`` degrees": ``g(x) = rot(flip(x, -1) if m else x, k)``.
     - Group products act on images like function composition:
-      ``rotate(x, compose(a, b)) == rotate(rotate(x, b), a)``.
-    - C8 odd elements rotate by 45-degree steps with bilinear interpolation and zero padding;
-      ``mask(h, w)`` is the disk where the interpolated action is meaningful.
+      ``rotate(x, compose(a, b)) == rotate(rotate(x, b), a)`` (bit-exact for exact elements).
+    - A rotation by ``a`` degrees is ``floor(a / 90)`` quarter turns (``torch.rot90``) and then, if
+      a remainder is left, a bilinear turn by it with zero padding on the same ``H x W`` grid.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,10 +43,12 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "Group", "C2", "C4", "D4", "C8", "get_group",
+    "Group", "CyclicGroup", "DihedralGroup", "C2", "C4", "D4", "C8", "get_group", "GROUP_NAMES",
     "Representation", "Regular", "Trivial", "PixelShuffle", "Permutation",
-    "regular", "trivial", "pixel_shuffle", "permutation", "rotate_by_angle", "field_size",
+    "regular", "trivial", "pixel_shuffle", "permutation", "rotate_by_angle", "disk_mask", "field_size",
 ]
+
+GROUP_NAMES = ("C2", "C4", "C6", "C8", "D4", "D6")  # offered by name (CLI, config, app); get_group builds any Cn / Dn
 
 
 def _check_element(group: Group, element: int) -> int:
@@ -57,18 +66,33 @@ def _check_map(x: torch.Tensor, what: str = "x") -> None:
         raise ValueError(f"{what} must have at least 2 dims (..., H, W), got shape {tuple(x.shape)}")
 
 
+def _check_n(family: str, n) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"{family} needs an int number of rotations n >= 2, got {n!r}")
+    return n
+
+
+def _turn(x: torch.Tensor, step: int, n: int) -> torch.Tensor:
+    """Rotate ``x: (..., H, W)`` by ``step`` steps of ``360 / n`` degrees: quarter turns, then the rest bilinearly."""
+    quarters, rest = divmod(4 * step, n)  # the angle is 90 * (quarters + rest / n) degrees
+    x = torch.rot90(x, quarters % 4, dims=(-2, -1))
+    return rotate_by_angle(x, 90.0 * rest / n) if rest else x
+
+
+def _step_is_exact(step: int, n: int) -> bool:
+    return (4 * step) % n == 0
+
+
 class Group:
-    """A finite group acting on images. Subclasses define the table and the spatial action.
+    """A finite group acting on images. Subclasses define the table, the angles and the spatial action.
 
     Attributes:
         name: short name, e.g. ``"C4"``.
         order: number of elements ``|G|``.
-        exact: ``True`` when every element maps the pixel grid onto itself.
     """
 
     name: str = "G"
     order: int = 1
-    exact: bool = True
 
     # -- group structure -------------------------------------------------------------------------
     def elements(self) -> list[int]:
@@ -109,9 +133,35 @@ class Group:
         """Whether ``element`` mirrors the image (only D4 has such elements)."""
         return False
 
+    def characters(self) -> list[tuple[str, list[float]]]:
+        """The real irreducible characters times their dimension, ``[(name, [d·χ(g) for g])]``, trivial first."""
+        raise ValueError(f"no character table for {self!r}")
+
+    # -- exactness on the pixel grid ----------------------------------------------------------------
+    def is_exact(self, element: int) -> bool:
+        """Whether ``element`` maps the pixel grid onto itself (its rotation is a multiple of 90 degrees)."""
+        return self.angle_deg(element) % 90 == 0
+
+    @property
+    def exact(self) -> bool:
+        """``True`` when every element acts exactly (C2, C4, D4); ``False`` for C6, C8, D6, ..."""
+        return all(self.is_exact(e) for e in self.elements())
+
     def needs_square(self, element: int) -> bool:
-        """Whether acting with ``element`` changes the shape of a non-square map."""
-        return round(self.angle_deg(element) / 90) % 2 == 1 or not self.exact
+        """Whether acting with ``element`` needs a square map (an odd quarter turn, or any interpolated turn)."""
+        return not self.is_exact(element) or round(self.angle_deg(element) / 90) % 2 == 1
+
+    def summary(self) -> str:
+        """The group in a few words, e.g. ``"90° turns + mirror images"`` or ``"45° turns (interpolated)"``."""
+        turns = min((self.angle_deg(e) for e in self.elements() if self.angle_deg(e) > 0), default=360.0)
+        mirrors = " + mirror images" if any(self.is_reflection(e) for e in self.elements()) else ""
+        return f"{turns:g}° turns{mirrors}" + ("" if self.exact else " (interpolated)")
+
+    def mask(self, height: int, width: int, device=None) -> torch.Tensor | None:
+        """Where every element's action is meaningful: ``None`` (everywhere) for an exact group, else
+        :func:`disk_mask`, ``(H, W)`` bool. One mask for all elements, so every comparison of a group
+        looks at the same pixels."""
+        return None if self.exact else disk_mask(height, width, device=device)
 
     # -- actions -----------------------------------------------------------------------------------
     def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
@@ -125,10 +175,6 @@ class Group:
             ``(..., H', W')`` with ``(H', W') = (W, H)`` for quarter turns.
         """
         raise NotImplementedError
-
-    def mask(self, height: int, width: int, device=None) -> torch.Tensor | None:
-        """Where the action is exact: ``None`` for exact groups (everywhere)."""
-        return None
 
     def act(self, y: torch.Tensor, element: int, rep: Representation, channel_dim: int = 1) -> torch.Tensor:
         """Spatial action plus the channel permutation of ``rep``: ``P_g rot_g(y)``.
@@ -198,8 +244,24 @@ class Group:
         return hash(self.name)
 
 
-class _Cyclic(Group):
-    """Rotations by multiples of ``360 / order`` degrees."""
+class CyclicGroup(Group):
+    """``C_n``: the rotations by multiples of ``360 / n`` degrees; element ``k`` turns by ``360 k / n``.
+
+    Elements whose angle is a multiple of 90 degrees act exactly (``torch.rot90``); the others
+    interpolate (``is_exact`` says which). Its real characters are the field's DFT frequencies.
+
+    Args:
+        n: the number of rotations, ``>= 2``.
+
+    Example:
+        >>> g = CyclicGroup(6)
+        >>> g.name, g.order, [g.is_exact(e) for e in g.elements()]
+        ('C6', 6, [True, False, False, True, False, False])
+    """
+
+    def __init__(self, n: int):
+        self.n = _check_n("CyclicGroup", n)
+        self.order, self.name = self.n, f"C{self.n}"
 
     def compose(self, a: int, b: int) -> int:
         return (_check_element(self, a) + _check_element(self, b)) % self.order
@@ -210,18 +272,102 @@ class _Cyclic(Group):
     def angle_deg(self, element: int) -> float:
         return 360.0 * _check_element(self, element) / self.order
 
-
-class C2(_Cyclic):
-    """Rotations by 0 and 180 degrees. Exact; works on non-square maps."""
-
-    name, order = "C2", 2
+    def is_exact(self, element: int) -> bool:
+        return _step_is_exact(_check_element(self, element), self.n)
 
     def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
         _check_map(x)
-        return torch.rot90(x, 2 * _check_element(self, element), dims=(-2, -1))
+        return _turn(x, _check_element(self, element), self.n)
+
+    def characters(self) -> list[tuple[str, list[float]]]:
+        # a complex-conjugate pair of frequencies k and n - k is one real component: 2 cos(2π k g / n)
+        n, table = self.n, [("invariant", [1.0] * self.n)]
+        for k in range(1, n // 2 + 1):
+            if 2 * k == n:
+                table.append(("sign", [float((-1) ** g) for g in range(n)]))
+            else:
+                table.append((f"frequency {k}", [2 * math.cos(2 * math.pi * k * g / n) for g in range(n)]))
+        return table
+
+    def __repr__(self) -> str:
+        return f"CyclicGroup({self.n})" if type(self) is CyclicGroup else f"{self.name}()"
 
 
-class C4(_Cyclic):
+class DihedralGroup(Group):
+    """``D_n``: the ``n`` rotations of ``C_n`` and ``n`` mirror images.
+
+    Element ``e = k + n m`` mirrors left-right if ``m``, then turns by ``k`` steps of ``360 / n`` degrees.
+
+    The mirror is exact (``torch.flip``); the turn is exact when its angle is a multiple of 90 degrees.
+
+    Args:
+        n: the number of rotations, ``>= 2``; the order is ``2 n``.
+
+    Example:
+        >>> g = DihedralGroup(6)
+        >>> g.name, g.order, g.describe(7)
+        ('D6', 12, 'flip, rot 60°')
+    """
+
+    def __init__(self, n: int):
+        self.n = _check_n("DihedralGroup", n)
+        self.order, self.name = 2 * self.n, f"D{self.n}"
+
+    def _split(self, e: int) -> tuple[int, int]:
+        return e % self.n, e // self.n
+
+    def compose(self, a: int, b: int) -> int:
+        # r^k1 s^m1 r^k2 s^m2 = r^(k1 + (-1)^m1 k2) s^(m1 + m2), since s r^k = r^-k s.
+        k1, m1 = self._split(_check_element(self, a))
+        k2, m2 = self._split(_check_element(self, b))
+        return (k1 + (-k2 if m1 else k2)) % self.n + self.n * ((m1 + m2) % 2)
+
+    def angle_deg(self, element: int) -> float:
+        return 360.0 * self._split(_check_element(self, element))[0] / self.n
+
+    def is_reflection(self, element: int) -> bool:
+        return self._split(_check_element(self, element))[1] == 1
+
+    def is_exact(self, element: int) -> bool:
+        return _step_is_exact(self._split(_check_element(self, element))[0], self.n)
+
+    def describe(self, element: int) -> str:
+        return f"{'flip, ' if self.is_reflection(element) else ''}rot {self.angle_deg(element):g}°"
+
+    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
+        _check_map(x)
+        k, m = self._split(_check_element(self, element))
+        return _turn(torch.flip(x, dims=(-1,)) if m else x, k, self.n)
+
+    def characters(self) -> list[tuple[str, list[float]]]:
+        # 1-d characters send r to a and s to b (a = -1 only for even n); 2-d ones E_j have trace
+        # 2 cos(2π j k / n) on the rotations and 0 on the mirrors.
+        n = self.n
+
+        def one_dim(a: int, b: int) -> list[float]:
+            return [float(a ** (e % n) * b ** (e // n)) for e in range(2 * n)]
+
+        table = [("invariant", one_dim(1, 1)), ("A2", one_dim(1, -1))]
+        if n % 2 == 0:
+            table += [("B1", one_dim(-1, 1)), ("B2", one_dim(-1, -1))]
+        pairs = range(1, (n + 1) // 2)
+        for j in pairs:
+            name = "E" if len(pairs) == 1 else f"E{j}"
+            table.append((name, [4 * math.cos(2 * math.pi * j * e / n) if e < n else 0.0 for e in range(2 * n)]))
+        return table
+
+    def __repr__(self) -> str:
+        return f"DihedralGroup({self.n})" if type(self) is DihedralGroup else f"{self.name}()"
+
+
+class C2(CyclicGroup):
+    """Rotations by 0 and 180 degrees. Exact; works on non-square maps."""
+
+    def __init__(self):
+        super().__init__(2)
+
+
+class C4(CyclicGroup):
     """Rotations by multiples of 90 degrees. Exact: ``rotate(x, k) == torch.rot90(x, k)``.
 
     Example:
@@ -232,45 +378,29 @@ class C4(_Cyclic):
                 [0., 2.]])
     """
 
-    name, order = "C4", 4
-
-    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
-        _check_map(x)
-        return torch.rot90(x, _check_element(self, element), dims=(-2, -1))
+    def __init__(self):
+        super().__init__(4)
 
 
-class D4(Group):
+class C8(CyclicGroup):
+    """Rotations by multiples of 45 degrees. Not exact: odd elements interpolate.
+
+    Even elements use ``torch.rot90`` (exact). Odd elements resample bilinearly about the centre
+    with zero padding; compare maps only inside :meth:`mask`, a disk one pixel inside the
+    inscribed circle. Even there, bilinear resampling low-passes the map, so an error between a
+    rotated map and a map of the rotated input never reaches zero: that is the interpolation
+    floor that ``eqlab.metrics`` reports.
+    """
+
+    def __init__(self):
+        super().__init__(8)
+
+
+class D4(DihedralGroup):
     """The 8 symmetries of the square: 4 rotations, and 4 reflections ``e = k + 4`` (mirror, then rotate)."""
 
-    name, order = "D4", 8
-
-    @staticmethod
-    def _split(e: int) -> tuple[int, int]:
-        return e % 4, e // 4
-
-    def compose(self, a: int, b: int) -> int:
-        # rot^k1 s^m1 rot^k2 s^m2 = rot^(k1 + (-1)^m1 k2) s^(m1 + m2), since s rot^k = rot^-k s.
-        k1, m1 = self._split(_check_element(self, a))
-        k2, m2 = self._split(_check_element(self, b))
-        k = (k1 + (-k2 if m1 else k2)) % 4
-        return k + 4 * ((m1 + m2) % 2)
-
-    def angle_deg(self, element: int) -> float:
-        return 90.0 * self._split(_check_element(self, element))[0]
-
-    def is_reflection(self, element: int) -> bool:
-        return self._split(_check_element(self, element))[1] == 1
-
-    def describe(self, element: int) -> str:
-        k, m = self._split(_check_element(self, element))
-        return f"{'flip, ' if m else ''}rot {90 * k}°"
-
-    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
-        _check_map(x)
-        k, m = self._split(_check_element(self, element))
-        if m:
-            x = torch.flip(x, dims=(-1,))
-        return torch.rot90(x, k, dims=(-2, -1))
+    def __init__(self):
+        super().__init__(4)
 
 
 @lru_cache(maxsize=64)
@@ -281,32 +411,16 @@ def _disk(height: int, width: int) -> torch.Tensor:
     return (rows[:, None] ** 2 + cols[None, :] ** 2) <= radius**2
 
 
-class C8(_Cyclic):
-    """Rotations by multiples of 45 degrees. Not exact: odd elements interpolate.
+def disk_mask(height: int, width: int, device=None) -> torch.Tensor:
+    """Where a rotation by any angle is meaningful: the disk one pixel inside the inscribed circle.
 
-    Even elements use ``torch.rot90`` (exact). Odd elements resample bilinearly about the centre
-    with zero padding; compare maps only inside :meth:`mask`, a disk one pixel inside the
-    inscribed circle. Even there, bilinear resampling low-passes the map, so an error between a
-    rotated map and a map of the rotated input never reaches zero: that is the interpolation
-    floor that ``eqlab.metrics`` reports.
+    Args:
+        height, width: the map's size.
+
+    Returns:
+        ``(H, W)`` bool, ``True`` inside the disk.
     """
-
-    name, order, exact = "C8", 8, False
-
-    def needs_square(self, element: int) -> bool:
-        return _check_element(self, element) not in (0, 4)
-
-    def rotate(self, x: torch.Tensor, element: int) -> torch.Tensor:
-        _check_map(x)
-        element = _check_element(self, element)
-        quarter, odd = divmod(element, 2)
-        x = torch.rot90(x, quarter, dims=(-2, -1))
-        if odd:
-            x = rotate_by_angle(x, 45.0)
-        return x
-
-    def mask(self, height: int, width: int, device=None) -> torch.Tensor:
-        return _disk(height, width).to(device)
+    return _disk(int(height), int(width)).to(device)
 
 
 def rotate_by_angle(x: torch.Tensor, angle_deg: float) -> torch.Tensor:
@@ -317,7 +431,7 @@ def rotate_by_angle(x: torch.Tensor, angle_deg: float) -> torch.Tensor:
     Convention: counter-clockwise as displayed, about the centre. Multiples of 90 degrees are
     ``torch.rot90`` (exact, a permutation of the pixels; ``H`` and ``W`` swap for odd quarter
     turns); any other angle resamples bilinearly on the same ``H x W`` grid, and the corners
-    that come from outside the image are zero (compare inside ``C8().mask``).
+    that come from outside the image are zero (compare inside :func:`disk_mask`).
 
     Args:
         x: ``(..., H, W)`` map.
@@ -343,16 +457,26 @@ def rotate_by_angle(x: torch.Tensor, angle_deg: float) -> torch.Tensor:
     return out.reshape(shape)
 
 
-_GROUPS = {"C2": C2, "C4": C4, "D4": D4, "C8": C8}
+_NAMED = {"C2": C2, "C4": C4, "C8": C8, "D4": D4}
+_FAMILIES = {"C": CyclicGroup, "D": DihedralGroup}
 
 
 def get_group(name: str | Group) -> Group:
-    """``"C4"`` -> ``C4()``; a ``Group`` passes through."""
+    """A group by name: ``"C4"`` -> ``C4()``, ``"C6"`` -> ``CyclicGroup(6)``, ``"D6"`` -> ``DihedralGroup(6)``.
+
+    A ``Group`` passes through; the names ``C2``, ``C4``, ``C8``, ``D4`` give their classes.
+
+    Example:
+        >>> get_group("c6"), get_group("D4")
+        (CyclicGroup(6), D4())
+    """
     if isinstance(name, Group):
         return name
-    if not isinstance(name, str) or name.upper() not in _GROUPS:
-        raise ValueError(f"unknown group {name!r}; expected one of {sorted(_GROUPS)}")
-    return _GROUPS[name.upper()]()
+    match = re.fullmatch(r"([CD])([0-9]+)", name.upper()) if isinstance(name, str) else None
+    if match is None or int(match[2]) < 2:
+        raise ValueError(f"unknown group {name!r}; expected Cn or Dn with n >= 2, e.g. one of {list(GROUP_NAMES)}")
+    key = match[1] + str(int(match[2]))
+    return _NAMED[key]() if key in _NAMED else _FAMILIES[match[1]](int(match[2]))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ component has its own energy and its own error (``eqlab.metrics.equivariance_com
 
 For C4's regular representation this is the DFT along the field: ``invariant`` (frequency 0, the
 field mean), ``sign`` (frequency 2: +, −, +, −) and ``frequency 1`` (the pair cos, sin: the part
-that turns with the image like a vector). C2: ``invariant``, ``sign``; C8: ``invariant``,
-``frequency 1..3``, ``sign``; D4: ``A1`` (invariant), ``A2``, ``B1``, ``B2`` and the 2-d ``E``. The
+that turns with the image like a vector). Any ``C_n``: ``invariant``, ``frequency 1 .. ⌈n/2⌉−1`` and,
+for even ``n``, ``sign``; D4: ``A1`` (invariant), ``A2``, ``B1``, ``B2`` and the 2-d ``E`` (``D_n``: ``E1``, ``E2``,
+... when there are several). The group owns the table (``Group.characters``). The
 PixelShuffle and custom permutation representations decompose by the same formula. Every component
 but the invariant one is *oriented*: it changes under some element of the group.
 
@@ -28,14 +29,13 @@ What is not here: measuring a net (``eqlab.metrics``) or penalising one (``eqlab
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 from einops import rearrange
 
-from eqlab.groups import C2, C4, C8, D4, Group, Representation
+from eqlab.groups import Group, Representation
 
 __all__ = ["Component", "components", "block_size", "characters", "project", "block_energies"]
 
@@ -63,30 +63,14 @@ class Component:
 def characters(group: Group) -> list[tuple[str, list[float]]]:
     """The real irreducible characters of ``group``, times their dimension: ``[(name, [d·χ(g) for g])]``.
 
-    A complex-conjugate pair of characters of a cyclic group (frequencies ``k`` and ``n − k``) is one
-    real component, ``χ_k + χ_{n−k} = 2 cos(2π k g / n)``. The trivial character comes first.
+    The group owns its table (``Group.characters``): for ``C_n`` a complex-conjugate pair of
+    frequencies ``k`` and ``n − k`` is one real component, ``χ_k + χ_{n−k} = 2 cos(2π k g / n)``;
+    for ``D_n`` the 1-d characters and the 2-d ``E_j``. The trivial character comes first.
 
     Raises:
-        ValueError: a group the kit has no character table for.
+        ValueError: a group without a character table.
     """
-    if isinstance(group, (C2, C4, C8)):
-        n = group.order
-        table = []
-        for k in range(n // 2 + 1):
-            if k == 0:
-                table.append(("invariant", [1.0] * n))
-            elif 2 * k == n:
-                table.append(("sign", [float((-1) ** g) for g in range(n)]))
-            else:
-                table.append((f"frequency {k}", [2 * math.cos(2 * math.pi * k * g / n) for g in range(n)]))
-        return table
-    if isinstance(group, D4):  # element e = k + 4 m: mirror if m, then k quarter turns
-        def one_dim(a, b):
-            return [float(a ** (e % 4) * b ** (e // 4)) for e in range(8)]
-        rotation_trace = [2.0, 0.0, -2.0, 0.0]
-        return [("invariant", one_dim(1, 1)), ("A2", one_dim(1, -1)), ("B1", one_dim(-1, 1)),
-                ("B2", one_dim(-1, -1)), ("E", [2 * (rotation_trace[e] if e < 4 else 0.0) for e in range(8)])]
-    raise ValueError(f"no character table for {group!r}; expected C2, C4, C8 or D4")
+    return group.characters()
 
 
 def block_size(rep: Representation, group: Group, channels: int) -> int:
@@ -126,7 +110,7 @@ def components(rep: Representation, group: Group, channels: int) -> list[Compone
 
     Args:
         rep: the layer's representation (``Regular``, ``Trivial``, ``PixelShuffle``, ``Permutation``).
-        group: the group (C2, C4, C8, D4).
+        group: any group with a character table (``CyclicGroup(n)``, ``DihedralGroup(n)``).
         channels: the layer's channel count.
 
     Returns:

@@ -100,7 +100,6 @@ class Selection:
         return len(self.layers)
 
     def names(self) -> list[str]:
-        """The chosen layers' module names, in execution order."""
         return [layer.name for layer in self.layers]
 
     def table(self) -> str:
@@ -235,10 +234,36 @@ def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None
     if layouts is not None and not isinstance(layouts, dict):
         raise TypeError(f"layouts must be None or a dict {{name: Layout or None}}, got {type(layouts).__name__}")
     modules = dict(model.named_modules())
-    overrides = reps if isinstance(reps, dict) else {}
-    _check_names(overrides, modules, "reps")
+    _check_names(reps if isinstance(reps, dict) else {}, modules, "reps")
     _check_names(layouts or {}, modules, "layouts")
+    wanted, declared = _wanted(model, group, layers, modules)
+    patterns = _skip_patterns(skip)
+    unused = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in wanted)]
+    if unused:
+        raise ValueError(f"skip pattern(s) {unused} match no candidate layer of {type(model).__name__}; "
+                         f"candidates: {wanted[:8]}{' ...' if len(wanted) > 8 else ''}")
+    seen = probe(model, wanted, mode, example)
+    ask = _Asked(group, layers, reps, layouts or {}, declared, mode, seen)
+    order = {n: i for i, n in enumerate(seen.calls)}
+    rows, chosen = [], []
+    for name in sorted(wanted, key=lambda n: order.get(n, len(order))):
+        matched = next((p for p in patterns if fnmatch.fnmatchcase(name, p)), None)
+        if matched is not None:
+            calls = seen.calls.get(name)
+            rows.append(Row(name, type(modules[name]).__name__, calls[0].shape if calls else None, False, "-", "-",
+                            f"left plain: matches skip {matched!r}"))
+            continue
+        layer, row = _decide(ask, name, modules[name])
+        rows.append(row)
+        chosen += [layer] if layer is not None else []
+    if not chosen:
+        raise ValueError(f"no layer of {type(model).__name__} can be regularized for {group.name} with "
+                         f"layers={layers!r}:\n" + Selection([], rows, seen.how).table())
+    return Selection(chosen, rows, seen.how, {layer.name: len(seen.calls[layer.name]) for layer in chosen})
 
+
+def _wanted(model: nn.Module, group: Group, layers, modules: dict) -> tuple[list[str], dict | None]:
+    """The candidate layers of ``select``'s ``layers`` argument, and the model's declared representations."""
     declared = None
     if layers in ("auto", "hidden") and hasattr(model, "equivariance_reps"):
         try:
@@ -249,95 +274,86 @@ def select(model: nn.Module, group: Group | str = "C4", layers="auto", reps=None
         raise TypeError(f"layers must be 'auto', 'hidden', a list of names or module type(s), got {layers!r}")
     if isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers):
         _check_names(layers, modules, "layers")
-        wanted = list(layers)
-    elif isinstance(layers, type) or (isinstance(layers, tuple) and layers
-                                      and all(isinstance(t, type) for t in layers)):
-        wanted = [n for n, m in modules.items() if isinstance(m, layers)]
-    elif layers in ("auto", "hidden"):
+        return list(layers), declared
+    if isinstance(layers, type) or (isinstance(layers, tuple) and layers and all(isinstance(t, type) for t in layers)):
+        return [n for n, m in modules.items() if isinstance(m, layers)], declared
+    if layers in ("auto", "hidden"):
         wanted = list(declared) if declared is not None else [n for n, m in modules.items() if isinstance(m, HOOKABLE)]
+        return wanted, declared
+    raise TypeError(f"layers must be 'auto', 'hidden', a list of names or module type(s), got {layers!r}")
+
+
+@dataclass
+class _Asked:
+    """What ``select`` was asked and what the probe saw: everything ``_decide`` reads."""
+
+    group: Group
+    layers: object  # select's layers argument
+    reps: object  # None, one Representation, or {name: rep}
+    layouts: dict  # {name: Layout or None}
+    declared: dict | None  # the model's equivariance_reps, when it has them
+    mode: str
+    seen: object  # probe.Probe
+
+    @property
+    def explicit(self) -> bool:
+        return not isinstance(self.layers, str)
+
+
+def _decide(ask: _Asked, name: str, module: nn.Module) -> tuple[Layer | None, Row]:
+    """One candidate layer: ``(Layer, its row)`` when it is chosen, ``(None, the row saying why not)`` otherwise.
+
+    Raises:
+        ValueError: an explicitly named layer that cannot be read, or whose channels do not fit.
+    """
+    seen, group = ask.seen, ask.group
+    kind, channels = type(module).__name__, _channels(module)
+    mine = seen.calls.get(name)
+    shape = mine[0].shape if mine else None
+
+    def skip(reason: str) -> tuple[None, Row]:
+        if ask.explicit:
+            raise ValueError(f"layer {name!r} ({kind}) cannot be regularized: {reason}")
+        return None, Row(name, kind, shape, False, "-", "-", reason)
+
+    if not mine:
+        return skip(f"did not run in a {ask.mode}-mode forward")
+    if shape is None:
+        return skip("its output is not a tensor")
+    if name in ask.layouts:
+        layout, why = ask.layouts[name], "declared"
+        if layout is None:
+            return None, Row(name, kind, shape, False, "-", "-", "skipped by layouts={name: None}")
     else:
-        raise TypeError(f"layers must be 'auto', 'hidden', a list of names or module type(s), got {layers!r}")
-    explicit = not isinstance(layers, str)
-    patterns = _skip_patterns(skip)
-    unused = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in wanted)]
-    if unused:
-        raise ValueError(f"skip pattern(s) {unused} match no candidate layer of {type(model).__name__}; "
-                         f"candidates: {wanted[:8]}{' ...' if len(wanted) > 8 else ''}")
-
-    # -- probe -----------------------------------------------------------------------------------
-    seen = probe(model, wanted, mode, example)
-    x, calls, wide_calls, how = seen.x, seen.calls, seen.wide, seen.how
-    images = x.shape[0]
-    feeds_output, factors = seen.feeds_output, seen.factors
-    image_channels = seen.image_channels
-
-    # -- decide --------------------------------------------------------------------------------------
-    order = {n: i for i, n in enumerate(calls)}
-    rows, chosen = [], []
-    for name in sorted(wanted, key=lambda n: order.get(n, len(order))):
-        module = modules[name]
-        kind, channels = type(module).__name__, _channels(module)
-        mine = calls.get(name)
-        shape = mine[0].shape if mine else None
-        matched = next((p for p in patterns if fnmatch.fnmatchcase(name, p)), None)
-        if matched is not None:
-            rows.append(Row(name, kind, shape, False, "-", "-", f"left plain: matches skip {matched!r}"))
-            continue
-
-        def skip(reason, name=name, kind=kind, shape=shape):
-            if explicit:
-                raise ValueError(f"layer {name!r} ({kind}) cannot be regularized: {reason}")
-            rows.append(Row(name, kind, shape, False, "-", "-", reason))
-
-        if not mine:
-            skip(f"did not run in a {mode}-mode forward")
-            continue
-        if shape is None:
-            skip("its output is not a tensor")
-            continue
-        if layouts and name in layouts:
-            layout, why = layouts[name], "declared"
-            if layout is None:
-                rows.append(Row(name, kind, shape, False, "-", "-", "skipped by layouts={name: None}"))
-                continue
-        else:
-            wide = wide_calls[name][0].shape if wide_calls and wide_calls.get(name) else None
-            layout, why = _layout(module, shape, wide, images, mine[0].frame)
-            if layout is None:
-                skip(why)
-                continue
-        factor = factors.get(name, 1)
-        image_valued = image_channels is not None and channels == image_channels * factor**2
-        role = "output" if name in feeds_output and image_valued else "pixel_shuffle" if factor > 1 else "hidden"
-        if layers == "hidden" and role == "output":
-            rows.append(Row(name, kind, shape, False, repr(layout), "-", "produces the output (layers='hidden')"))
-            continue
-        if name in overrides:
-            rep, reason = overrides[name], "representation given"
-        elif isinstance(reps, Representation):
-            rep, reason = reps, "representation given"
-        elif declared is not None and name in declared:
-            rep, reason = declared[name], "declared by the model (equivariance_reps)"
-        else:
-            rep, reason = _default_rep(group, channels, role, factor)
-            if rep is None:
-                skip(reason)
-                continue
-        c = None
-        if layout.permutes:
-            try:
-                c = layout.map_shape(layout.per_image(torch.empty(shape, device="meta"), images))[0]
-                rep.check(group, c)
-            except ValueError as err:
-                raise ValueError(f"layer {name!r} ({kind}, {channels} channels): {err}") from None
-        reason = ", ".join(r for r in (reason, why if why != "declared" else "layout declared",
-                                       f"runs {len(mine)} times per forward" if len(mine) > 1 else "") if r)
-        chosen.append(Layer(name, rep, layout, role, c))
-        rows.append(Row(name, kind, shape, True, repr(layout), rep.name, reason or "fits"))
-    if not chosen:
-        raise ValueError(f"no layer of {type(model).__name__} can be regularized for {group.name} with "
-                         f"layers={layers!r}:\n" + Selection([], rows, how).table())
-    return Selection(chosen, rows, how, {layer.name: len(calls[layer.name]) for layer in chosen})
+        wide = seen.wide[name][0].shape if seen.wide and seen.wide.get(name) else None
+        layout, why = _layout(module, shape, wide, seen.x.shape[0], mine[0].frame)
+        if layout is None:
+            return skip(why)
+    factor = seen.factors.get(name, 1)
+    image_valued = seen.image_channels is not None and channels == seen.image_channels * factor**2
+    role = "output" if name in seen.feeds_output and image_valued else "pixel_shuffle" if factor > 1 else "hidden"
+    if ask.layers == "hidden" and role == "output":
+        return None, Row(name, kind, shape, False, repr(layout), "-", "produces the output (layers='hidden')")
+    if isinstance(ask.reps, dict) and name in ask.reps:
+        rep, reason = ask.reps[name], "representation given"
+    elif isinstance(ask.reps, Representation):
+        rep, reason = ask.reps, "representation given"
+    elif ask.declared is not None and name in ask.declared:
+        rep, reason = ask.declared[name], "declared by the model (equivariance_reps)"
+    else:
+        rep, reason = _default_rep(group, channels, role, factor)
+        if rep is None:
+            return skip(reason)
+    c = None
+    if layout.permutes:
+        try:
+            c = layout.map_shape(layout.per_image(torch.empty(shape, device="meta"), seen.x.shape[0]))[0]
+            rep.check(group, c)
+        except ValueError as err:
+            raise ValueError(f"layer {name!r} ({kind}, {channels} channels): {err}") from None
+    reason = ", ".join(r for r in (reason, why if why != "declared" else "layout declared",
+                                   f"runs {len(mine)} times per forward" if len(mine) > 1 else "") if r)
+    return Layer(name, rep, layout, role, c), Row(name, kind, shape, True, repr(layout), rep.name, reason or "fits")
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -42,22 +42,48 @@ import torch
 import torch.nn as nn
 
 from eqlab import metrics
-from eqlab.data.degrade import BicubicDown, MotionBlur, bicubic_up
-from eqlab.data.kernels import filter2d, motion_kernel
+from eqlab.data.degrade import BicubicDown, Chain, GaussianNoise, MotionBlur, RandomMotionBlur, bicubic_up
+from eqlab.data.kernels import motion_kernel
 from eqlab.data.patches import center_crop, crop_to_multiple
 from eqlab.ensemble import SelfEnsemble
 from eqlab.groups import get_group
-from eqlab.models import TASK_MODELS, arguments
+from eqlab.models import arguments
 from eqlab.modes import evaluation
 
-__all__ = ["Task", "get_task", "task_from_config", "evaluate", "TASKS", "input_multiple", "EVAL_SEED"]
+__all__ = ["Task", "Strength", "get_task", "task_from_config", "evaluate", "TASKS", "input_multiple", "EVAL_SEED"]
 
 EVAL_SEED = 0  # noise of the test images: the same for every run, so runs compare on equal inputs
 
 
 @dataclass(frozen=True)
+class Strength:
+    """What the app's strength slider changes for a task: one field of ``Task`` and its range.
+
+    The slider starts at the task's own value of that field (what the nets were trained at).
+    """
+
+    field: str  # the Task field the slider sets, e.g. "sigma" or "blur_length"
+    label: str  # the slider's label
+    minimum: float
+    maximum: float
+    step: float
+
+    def slider(self, task: Task) -> dict:
+        """The slider's keyword arguments (``label``, ``minimum``, ``maximum``, ``step``, ``value``) for ``task``."""
+        return dict(label=self.label, minimum=self.minimum, maximum=self.maximum, step=self.step,
+                    value=getattr(task, self.field))
+
+
+NOISE_STRENGTH = Strength("sigma", "Noise σ (0-255 scale)", 0, 75, 5)  # a task's slider unless it names another
+
+
+@dataclass(frozen=True)
 class Task:
-    """A restoration task: its degradation, its two nets and its baseline.
+    """A restoration task: its degradation, its two nets, its baseline, and how the kit shows it.
+
+    Everything that names a task reads it from :data:`TASKS`: the config's and the CLI's choices, the
+    zoo's recipe (``patch_size``), the app's tabs (``strength``, :meth:`notes`). A new task is one
+    entry there.
 
     Example:
         >>> task = get_task("sr")
@@ -77,6 +103,8 @@ class Task:
     blur_angle_deg: float = 30.0  # motion-blur direction in degrees, counter-clockwise as displayed
     blur_random: bool = False  # draw a blur direction per image, uniform in [0, 180), instead
     mode: str = "gray"  # colour mode of the images: "gray" (1 channel) or "rgb" (3 channels)
+    patch_size: int = 32  # side of the clean training patches of the zoo's recipe
+    strength: Strength = NOISE_STRENGTH  # the app's strength slider: which field, its range
 
     def __post_init__(self) -> None:
         if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float)) or not 0 <= self.sigma <= 255:
@@ -91,15 +119,37 @@ class Task:
         if self.mode not in ("gray", "rgb"):
             raise ValueError(f"{self.name}: mode (--color) must be 'gray' or 'rgb', got {self.mode!r}")
 
+    def notes(self) -> list[str]:
+        """Sentences on the task's symmetry, from its fields, for whoever shows its restorations."""
+        if self.blur_length and not self.blur_random:
+            return [f"the blur has a fixed direction ({self.blur_angle_deg:g}°): a rotated photo is blurred along "
+                    f"another direction, so here even a perfect net for {self.name} should *not* be "
+                    "rotation-equivariant"]
+        return []
+
     @property
     def channels(self) -> int:
         """Image channels: 1 for gray, 3 for RGB."""
         return 1 if self.mode == "gray" else 3
 
     # -- degradation -------------------------------------------------------------------------------
+    @property
+    def degradation(self) -> Chain:
+        """The operator ``x = D(y)`` from ``eqlab.data.degrade``: motion blur (if ``blur_length``; a direction per
+        image with ``blur_random``), bicubic down-scaling (if ``scale > 1``), then Gaussian noise (if ``sigma``)."""
+        ops = []
+        if self.blur_length:
+            ops.append(RandomMotionBlur(self.blur_length) if self.blur_random
+                       else MotionBlur(self.blur_length, self.blur_angle_deg))
+        if self.scale != 1:
+            ops.append(BicubicDown(self.scale))
+        if self.sigma > 0:
+            ops.append(GaussianNoise(self.sigma))
+        return Chain(tuple(ops))
+
     def degrade(self, y: torch.Tensor, generator: torch.Generator | None = None,
-                draws: dict | None = None) -> torch.Tensor:
-        """Network input from clean images.
+                draws: list | None = None) -> torch.Tensor:
+        """Network input from clean images: :attr:`degradation` applied.
 
         Args:
             y: ``(B, C, H, W)`` clean images in [0, 1]; ``scale`` must divide ``H`` and ``W``.
@@ -112,20 +162,10 @@ class Task:
         """
         if not isinstance(y, torch.Tensor) or y.dim() != 4:
             raise ValueError(f"{self.name}: y must be (B, C, H, W), got {getattr(y, 'shape', type(y).__name__)}")
-        draws = self.draws(tuple(y.shape), generator) if draws is None else draws
-        x = y
-        if self.blur_length and not self.blur_random:
-            x = MotionBlur(self.blur_length, self.blur_angle_deg)(x)
-        elif self.blur_length:
-            angles = draws["angles_deg"]
-            x = torch.cat([filter2d(xi[None], motion_kernel(self.blur_length, float(a))) for xi, a in zip(x, angles)])
-        if self.scale != 1:
-            x = BicubicDown(self.scale)(x)
-        if draws["noise"] is not None:  # GaussianNoise's x + (sigma / 255) n, with n drawn beforehand
-            x = x + (self.sigma / 255.0) * draws["noise"].to(x.device)
-        return x
+        degradation = self.degradation
+        return degradation.apply(y, self.draws(tuple(y.shape), generator) if draws is None else draws)
 
-    def draws(self, shape: tuple[int, int, int, int], generator: torch.Generator | None = None) -> dict:
+    def draws(self, shape: tuple[int, int, int, int], generator: torch.Generator | None = None) -> list:
         """The random part of :meth:`degrade` for clean images of ``shape``, in the order it draws them.
 
         Args:
@@ -133,18 +173,10 @@ class Task:
             generator: the random stream (a CPU generator: the same draws on every device).
 
         Returns:
-            ``{"angles_deg": (B,) float64 blur directions or None, "noise": (B, C, H / scale, W / scale)
-            standard normal float32 or None}``.
+            one entry per operator of :attr:`degradation` (``Chain.draw``): the blur directions, the noise
+            ``(B, C, H / scale, W / scale)`` standard normal float32, ``None`` where an operator draws nothing.
         """
-        b, c, h, w = shape
-        angles = None
-        if self.blur_length and self.blur_random:
-            angles = torch.rand(b, generator=generator, dtype=torch.float64) * 180.0
-        noise = None
-        if self.sigma > 0:
-            device = generator.device if generator is not None else "cpu"
-            noise = torch.randn((b, c, h // self.scale, w // self.scale), generator=generator, device=device)
-        return {"angles_deg": angles, "noise": noise}
+        return self.degradation.draw(tuple(shape), generator)
 
     def baseline(self, x: torch.Tensor) -> torch.Tensor:
         """The classical answer without a net: ``x`` itself, or bicubic up-scaling for SR.
@@ -226,11 +258,17 @@ def input_multiple(model_config: dict) -> int:
     return multiple
 
 
+# The tasks of the kit: a new task is one entry here (its nets: the plain one EQ-Reg regularizes, and its
+# exactly C4-equivariant twin of about the same parameter count, the paper's "EQ-CNN").
 TASKS: dict[str, Task] = {
-    "denoise": Task("denoise", *TASK_MODELS["denoise"], baseline_name="noisy input", sigma=25.0),
-    "sr": Task("sr", *TASK_MODELS["sr"], baseline_name="bicubic", scale=2),
-    "deblur": Task("deblur", *TASK_MODELS["deblur"], baseline_name="blurred input", sigma=2.55,
-                   blur_length=9.0, blur_angle_deg=30.0),
+    "denoise": Task("denoise", "dncnn", "dncnn_p4", baseline_name="noisy input", sigma=25.0, patch_size=32,
+                    strength=Strength("sigma", "Noise σ (0-255 scale; the models were trained at σ = 25)", 0, 75, 5)),
+    "sr": Task("sr", "srnet", "srnet_p4", baseline_name="bicubic", scale=2, patch_size=48,  # 24 px inputs
+               strength=Strength("sigma", "Extra noise σ on the low-resolution input (trained at 0; scale ×2)",
+                                 0, 30, 1)),
+    "deblur": Task("deblur", "unet", "unet_p4", baseline_name="blurred input", sigma=2.55, blur_length=9.0,
+                   blur_angle_deg=30.0, patch_size=32,
+                   strength=Strength("blur_length", "Motion-blur length in px (trained at 9 px, 30°)", 3, 21, 2)),
 }
 
 _OVERRIDABLE = ("sigma", "scale", "blur_length", "blur_angle_deg", "blur_random", "mode")
@@ -379,7 +417,7 @@ def _score_image(model, task: Task, group, x, y, in_multiple: int, rotations: bo
     row["psnr_rot90"] = psnr(quarter.rotate(restore(quarter.rotate(x, 1)), 3))
     if rotations:
         row["psnr_rot"] = {e: psnr(group.rotate(restore(group.rotate(x, e)), group.inverse(e)))
-                           for e in group.elements() if group.exact or group.angle_deg(e) % 90 == 0}
+                           for e in group.elements() if group.is_exact(e)}
     row["non_finite"] = float(any(broken))
     if equivariance:
         side = min(x.shape[-2:]) // in_multiple * in_multiple

@@ -399,10 +399,10 @@ def csv_rows(records: dict) -> list[dict]:
 
 
 def task_net(task: str, arm: str) -> str:
-    from eqlab.models import TASK_MODELS
+    from eqlab.tasks import get_task
 
-    plain, strict = TASK_MODELS[task]
-    return strict if arm == "strict" else plain
+    spec = get_task(task)
+    return spec.strict_model if arm == "strict" else spec.plain_model
 
 
 def write_csv(rows: list[dict], path: Path) -> None:

@@ -189,13 +189,13 @@ def test_verdicts_come_from_the_metrics_and_say_blind(served):
     """Issue 20: no view calls an orientation-blind layer equivariant without saying it is blind; issue 22: the words
     come from eqlab.metrics.verdict, and a group the net was not trained for says so."""
     from eqlab.app.bank import Loaded
-    from eqlab.app.explore import explore_view
+    from eqlab.app.explore import explore_view, resolve
     from eqlab.metrics import verdict
 
     app_ = served[1].eqlab
     loaded = Loaded(_blind_net(), "yours", "yours (blind)", ("test", "blind"), "C4")
     session = {"mine": {"denoise": {"loaded": loaded, "label": "blind"}}}
-    view = explore_view(app_, "denoise", "yours", "camera", None, "C4", 1, "body.0.conv", 0, session)
+    view = explore_view(app_, resolve(app_, "denoise", "yours", "camera", None, "C4", 1, "body.0.conv", session), 0)
     assert 1e-4 < view.numbers["with_shift"] < 0.3  # a small error, not round-off ...
     assert "Verdict: orientation-blind" in view.status and "orientation-carrying energy 0 %," in view.status
     assert "exactly equivariant" not in view.status  # ... never called equivariant
@@ -207,10 +207,10 @@ def test_verdicts_come_from_the_metrics_and_say_blind(served):
         other = explore_view(app_, task, "strict", "camera", None, "C4", 1, "head", 0)
         assert "Verdict: exactly equivariant" in other.status and "blind" not in other.status, other.status
     assert "trained for C4" in view.status and "not trained for" not in view.status
-    view = explore_view(app_, "denoise", "yours", "camera", None, "D4", 5, "body.0.conv", 0, session)
+    view = explore_view(app_, resolve(app_, "denoise", "yours", "camera", None, "D4", 5, "body.0.conv", session), 0)
     assert "trained for **C4**, not D4" in view.status and "which this net was not trained for" in view.status
     for task in ("denoise", "sr"):  # an untrained net: every number has its word from the same thresholds
-        view = explore_view(app_, task, "augment", "camera", None, "C4", 1, "head", 0)
+        view = explore_view(app_, resolve(app_, task, "augment", "camera", None, "C4", 1, "head"), 0)
         assert verdict(view.numbers["channel"]) in view.status or "a channel of a blind layer" in view.status
         assert "**Verdict: " in view.status and "1.41 = √2 = unrelated" not in view.status
 
@@ -260,12 +260,12 @@ def test_page_defaults(served):
 
 def test_full_figure_shows_the_same_numbers(served):
     """Quick panel and eqlab.viz figure: the same image, layer, field and numbers."""
-    from eqlab.app.explore import explore_figure, explore_view
+    from eqlab.app.explore import explore_figure, explore_view, resolve
 
     demo = served[1]
     args = ("denoise", "augment", "coins", None, "C4", 1, "body.1.conv", 5)
-    view = explore_view(demo.eqlab, *args)
-    figure = explore_figure(demo.eqlab, *args)
+    resolved = resolve(demo.eqlab, *args[:-1])
+    view, figure = explore_view(demo.eqlab, resolved, 5), explore_figure(demo.eqlab, resolved, 5)
     title = figure._suptitle.get_text()
     assert "'body.1.conv'" in title and "field 1" in title
     assert f"with $P_g$ {view.numbers['with_shift']:.3g}" in title
@@ -459,7 +459,7 @@ def test_bad_controls_fall_back(server):
 def test_every_layer_of_every_zoo_net():
     """Through the client for C4; D4 and C8 (every layer too) by direct calls, which skip HTTP and PNG copies."""
     from eqlab import zoo
-    from eqlab.app.explore import explore_controls, explore_view
+    from eqlab.app.explore import explore_controls, explore_view, resolve
 
     if len(zoo.available()) < 12:
         pytest.skip(f"the zoo is incomplete (being rebuilt?): {zoo.available()}")
@@ -484,9 +484,10 @@ def test_every_layer_of_every_zoo_net():
                     assert _image(strip).ndim == 3 and _image(panel).ndim == 3
                     seen += 1
                 for group in ("D4", "C8"):
-                    _, choices, _, _ = explore_controls(demo.eqlab, task, arm, group, None)
+                    _, choices, _, _ = explore_controls(resolve(demo.eqlab, task, arm, "camera", None, group, 1, None))
                     for _, name in choices:
-                        check(explore_view(demo.eqlab, task, arm, "camera", None, group, 1, name, 0).status, task,
+                        resolved = resolve(demo.eqlab, task, arm, "camera", None, group, 1, name)
+                        check(explore_view(demo.eqlab, resolved, 0).status, task,
                               arm, name)
         assert seen >= 3 * 4 * 8
 
@@ -500,7 +501,7 @@ def test_extra_zoo_nets_join_the_arms(tmp_path, monkeypatch):
 
     from eqlab import zoo
     from eqlab.app.charts import explore_charts
-    from eqlab.app.explore import explore_view
+    from eqlab.app.explore import explore_view, resolve
 
     if not all(f"denoise/{arm}" in zoo.available() for arm in ARM_NAMES):
         pytest.skip(f"the zoo is incomplete (being rebuilt?): {zoo.available()}")
@@ -512,7 +513,7 @@ def test_extra_zoo_nets_join_the_arms(tmp_path, monkeypatch):
     extra = app.App("auto", tmp_path / "cache")
     try:
         assert extra.arms() == [*ARM_NAMES, "eqreg-extra", "yours"]
-        view = explore_view(extra, "denoise", "eqreg-extra", "camera", None, "C4", 1, "body.0.conv", 0)
+        view = explore_view(extra, resolve(extra, "denoise", "eqreg-extra", "camera", None, "C4", 1, "body.0.conv"), 0)
         assert view.status.startswith("**denoise · eqreg-extra**") and "trained for C4" in view.status
         layer_rows, _, component_rows, _ = explore_charts(extra, "denoise", "camera", None, "C4")
         assert {row["arm"] for row in layer_rows} == set(ARM_NAMES) | {"eqreg-extra"}
@@ -584,9 +585,9 @@ def test_apps_share_no_state(tmp_path):
 
     first, second = app.App("random", tmp_path), app.App("random", tmp_path)
     assert first.views is not second.views and first.trainings is not second.trainings
-    from eqlab.app.explore import explore_view
+    from eqlab.app.explore import explore_view, resolve
 
-    explore_view(first, "denoise", "plain", "camera", None, "C4", 1, None, 0)
+    explore_view(first, resolve(first, "denoise", "plain", "camera", None, "C4", 1, None), 0)
     assert len(first.views) == 1 and len(second.views) == 0
     stateful = (dict, list, set, threading.Event, type(threading.Lock()), type(threading.RLock()))
     for info in pkgutil.iter_modules(package.__path__):
@@ -768,3 +769,57 @@ def test_the_train_status_says_what_the_run_did():
     scratch = against_start([dict(step=0, val_psnr=12.0, val_layer_error=1.3)],
                             dict(psnr=20.4, baseline_psnr=20.3, layer_error=1.2))
     assert "stalled" in scratch and "against the starting net:" not in scratch  # a random start restored nothing
+
+
+def test_any_group_of_eqlab_groups_is_offered_and_explored(tmp_path):
+    """The Explore and Train tabs offer every group that eqlab.groups names (C6 and D6 included, written nowhere in
+    the app); an interpolated element says so whatever its parity (C6's rot 180° is exact, its rot 120° is not)."""
+    from eqlab.app.explore import element_choices, explore_controls, explore_view, resolve
+    from eqlab.app.state import App
+    from eqlab.groups import GROUP_NAMES, get_group
+
+    assert set(app.GROUPS) | {"C2"} == set(GROUP_NAMES) and set(app.settings.TRAIN_GROUPS) == set(GROUP_NAMES)
+    labels = {e: text for text, e in element_choices(get_group("C6"))}
+    assert "interpolated" in labels[2] and "interpolated" not in labels[3]
+    state = App("random", str(tmp_path))
+    try:
+        for name in ("C6", "D6"):
+            elements, layers, _, _ = explore_controls(resolve(state, "denoise", "eqreg", "camera", None, name, 1, None))
+            assert len(elements) == get_group(name).order - 1
+            view = explore_view(state, resolve(state, "denoise", "eqreg", "camera", None, name, 2, layers[0][1]), 0)
+            assert f"of {name})" in view.status and "not a symmetry of the pixel grid" in view.status
+    finally:
+        state.close()
+
+
+def test_each_tab_is_one_module_whose_events_run_without_a_server(tmp_path, files):
+    """The tabs' event functions, called directly: what the page and the API get, and the refusal of an upload
+    read from the picture's flag in both tabs that take one (not from the message's words)."""
+    from eqlab.app.handlers import make_handlers
+    from eqlab.app.state import App
+    from eqlab.app.tabs import ExploreTab, LearnTab, RestoreTab, TrainTab
+    from eqlab.app.ui import TABS
+
+    assert (ExploreTab, RestoreTab, TrainTab, LearnTab) == TABS
+    state = App("random", str(tmp_path))
+    try:
+        restore = RestoreTab(state)
+        assert restore.restore_controls("deblur").value == 9 and restore.restore_controls("nope").value == 25
+        with pytest.raises(app.InputError, match="Restore"):
+            restore.restore_show("eqreg", {})
+        for upload, refused in ((None, False), (files["tiny"], True)):
+            *_, status, session, was_refused = restore.compute("denoise", 25, "camera", upload, "90°", {})
+            assert was_refused == refused and ("your upload was not used" in status) == refused
+            view = ExploreTab(state).explore_ui("denoise", "plain", "camera", upload, "C4", 1, None, 0, {})
+            assert (view[6] is None) == refused  # the page clears a refused upload
+        train = TrainTab(state)
+        assert train.train_controls("plain").value == "scratch" and train.train_controls("eqreg").value == "zoo augment"
+        assert len(train.clear_runs({})) == 9
+        with pytest.raises(app.InputError, match="steps"):
+            train.train_check("denoise", "eqreg", "scratch", "C4", "fixed λ", 1e-3, 0.1, 1, 0, "task's net")
+        image, curve, words = LearnTab(state).learn_grid(45)
+        assert image.endswith(".png") and len(curve) > 10 and "45" in words
+        on = make_handlers(state)
+        assert {"explore_ui", "explore_charts", "restore", "train", "learn_diagram"} <= set(vars(on))
+    finally:
+        state.close()

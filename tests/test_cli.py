@@ -13,7 +13,7 @@ import pytest
 
 from eqlab import cli
 from eqlab.cli import build_parser, command_for, config_from_args, main
-from eqlab.train import ARMS, CHECKPOINT_NAME, GROUPS, TrainConfig
+from eqlab.train import ARMS, CHECKPOINT_NAME, SECTIONS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--features", "16", "--depth", "4", "--patch-size", "32", "--val-size", "48", "--val-every", "0",
@@ -33,7 +33,7 @@ def test_help(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
-    for group in GROUPS.values():
+    for group in SECTIONS.values():
         assert group.__doc__.splitlines()[0] in out  # one argument group per config group
         for f in dataclasses.fields(group):
             assert "--" + f.name.replace("_", "-") in out, f.name

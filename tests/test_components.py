@@ -131,6 +131,19 @@ def test_rotation_view_summary_and_d4():
     assert names == ["invariant", "A2", "B1", "B2", "E"]
 
 
+@pytest.mark.parametrize("name, names", [("C6", ["invariant", "frequency 1", "frequency 2", "sign"]),
+                                          ("D6", ["invariant", "A2", "B1", "B2", "E1", "E2"])])
+def test_components_of_any_family_member(name, names):
+    net = build("dncnn", features=12, depth=3)
+    rows = equivariance_components(net, X, name, elements=[1, 3])
+    for layer in {r["layer"] for r in rows if r["rep"] == "regular"}:
+        for element in (1, 3):
+            parts = [r for r in rows if r["layer"] == layer and r["element"] == element]
+            assert [r["component"] for r in parts] == names
+            assert sum(r["share"] for r in parts) == pytest.approx(1.0, abs=1e-5)
+    assert {s["layer"] for s in orientation_summary(rows)} == {r["layer"] for r in rows}
+
+
 def test_exception():
     with pytest.raises(ValueError, match="square"):
         equivariance_components(StrictNet(), X[..., :12], C4())

@@ -15,10 +15,12 @@ from eqlab.data import (
     TEST_IMAGES,
     TRAIN_IMAGES,
     BicubicDown,
+    Chain,
     GaussianBlur,
     GaussianNoise,
     MotionBlur,
     PatchSampler,
+    RandomMotionBlur,
     bicubic_up,
     center_crop,
     crop_to_multiple,
@@ -259,6 +261,26 @@ def test_get_degradation():
         get_degradation("jpeg")
     with pytest.raises(TypeError, match="scale"):
         get_degradation("noise", scale=2)
+
+
+
+def test_draw_then_apply_is_the_call():
+    """Sampling apart from applying: the same generator state gives the same x either way, and a chain draws
+    each operator's part for the shape it sees."""
+    y = torch.rand(3, 2, 24, 24, generator=torch.Generator().manual_seed(1))
+    chain = Chain((RandomMotionBlur(7, noise_sigma=3.0), BicubicDown(2), GaussianNoise(10)))
+    assert chain.scale == 2
+    for op in (GaussianNoise(25), MotionBlur(9, 30.0, noise_sigma=5.0), RandomMotionBlur(5), chain):
+        drawn = op.draw(tuple(y.shape), torch.Generator().manual_seed(0))
+        assert torch.equal(op.apply(y, drawn), op(y, generator=torch.Generator().manual_seed(0)))
+    blur, down, noise = chain.draw(tuple(y.shape), torch.Generator().manual_seed(0))
+    assert down is None and noise.shape == (3, 2, 12, 12) and blur["noise"].shape == (3, 2, 24, 24)
+    assert blur["angles_deg"].shape == (3,) and 0 <= float(blur["angles_deg"].min()) < 180
+    one = torch.cat([MotionBlur(5, float(a))(yi[None]) for yi, a in zip(y, blur["angles_deg"])])
+    assert torch.equal(RandomMotionBlur(5).apply(y, dict(blur, noise=None)), one)  # one direction per image
+    assert chain.deterministic().operators[0].noise_sigma == 0 and chain.deterministic().operators[2].sigma == 0
+    with pytest.raises(ValueError, match="directions drawn for a batch of 3"):
+        RandomMotionBlur(5).apply(y, None)
 
 
 # --- synthetic -------------------------------------------------------------------------------------

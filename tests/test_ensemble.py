@@ -69,7 +69,9 @@ def test_exception():
     with pytest.raises(ValueError, match=r"\(B, C, H, W\), got torch.Size\(\[12, 12\]\)"):
         self_ensemble(random_net(), X[0, 0], "C4")
     with pytest.raises(ValueError, match="unknown group"):
-        SelfEnsemble(random_net(), "C5")
+        SelfEnsemble(random_net(), "X5")
+    with pytest.raises(ValueError, match="onto itself .* got C6"):  # 60° turns interpolate
+        SelfEnsemble(random_net(), "C6")
 
 
 def batch_norm_net():

@@ -11,10 +11,14 @@ from eqlab.groups import (
     C4,
     C8,
     D4,
+    GROUP_NAMES,
+    CyclicGroup,
+    DihedralGroup,
     Permutation,
     PixelShuffle,
     Regular,
     Trivial,
+    disk_mask,
     get_group,
     permutation,
     pixel_shuffle,
@@ -24,7 +28,10 @@ from eqlab.groups import (
 EXACT = [C2(), C4(), D4()]
 
 
-@pytest.mark.parametrize("group", EXACT + [C8()], ids=str)
+FAMILY = [CyclicGroup(n) for n in (2, 3, 5, 6, 7, 12)] + [DihedralGroup(n) for n in (2, 3, 5, 6, 8)]
+
+
+@pytest.mark.parametrize("group", EXACT + [C8()] + FAMILY, ids=str)
 def test_group_laws(group):
     e = group.identity
     elements = group.elements()
@@ -126,8 +133,12 @@ def test_exception():
         C4().rotate(torch.rand(4, 4).numpy(), 1)
     with pytest.raises(ValueError, match="shape"):
         C4().rotate(torch.rand(4), 1)
-    with pytest.raises(ValueError, match="unknown group 'C5'"):
-        get_group("C5")
+    with pytest.raises(ValueError, match="unknown group 'X4'"):
+        get_group("X4")
+    with pytest.raises(ValueError, match="unknown group 'C1'"):
+        get_group("C1")
+    with pytest.raises(ValueError, match="n >= 2, got 0"):
+        DihedralGroup(0)
     with pytest.raises(ValueError, match="needs 2 tables"):
         C2().act(torch.rand(1, 2, 3, 3), 1, permutation([[0, 1]]))
 
@@ -137,3 +148,73 @@ def test_sample_uses_generator_and_skips_identity():
     draws = [group.sample(generator=torch.Generator().manual_seed(s)) for s in range(50)]
     assert 0 not in draws and len(set(draws)) > 3
     assert group.sample(torch.Generator().manual_seed(3)) == group.sample(torch.Generator().manual_seed(3))
+
+
+def test_named_groups_are_members_of_the_families():
+    assert get_group("C4") == CyclicGroup(4) and isinstance(get_group("c4"), C4)
+    assert get_group("D4") == DihedralGroup(4) and isinstance(get_group("D4"), D4)
+    assert repr(get_group("C6")) == "CyclicGroup(6)" and repr(C8()) == "C8()"
+    assert get_group("D6").order == 12 and get_group("D6").describe(7) == "flip, rot 60°"
+    assert all(get_group(name).name == name for name in GROUP_NAMES)
+    assert {g.name for g in (C2(), C4(), D4())} == {n for n in GROUP_NAMES if get_group(n).exact}
+
+
+@pytest.mark.parametrize("group", FAMILY + [C8()], ids=str)
+def test_exactness_is_a_property_of_the_element(group):
+    x = torch.rand(2, 1, 9, 9)
+    for e in group.elements():
+        quarter_turn = group.angle_deg(e) % 90 == 0
+        assert group.is_exact(e) == quarter_turn
+        if quarter_turn:  # a permutation of the pixels: flip and rot90, bit for bit
+            k = round(group.angle_deg(e) / 90)
+            flipped = torch.flip(x, dims=(-1,)) if group.is_reflection(e) else x
+            assert torch.equal(group.rotate(x, e), torch.rot90(flipped, k, dims=(-2, -1)))
+    assert group.exact == all(group.is_exact(e) for e in group.elements())
+    assert (group.mask(9, 9) is None) == group.exact
+
+
+@pytest.mark.parametrize("group", [CyclicGroup(6), DihedralGroup(6), DihedralGroup(3)], ids=str)
+def test_interpolated_action_is_a_homomorphism_inside_the_disk(group):
+    rows = torch.arange(33.0)[:, None] - 16
+    x = torch.exp(-(rows**2 + rows.T**2 + 3 * rows) / 60)[None, None]  # smooth, not isotropic
+    mask = group.mask(33, 33)
+    for a, b in itertools.product(group.elements(), repeat=2):
+        twice, once = group.rotate(group.rotate(x, b), a), group.rotate(x, group.compose(a, b))
+        assert float(((twice - once) * mask).abs().max()) < 0.05
+    assert torch.equal(mask, disk_mask(33, 33))
+
+
+def test_c8_is_quarter_turns_then_45_degrees():
+    x = torch.rand(1, 2, 15, 15)
+    for e in range(8):
+        expected = torch.rot90(x, e // 2, dims=(-2, -1))
+        expected = rotate_by_angle(expected, 45.0) if e % 2 else expected
+        assert torch.equal(C8().rotate(x, e), expected)
+
+
+@pytest.mark.parametrize("group", FAMILY, ids=str)
+def test_regular_representation_of_the_families_is_a_homomorphism(group):
+    rep, channels = Regular(), 2 * group.order
+    for a, b in itertools.product(group.elements(), repeat=2):
+        pa, pb = rep.permutation(group, a, channels), rep.permutation(group, b, channels)
+        assert torch.equal(pb[pa], rep.permutation(group, group.compose(a, b), channels))
+
+
+def test_summary_comes_from_the_elements():
+    assert C4().summary() == "90° turns"
+    assert D4().summary() == "90° turns + mirror images"
+    assert CyclicGroup(6).summary() == "60° turns (interpolated)"
+
+
+def test_only_the_groups_module_names_the_new_members():
+    """C6 and D6 run through EQReg, the metrics and the app (tests/test_regularizer.py, test_components.py,
+    test_app.py) while no other file of the package names them: a new group is one definition."""
+    import pathlib
+    import re
+
+    import eqlab
+
+    root = pathlib.Path(eqlab.__file__).parent
+    naming = [str(p.relative_to(root)) for p in root.rglob("*.py")
+              if p.name != "groups.py" and re.search(r"\b[CD]6\b", p.read_text(encoding="utf-8"))]
+    assert naming == []

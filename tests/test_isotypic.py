@@ -3,12 +3,15 @@
 import pytest
 import torch
 
-from eqlab.groups import C2, C4, C8, D4, PixelShuffle, Regular, Trivial, permutation
+from eqlab.groups import C2, C4, C8, D4, CyclicGroup, DihedralGroup, PixelShuffle, Regular, Trivial, permutation
 from eqlab.isotypic import block_energies, block_size, characters, components, project
 
 CASES = [(C2(), Regular(), 8), (C4(), Regular(), 8), (C8(), Regular(), 16), (D4(), Regular(), 16),
          (C4(), Trivial(), 3), (C4(), PixelShuffle(2), 8), (D4(), PixelShuffle(2), 4),
-         (C4(), PixelShuffle(2, Regular()), 32), (C4(), permutation([(0, 1), (1, 0), (0, 1), (1, 0)]), 4)]
+         (C4(), PixelShuffle(2, Regular()), 32), (C4(), permutation([(0, 1), (1, 0), (0, 1), (1, 0)]), 4),
+         (CyclicGroup(6), Regular(), 12), (CyclicGroup(5), Regular(), 5), (DihedralGroup(6), Regular(), 12),
+         (DihedralGroup(3), Regular(), 6), (DihedralGroup(8), Regular(), 16)]
+FAMILY = [CyclicGroup(n) for n in range(2, 13)] + [DihedralGroup(n) for n in range(2, 10)]
 
 
 def _matrix(rep, group, element, size, channels):
@@ -62,10 +65,23 @@ def test_component_energies_add_up_to_the_total():
 
 
 def test_characters_are_orthogonal():
-    for group in (C2(), C4(), C8(), D4()):
+    for group in [C2(), C4(), C8(), D4()] + FAMILY:
         table = torch.tensor([weights for _, weights in characters(group)], dtype=torch.float64)
         gram = table @ table.T / group.order
         assert torch.allclose(gram, torch.diag(gram.diagonal()), atol=1e-9)
+
+
+@pytest.mark.parametrize("group", FAMILY, ids=str)
+def test_the_regular_representation_holds_every_character_d_squared_times(group):
+    # sum over the irreducibles of dim(component) = |G|, and each one appears: the table is complete
+    parts = components(Regular(), group, group.order)
+    assert sum(p.dim for p in parts) == group.order
+    assert [p.name for p in parts] == [name for name, _ in characters(group)]
+
+
+def test_named_components_of_d4_and_d6():
+    assert [p.name for p in components(Regular(), D4(), 8)] == ["invariant", "A2", "B1", "B2", "E"]
+    assert [p.name for p in components(Regular(), DihedralGroup(6), 12)] == ["invariant", "A2", "B1", "B2", "E1", "E2"]
 
 
 def test_exception():

@@ -9,7 +9,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from eqlab.groups import C2, C4, C8, D4, PixelShuffle, Regular, Trivial
-from eqlab.models import TASK_MODELS, DnCNN, SRNet, UNet, WindowAttentionNet, bicubic_upsample, build, names
+from eqlab.models import DnCNN, SRNet, UNet, WindowAttentionNet, bicubic_upsample, build, names
+from eqlab.tasks import TASKS
 
 # tiny widths so the whole file runs in seconds on a laptop CPU
 TINY = {
@@ -21,6 +22,7 @@ TINY = {
     "unet_p4": dict(fields=4, levels=2),
     "winattn": dict(dim=16, depth=1, window=4, heads=2),
 }
+TASK_MODELS = {name: (task.plain_model, task.strict_model) for name, task in TASKS.items()}
 STRICT = [strict for _, strict in TASK_MODELS.values()]
 PLAIN = [plain for plain, _ in TASK_MODELS.values()] + ["winattn"]
 SIZE = 16  # divisible by 2**levels and by the window

@@ -80,7 +80,7 @@ def test_exception(tmp_path):
     with pytest.raises(ValueError, match="has no field 'steps'"):
         load_recipe(bad)
     bad.write_text("[training]\nsteps = 8\n")
-    with pytest.raises(ValueError, match=r"\[training\] is not a config group"):
+    with pytest.raises(ValueError, match=r"\[training\] is not a config section"):
         load_recipe(bad)
     assert main(["train", "--recipe", str(tmp_path / "missing.toml")]) == 2
 

@@ -180,6 +180,32 @@ def test_d4_and_c8_groups():
         assert 0 < reg.raw_loss().item() < 2
 
 
+@pytest.mark.parametrize("name", ["C6", "D6"])
+def test_any_member_of_the_families_by_name(name):
+    """C6 and D6 come from eqlab.groups alone: the 180° turn is exact, the 60° one is interpolated."""
+    torch.manual_seed(0)
+    field = 6
+    isotropic = nn.Sequential(nn.Conv2d(1, 2 * field, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(2 * field, 1, 1))
+    ring = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
+    with torch.no_grad():  # equal channels within each field, kernels symmetric under every quarter turn
+        isotropic[0].weight.copy_(torch.randn(2, 1).repeat_interleave(field, 0)[:, :, None, None] * ring)
+        isotropic[0].bias.copy_(torch.randn(2).repeat_interleave(field))
+    x = torch.rand(2, 1, 17, 17)
+    reg = EQReg(isotropic, group=name, layers=["0"])
+    exact = reg.group.elements()[reg.group.order // (4 if name == "D6" else 2)]  # rot 180°
+    assert reg.group.is_exact(exact) and not reg.group.is_exact(1)
+    run(reg, isotropic, x, element=exact)
+    assert reg.raw_loss().item() < 1e-10  # exact on the grid: equivariant for free
+    run(reg, isotropic, x, element=1)
+    floor = reg.raw_loss().item()
+    assert 0 < floor < 0.05  # interpolated: a small floor inside the disk
+    random = small_cnn(width=12)
+    reg = EQReg(random, group=name)
+    out = run(reg, random, x, element=1)
+    (out.mean() + reg.loss()).backward()
+    assert reg.raw_loss().item() > 10 * floor
+
+
 def test_gradient_share_scales_with_weight():
     model = small_cnn()
     x = torch.rand(4, 1, 8, 8)

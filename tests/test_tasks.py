@@ -1,10 +1,12 @@
 """Tests for eqlab.tasks: defaults, degradations, baselines, model sizes, crops."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from eqlab.data.degrade import bicubic_up
-from eqlab.models import TASK_MODELS, build
+from eqlab.models import build, names
 from eqlab.tasks import TASKS, get_task, input_multiple, task_from_config
 
 
@@ -18,8 +20,8 @@ def test_smoke_defaults():
     assert (sr.scale, sr.sigma, sr.baseline_name) == (2, 0, "bicubic")
     deblur = get_task("deblur")
     assert (deblur.blur_length, deblur.blur_angle_deg, deblur.sigma) == (9, 30, 2.55)
-    for name, task in TASKS.items():
-        assert (task.plain_model, task.strict_model) == TASK_MODELS[name]
+    for task in TASKS.values():
+        assert {task.plain_model, task.strict_model} <= set(names())
         assert task.channels == 1
 
 
@@ -137,3 +139,49 @@ def test_evaluate_self_ensemble_and_per_image():
     assert averaged["layer_error"] == pytest.approx(plain["layer_error"])  # the layers are the net's
     assert averaged["baseline_psnr"] == plain["baseline_psnr"] and averaged["psnr"] != plain["psnr"]
     assert len(plain["per_image"]) == 2 and "psnr_rgb" in plain and "per_image" not in averaged
+
+
+def _degrade_as_eqlab_0_3(task, y, generator):
+    """eqlab 0.3's ``Task.degrade``, written out: the reference that keeps evaluate's inputs the same."""
+    from eqlab.data.degrade import BicubicDown, MotionBlur
+    from eqlab.data.kernels import filter2d, motion_kernel
+
+    b, c, h, w = y.shape
+    angles = torch.rand(b, generator=generator, dtype=torch.float64) * 180.0 if task.blur_length and task.blur_random \
+        else None
+    noise = torch.randn((b, c, h // task.scale, w // task.scale), generator=generator) if task.sigma > 0 else None
+    x = y
+    if task.blur_length and not task.blur_random:
+        x = MotionBlur(task.blur_length, task.blur_angle_deg)(x)
+    elif task.blur_length:
+        x = torch.cat([filter2d(xi[None], motion_kernel(task.blur_length, float(a))) for xi, a in zip(x, angles)])
+    if task.scale != 1:
+        x = BicubicDown(task.scale)(x)
+    return x if noise is None else x + (task.sigma / 255.0) * noise
+
+
+@pytest.mark.parametrize("name, changes", [("denoise", {}), ("sr", {}), ("deblur", {}),
+                                           ("deblur", dict(blur_random=True)), ("sr", dict(sigma=10, blur_length=5)),
+                                           ("denoise", dict(mode="rgb")), ("sr", dict(scale=3, sigma=5))])
+def test_degradation_is_bit_identical_to_0_3(name, changes):
+    """evaluate's numbers stay: the same seeds give the same degraded inputs, bit for bit."""
+    task = get_task(name, **changes)
+    for seed in range(3):
+        y = torch.rand(3, task.channels, 36, 36, generator=gen(10 + seed))
+        assert torch.equal(task.degrade(y, generator=gen(seed)), _degrade_as_eqlab_0_3(task, y, gen(seed)))
+
+
+def test_a_task_is_one_entry_that_the_zoo_and_the_app_read():
+    """The zoo's patch sides, the app's strength sliders and its notes come from eqlab.tasks.TASKS."""
+    from eqlab import zoo
+
+    assert TASKS is zoo.TASKS and {n: t.patch_size for n, t in TASKS.items()} == zoo.PATCH_SIZE
+    for task in TASKS.values():
+        slider = task.strength.slider(task)
+        assert slider["minimum"] <= getattr(task, task.strength.field) == slider["value"] <= slider["maximum"]
+    assert get_task("deblur").notes() and "30°" in get_task("deblur").notes()[0]
+    assert get_task("deblur", blur_random=True).notes() == [] and get_task("denoise").notes() == []
+    blurred_sr = get_task("sr", blur_length=5, blur_angle_deg=10)
+    assert blurred_sr.notes()[0].startswith("the blur has a fixed direction (10°)")
+    custom = dataclasses.replace(TASKS["denoise"], name="denoise50", sigma=50.0)  # a new task: one Task
+    assert custom.strength.slider(custom)["value"] == 50.0 and custom.degradation.operators[-1].sigma == 50.0

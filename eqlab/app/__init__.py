@@ -35,11 +35,12 @@ The package, one concept per module (each imports only those above it):
     explore    the Explore pictures and words: "rotate the input", the field panel, the verdict and the
                field's components (one path per request: resolve)
     charts     the native charts' data: field spectrum, per-layer and per-angle errors, training curves
-    restore    the Restore & compare tab
+    restore    the Restore & compare computation
     learn      the Learn tab's three pictures
     first      the first Explore view, cached on disk; the warm-up after launch
-    handlers   the event functions (one per API endpoint), readable errors
-    ui         build_app: the gr.Blocks layout and the event wiring
+    tabs       one module per tab (explore, restore, train, learn): its layout, its events, its event functions
+    handlers   every tab's event functions in one namespace, by API name (make_handlers)
+    ui         build_app: the tabs of TABS assembled into one gr.Blocks
     launch     main (``eqlab demo``) and launch_kwargs
 
 What is not here: any figure code the notebooks share (``eqlab.viz``; the app draws its hot-path

@@ -13,7 +13,7 @@ colours by run number, their shared legend, their axis limits), ``plot_df`` (a D
 numeric columns stay numeric when empty) and ``shown`` (what a chart is given: ``None`` for an
 empty table).
 
-What is not here: the errors (``eqlab.metrics``), the charts' look (``ui.py``).
+What is not here: the errors (``eqlab.metrics``), the charts' look (``tabs/explore.py``, ``tabs/train.py``).
 """
 
 from concurrent.futures import ThreadPoolExecutor

@@ -1,15 +1,15 @@
 """The Explore tab's pictures and words: does one layer rotate with its input, and how?
 
 What is here: ``resolve`` (the one path of every Explore request: model -> picture -> group element
--> layer, with the fall-backs and notes), ``explore_controls`` / ``controls`` (the choices that
-depend on net and group: elements, layers labelled with their representation, channels),
-``explore_view`` / ``view_of`` (for one arm, image, group element, layer and channel: the
+-> layer, with the fall-backs and notes, into a ``Resolved``), and what is shown of a ``Resolved``:
+``explore_controls`` (the choices that depend on net and group: elements, layers labelled with their
+representation, channels), ``explore_view`` (for one arm, image, group element, layer and channel: the
 side-by-side "rotate the input" strip, x | g·x | f(x) | P_g rot_g f(x) | f(g·x) | difference, the
 field panel, every channel of the field in the rows rot_g f(x), P_g rot_g f(x), f(g·x), difference,
 and the status: the errors with the verdict of ``eqlab.metrics.verdict``, the field's isotypic
 components, "orientation-carrying energy x %, its error y", and a warning when the net was trained
 for another group), ``same_element`` (keeps g meaningful when the group changes) and
-``explore_figure`` / ``figure_of`` (the same layer, field and image as a matplotlib figure).
+``explore_figure`` (the same layer, field and image as a matplotlib figure).
 
 Every choice is valid for every arm: an unknown layer, element or channel falls back to one the
 net has, with a note, so the next valid choice always repairs the tab. The numbers and maps are
@@ -19,7 +19,7 @@ module only draws them, from the app's caches: a channel change redraws, a layer
 computes one view, a view many users ask for is computed once.
 
 What is not here: the charts and the every-arm component table (``charts.py``), the errors themselves
-(``eqlab.metrics``), the Gradio wiring (``handlers.py``, ``ui.py``).
+(``eqlab.metrics``), the Gradio layout and wiring (``tabs/explore.py``).
 """
 
 import math
@@ -51,11 +51,11 @@ class View:
 
 
 def element_choices(group: Group) -> list[tuple[str, int]]:
-    """``(label, element)`` for every non-identity element; C8's odd elements say they are interpolated."""
+    """``(label, element)`` for every non-identity element; those that do not act exactly say they are interpolated."""
     labels = []
     for e in group.elements()[1:]:
         text = f"{e}: {group.describe(e)}"
-        if not group.exact and e % 2:
+        if not group.is_exact(e):
             text += " (interpolated)"
         labels.append((text, e))
     return labels
@@ -119,8 +119,9 @@ def shown_model(app, session: dict, task: str, arm: str, progress=None):
 
 
 @dataclass
-class Request:
-    """One Explore request resolved against the nets: what every view of it (panel, controls, figure) needs."""
+class Resolved:
+    """The choices of one Explore request resolved against the nets: what every view of them (panel, controls,
+    figure) needs."""
 
     task: str
     arm: str  # the arm shown (eqreg while the session has trained none)
@@ -135,7 +136,7 @@ class Request:
 
 
 def resolve(app, task: str, arm: str, sample: str, upload: str | None, group_name: str, element, layer: str | None,
-            session: dict | None = None, progress=None) -> Request:
+            session: dict | None = None, progress=None) -> Resolved:
     """The model -> picture -> layer sequence of every Explore request, written once; unknown choices fall back."""
     session = session if session is not None else {}
     task = known_task(task)
@@ -151,23 +152,17 @@ def resolve(app, task: str, arm: str, sample: str, upload: str | None, group_nam
         chosen = app.default_layer(selection)
         if layer:
             notes.append(f"layer {layer!r} is not in this net; showing {chosen.name!r}")
-    return Request(task, arm, loaded, pic, group, element, selection, chosen, warnings + more + pic.warnings, notes)
+    return Resolved(task, arm, loaded, pic, group, element, selection, chosen, warnings + more + pic.warnings, notes)
 
 
-def explore_controls(app, task: str, arm: str, group_name: str, layer: str | None, session: dict | None = None):
+def explore_controls(resolved: Resolved):
     """Choices that depend on the net and group: ``(elements, layers, layer, channels)``.
 
-    ``layers`` are ``(label, name)`` pairs; ``layer`` is the one to select (the given one when the
+    ``layers`` are ``(label, name)`` pairs; ``layer`` is the one to select (the asked one when the
     net has it); ``channels`` is the number of channels of that layer.
     """
-    request = resolve(app, task, arm, "camera", None, group_name, 1, layer, session)
-    return controls(request)
-
-
-def controls(request: Request):
-    """``(elements, layers, layer, channels)`` of a resolved request (see ``explore_controls``)."""
-    layers = [(layer_label(lay), lay.name) for lay in request.selection]
-    return element_choices(request.group), layers, request.layer.name, request.layer.channels
+    layers = [(layer_label(lay), lay.name) for lay in resolved.selection]
+    return element_choices(resolved.group), layers, resolved.layer.name, resolved.layer.channels
 
 
 def same_element(old: Group, element, new: Group) -> int:
@@ -184,16 +179,9 @@ def same_element(old: Group, element, new: Group) -> int:
     return same[0] if same else 1
 
 
-def explore_view(app, task: str, arm: str, sample: str, upload: str | None, group_name: str, element,
-                 layer: str | None, channel, session: dict | None = None, progress=None) -> View:
-    """The strip and the field panel of one arm, layer, channel and element, with the status text."""
-    return view_of(app, resolve(app, task, arm, sample, upload, group_name, element, layer, session, progress),
-                   channel)
-
-
-def view_of(app, request: Request, channel) -> View:
-    """The strip, the field panel and the status of a resolved request and one channel."""
-    r, group, element, chosen = request, request.group, request.element, request.layer
+def explore_view(app, resolved: Resolved, channel) -> View:
+    """The strip, the field panel and the status of one resolved request and one channel."""
+    r, group, element, chosen = resolved, resolved.group, resolved.element, resolved.layer
     notes = list(r.notes)
     view = app.rotation_view(r.loaded, r.pic, group, element, chosen)
     channels = view.features.shape[1]
@@ -218,7 +206,7 @@ def view_of(app, request: Request, channel) -> View:
               f"**Verdict{foreign}: {summary['verdict']}**",
               component_line(rows, summary)]
     status += warnings
-    if not group.exact and element % 2:
+    if not group.is_exact(element):
         status.append(f"{group.describe(element)} is not a symmetry of the pixel grid: the maps are rotated by "
                       "bilinear interpolation and compared inside a disk, so even a perfect net shows an error")
     status += [f"⚠️ {w}" for w in r.warnings] + [f"ℹ️ {n}" for n in notes]
@@ -335,21 +323,15 @@ def _draw(app, view, x: torch.Tensor, group: Group, element: int, c: int):
     return save_png(strip, folder / f"{stem}-strip.png"), save_png(panel, folder / f"{stem}-panel.png"), numbers
 
 
-def explore_figure(app, task: str, arm: str, sample: str, upload: str | None, group_name: str, element,
-                   layer: str | None, channel, session: dict | None = None):
+def explore_figure(app, resolved: Resolved, channel):
     """The field panel as a matplotlib figure (``eqlab.viz.rotation_panel``), on the same image, layer and field.
 
     Raises:
         ValueError: a layer or field ``eqlab.viz`` cannot draw.
     """
-    return figure_of(app, resolve(app, task, arm, sample, upload, group_name, element, layer, session), channel)
-
-
-def figure_of(app, request: Request, channel):
-    """``explore_figure`` of a resolved request."""
     from eqlab import viz
 
-    r = request
+    r = resolved
     view = app.rotation_view(r.loaded, r.pic, r.group, r.element, r.layer)  # cached: the channel count and the maps
     channels = view.features.shape[1]
     size = max(1, field_size(r.layer.rep, r.group, channels))

@@ -27,7 +27,7 @@ from eqlab.app.charts import (
     spectrum_bars,
     spectrum_words,
 )
-from eqlab.app.explore import controls, explore_view, resolve, view_of
+from eqlab.app.explore import explore_controls, explore_view, resolve
 from eqlab.app.settings import DEFAULT_SAMPLE, EXPLORE_SIDE, STRENGTH, arm_color
 
 DEFAULTS = dict(task="denoise", arm="eqreg", sample=DEFAULT_SAMPLE, upload=None, group="C4", element=1, channel=0)
@@ -91,16 +91,16 @@ def _key(app) -> str:
 
 def _compute(app) -> FirstView:
     d = DEFAULTS
-    request = resolve(app, d["task"], d["arm"], d["sample"], d["upload"], d["group"], d["element"], None)
-    elements, layers, layer, _ = controls(request)
-    view = view_of(app, request, d["channel"])
+    resolved = resolve(app, d["task"], d["arm"], d["sample"], d["upload"], d["group"], d["element"], None)
+    elements, layers, layer, _ = explore_controls(resolved)
+    view = explore_view(app, resolved, d["channel"])
     layer_rows, angle_rows, rows, notes = explore_charts(app, d["task"], d["sample"], d["upload"], d["group"])
-    position = [lay.name for lay in request.selection].index(layer) + 1
+    position = [lay.name for lay in resolved.selection].index(layer) + 1
     table = layer_components(rows, layer, position)
     return FirstView([list(e) for e in elements], [list(c) for c in layers], view.layer, view.channels, view.strip,
                      view.panel, view.status, layer_rows, angle_rows, "\n\n".join(f"ℹ️ {n}" for n in notes),
                      spectrum_bars(table, layer),
-                     spectrum_words(table, request.group.name))
+                     spectrum_words(table, resolved.group.name))
 
 
 def first_view(app) -> FirstView:
@@ -142,7 +142,8 @@ def warm(app, delay_s: float = 0.0) -> None:
     time.sleep(delay_s)
     d = DEFAULTS
     try:
-        explore_view(app, d["task"], d["arm"], d["sample"], d["upload"], d["group"], d["element"], None, d["channel"])
+        explore_view(app, resolve(app, d["task"], d["arm"], d["sample"], d["upload"], d["group"], d["element"], None),
+                     d["channel"])
         explore_charts(app, d["task"], d["sample"], d["upload"], d["group"])
         restore_update(app, d["task"], STRENGTH[d["task"]][1]["value"], d["sample"], None, "90°")
     except Exception:  # noqa: BLE001 - a warm-up failure shows up (readably) when a user asks for the same view

@@ -22,7 +22,7 @@ from eqlab import metrics
 from eqlab.app.render import Bar, gray, save_png
 from eqlab.app.settings import DEFAULT_SAMPLE, MAX_SIDE
 from eqlab.data import ALL_IMAGES, center_crop, limit_side, load_image
-from eqlab.groups import get_group, rotate_by_angle
+from eqlab.groups import disk_mask, get_group, rotate_by_angle
 from eqlab.layers import LiftingConv2d
 from eqlab.metrics import UNRELATED, verdict
 
@@ -77,7 +77,7 @@ def _rotate(app, angle: float, sample: str) -> tuple[str, str]:
         f = conv(x)[:, :1]  # channel 0: vertical edges
         fg = conv(rotate_by_angle(x, angle))[:, :1]
     rf = rotate_by_angle(f, angle)
-    mask = get_group("C8").mask(*x.shape[-2:]) if angle % 90 else None
+    mask = disk_mask(*x.shape[-2:]) if angle % 90 else None
     e = metrics.relative_error(rf, fg, mask)
     amp = float(f.abs().max()) or 1.0
     feat = lambda t: app.painter.colorize(t[0, 0].numpy(), "RdBu_r", -amp, amp)  # noqa: E731
@@ -136,7 +136,7 @@ def _round_trip(x: torch.Tensor, angle: float) -> torch.Tensor:
 
 def _grid_curve() -> list[dict]:
     x = _learn_image(DEFAULT_SAMPLE, 96)
-    disk = get_group("C8").mask(*x.shape[-2:])
+    disk = disk_mask(*x.shape[-2:])
     return [dict(angle=float(a), error=metrics.relative_error(_round_trip(x, a), x, disk),
                  series="rotate there and back") for a in range(0, 361, 5)]
 
@@ -153,7 +153,7 @@ def learn_grid(app, angle) -> tuple[str, list[dict], str]:
 
 def _grid(app, angle: float) -> tuple[str, str]:
     x = _learn_image(DEFAULT_SAMPLE, 96)
-    disk = get_group("C8").mask(*x.shape[-2:])
+    disk = disk_mask(*x.shape[-2:])
     back = _round_trip(x, angle)
     e = metrics.relative_error(back, x, disk)
     checker = ((torch.arange(12)[:, None] // 2 + torch.arange(12)[None, :] // 2) % 2).float()[None, None]

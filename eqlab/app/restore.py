@@ -8,7 +8,7 @@ before/after slider shows for an arm, from the session's last run). The shared a
 cached per image, strength and rotation: a classroom's default view is computed once.
 
 What is not here: the degradations and baselines (``eqlab.tasks``), the scores (``eqlab.metrics``),
-the Gradio wiring (``handlers.py``, ``ui.py``).
+the Gradio layout and wiring (``tabs/restore.py``).
 """
 
 import math
@@ -71,7 +71,8 @@ def restore_update(app, task: str, strength, sample: str, upload: str | None, ro
     Returns:
         ``(maps, table, status, session)``: the path of the maps picture, a list of row dicts (arm,
         source, PSNR, SSIM, the same with the rotated input, their difference, output equivariance
-        error) and a Markdown status. ``session["restore"]`` keeps the slider images of every arm.
+        error) and a Markdown status. ``session["restore"]`` keeps the slider images of every arm and
+        ``refused``, whether the upload was refused (the sample was used instead).
     """
     session = session if session is not None else {}
     warnings: list[str] = []
@@ -114,15 +115,13 @@ def restore_update(app, task: str, strength, sample: str, upload: str | None, ro
     degraded = app.pictures.get_or_make(("degraded", task, value, pic.digest), lambda: save_png(
         gray(base if t.scale > 1 else x.clamp(0, 1)), app.files / f"degraded-{app.counter()}.png"))
     session["restore"] = dict(degraded=str(degraded), outputs={a: r["png"] for a, r in results.items()},
-                              arms=list(results))
+                              arms=list(results), refused=pic.refused)
     status = [f"**{task}**, {field.replace('_', ' ')} = {value:g} · image **{pic.name}** {y.shape[-1]}×{y.shape[-2]}"
               f" · rotate the input by {group.describe(element)}: each net restores g·x too; if it is equivariant, "
               "f(g·x) equals g·f(x) (the restored image, rotated) and the bottom row stays dark"]
     status.append(output_error_line({models[a].label: r["output_error"] for a, r in results.items()},
                                     models["plain"].label if "plain" in models else None))
-    if task == "deblur":
-        status.append("the blur has a fixed direction (30°): a rotated photo is blurred along another direction, "
-                      "so here even a perfect deblurrer should *not* be rotation-equivariant")
+    status += t.notes()
     status += [f"⚠️ {w}" for w in warnings] + [f"ℹ️ {n}" for n in notes]
     return str(maps), table, "\n\n".join(status), session
 

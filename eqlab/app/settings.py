@@ -8,16 +8,16 @@ angles of the Explore chart, the training caps of the Train tab (``STEPS_CAP``, 
 ``eqlab.arms``, groups, the strength slider of each task, the sample images), the colours of the series that
 are not arms, ``InputError`` and the fall-backs for unknown tasks and groups.
 
-What is not here: the arms' colours and help texts (``eqlab.arms``: ``ARMS[name].color``,
-``.help``), the words that explain the numbers (``text.py``) and anything that computes.
+What is not here: the arms' colours and summaries (``eqlab.arms``: ``ARMS[name].color``,
+``.summary``), the words that explain the numbers (``text.py``) and anything that computes.
 """
 
 import os
 
 from eqlab.arms import ARM_NAMES, ARMS, MAX_SHARE
 from eqlab.data import ALL_IMAGES, TEST_IMAGES
-from eqlab.groups import Group, get_group
-from eqlab.tasks import TASKS as TASK_TABLE
+from eqlab.groups import GROUP_NAMES, Group, get_group
+from eqlab.tasks import TASKS
 
 # -- caps and sizes ----------------------------------------------------------------------------------
 MAX_SIDE = 512  # uploads: long side area-downscaled to this first
@@ -38,9 +38,8 @@ WEIGHT_MAX = 1.0  # EQ-Reg weight allowed in the Train tab (relative norm: >= 1e
 SHARE_RANGE = (1e-4, MAX_SHARE)  # target gradient shares allowed in the Train tab (up to the kit's share cap)
 
 # -- choices -----------------------------------------------------------------------------------------
-TASKS = tuple(TASK_TABLE)  # ("denoise", "sr", "deblur")
-GROUPS = ("C4", "D4", "C8")  # Explore; training also offers C2
-TRAIN_GROUPS = ("C2", "C4", "D4", "C8")
+GROUPS = tuple(name for name in GROUP_NAMES if get_group(name).order > 2)  # Explore (C2 is C4's half turn)
+TRAIN_GROUPS = GROUP_NAMES  # the Train tab: every group eqlab.groups offers by name
 TRAIN_COLORS = ("gray", "rgb")  # the Train tab's --color (eqlab.data.convert.MODES); the zoo's nets are gray
 YOURS = "yours"  # the arm of the model trained in this browser session
 ARM_CHOICES = list(ARM_NAMES) + [YOURS]
@@ -56,22 +55,15 @@ def arm_color(name: str) -> str:
 def arm_help(name: str) -> str:
     """One line on an arm (``eqlab.arms``), on "yours", or on an extra zoo net (e.g. ``eqreg-relative``)."""
     if name in ARMS:
-        return ARMS[name].help
+        return ARMS[name].summary
     if name == YOURS:
         return "the model you trained in the Train tab (this browser session)"
     base = name.split("-")[0]
     return f"a zoo net beside the arms, a variant of {base}" if base in ARMS else "a zoo net beside the arms"
 
 
-# What the strength slider of the Restore tab means for each task: (Task field, slider kwargs).
-STRENGTH = {
-    "denoise": ("sigma", dict(label="Noise σ (0-255 scale; the models were trained at σ = 25)", minimum=0, maximum=75,
-                              step=5, value=25)),
-    "sr": ("sigma", dict(label="Extra noise σ on the low-resolution input (trained at 0; scale ×2)", minimum=0,
-                         maximum=30, step=1, value=0)),
-    "deblur": ("blur_length", dict(label="Motion-blur length in px (trained at 9 px, 30°)", minimum=3, maximum=21,
-                                   step=2, value=9)),
-}
+# What the strength slider of the Restore tab means for each task: (Task field, slider kwargs), from eqlab.tasks.
+STRENGTH = {name: (task.strength.field, task.strength.slider(task)) for name, task in TASKS.items()}
 SAMPLES = list(TEST_IMAGES) + [n for n in ALL_IMAGES if n not in TEST_IMAGES]
 SAMPLE_CHOICES = [(f"{n} (test)" if n in TEST_IMAGES else f"{n} (train)", n) for n in SAMPLES]
 DEFAULT_SAMPLE = "camera"

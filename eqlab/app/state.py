@@ -9,7 +9,7 @@ Why the caches: a classroom asks for the same default views many times (computed
 in milliseconds), and a change of one control should compute only what changed (a channel change
 redraws from the cached view; a layer change computes one view).
 
-What is not here: what is computed (the tab modules), the page (``ui.py``).
+What is not here: what is computed (the tab modules), the page (``ui.py`` and ``tabs/``).
 """
 
 import contextlib

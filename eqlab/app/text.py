@@ -10,7 +10,7 @@ error of the Restore tab, on images), ``CHARTS`` (what the Explore charts measur
 ``FLOOR`` (the interpolation floor) and ``TRAIN_CURVES`` (how to read the Train tab).
 
 What is not here: the numbers and the sentences made from them (``eqlab.metrics.words``: the app has no
-thresholds of its own), the layout (``ui.py``).
+thresholds of its own), the layout (``tabs/``).
 """
 
 from eqlab.metrics.words import BLIND_SHARE, EQUIVARIANT, EXACT, PARTLY, UNRELATED, VOCABULARY

@@ -75,7 +75,7 @@ def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed
     if color not in TRAIN_COLORS:
         raise InputError(f"colour must be one of {TRAIN_COLORS}, got {color!r}")
     if task not in TASKS:
-        raise InputError(f"task must be one of {TASKS}, got {task!r}")
+        raise InputError(f"task must be one of {list(TASKS)}, got {task!r}")
     if arm not in ARMS:
         raise InputError(f"arm must be one of {list(ARM_NAMES)}, got {arm!r}")
     if group not in TRAIN_GROUPS:
@@ -89,7 +89,7 @@ def check_train_inputs(task, arm, start, group, mode, weight, share, steps, seed
     if net == EXTRA_NET and start != SCRATCH:
         raise InputError(f"{EXTRA_NET} starts from scratch only: it has no zoo net, and its attention layers have no "
                          "equivariant start")
-    if start == EQUIVARIANT and get_group(group).mask(3, 3) is not None:
+    if start == EQUIVARIANT and not get_group(group).exact:
         raise InputError(f"an equivariant start needs a group that acts exactly on the pixel grid (C2, C4, D4), "
                          f"got {group}: start {group} from scratch")
     steps_f = _number(steps, "steps")

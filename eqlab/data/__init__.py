@@ -11,7 +11,7 @@ What is where:
     - ``eqlab.data.convert``: float ``(C, H, W)`` tensors in ``[0, 1]``, BT.601 gray,
       ``rgb_to_gray``, ``to_mode``, ``limit_side``.
     - ``eqlab.data.kernels``: ``gaussian_kernel``, ``motion_kernel``, ``filter2d``.
-    - ``eqlab.data.degrade``: ``GaussianNoise``, ``BicubicDown`` / ``bicubic_up``,
+    - ``eqlab.data.degrade``: ``GaussianNoise``, ``BicubicDown`` / ``bicubic_up``, ``RandomMotionBlur``, ``Chain``,
       ``GaussianBlur``, ``MotionBlur``, ``get_degradation``.
     - ``eqlab.data.commute``: ``degradation_commutes`` (does ``D`` commute with a group?).
     - ``eqlab.data.synthetic``: ``oriented_image`` (the symmetry knob), ``smooth_image``,
@@ -35,9 +35,11 @@ from eqlab.data.convert import BT601, MODES, gray_to_rgb, limit_side, rgb_to_gra
 from eqlab.data.degrade import (
     DEGRADATIONS,
     BicubicDown,
+    Chain,
     GaussianBlur,
     GaussianNoise,
     MotionBlur,
+    RandomMotionBlur,
     bicubic_up,
     get_degradation,
 )
@@ -63,7 +65,8 @@ __all__ = [
     # kernels
     "gaussian_kernel", "motion_kernel", "filter2d",
     # degrade
-    "GaussianNoise", "BicubicDown", "bicubic_up", "GaussianBlur", "MotionBlur", "DEGRADATIONS", "get_degradation",
+    "GaussianNoise", "BicubicDown", "bicubic_up", "GaussianBlur", "MotionBlur", "RandomMotionBlur", "Chain",
+    "DEGRADATIONS", "get_degradation",
     # commute
     "degradation_commutes",
     # synthetic

@@ -5,11 +5,16 @@ What is here, one small dataclass per operator, each called as ``D(y, generator=
     - ``BicubicDown(scale)``: bicubic down-scaling (super-resolution), with ``bicubic_up`` as the
       classical baseline.
     - ``GaussianBlur(sigma_px, noise_sigma)``, ``MotionBlur(length, angle_deg, noise_sigma)``:
-      blur plus optional noise (deblurring).
+      blur plus optional noise (deblurring); ``RandomMotionBlur(length)``: a direction per image.
+    - ``Chain(operators)``: several operators, one after the other (a task's degradation).
     - ``DEGRADATIONS`` (name -> class) and ``get_degradation(name, **params)`` for configs and CLIs.
 
-Every operator also has ``deterministic()`` (the same operator without its noise, used by
-``eqlab.data.commute``) and ``scale`` (how much it shrinks the image: 1, or the SR factor).
+Sampling is separate from applying: ``D.draw(shape, generator)`` draws the random part (the noise,
+the blur directions; ``None`` when there is none) and ``D.apply(y, drawn)`` is deterministic, so
+the training pipeline draws in the training process and degrades in its workers;
+``D(y, generator)`` is ``D.apply(y, D.draw(y.shape, generator))``. Every operator also has
+``deterministic()`` (the same operator without its noise, used by ``eqlab.data.commute``) and
+``scale`` (how much it shrinks the image: 1, or the SR factor).
 
 What is not here: the kernels (``eqlab.data.kernels``) and the commutation check
 (``eqlab.data.commute``).
@@ -28,6 +33,7 @@ Convention:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -37,7 +43,7 @@ import torch.nn.functional as F
 from eqlab.data.kernels import filter2d, gaussian_kernel, motion_kernel
 
 __all__ = [
-    "GaussianNoise", "BicubicDown", "bicubic_up", "GaussianBlur", "MotionBlur",
+    "GaussianNoise", "BicubicDown", "bicubic_up", "GaussianBlur", "MotionBlur", "RandomMotionBlur", "Chain",
     "DEGRADATIONS", "get_degradation",
 ]
 
@@ -57,18 +63,52 @@ def _check_level(value: float, what: str) -> None:
         raise ValueError(f"{what} must be a number >= 0, got {value!r}")
 
 
-def _add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None, clip: bool) -> torch.Tensor:
-    if sigma > 0:
-        # Draw on the generator's device, then move: a CPU generator also serves CUDA batches
-        # and gives the same noise on every device.
-        device = generator.device if generator is not None else x.device
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
-        x = x + (sigma / 255.0) * noise
+def _draw_noise(shape: tuple, sigma: float, generator: torch.Generator | None, device, dtype) -> torch.Tensor | None:
+    """Standard normal noise of ``shape`` when ``sigma > 0``, else ``None``.
+
+    Drawn on the generator's device (else ``device``, else the CPU) and moved when applied: a CPU
+    generator also serves CUDA batches and gives the same noise on every device.
+    """
+    if sigma <= 0:
+        return None
+    device = generator.device if generator is not None else (device or "cpu")
+    return torch.randn(shape, generator=generator, dtype=dtype, device=device)
+
+
+def _add_noise(x: torch.Tensor, sigma: float, noise: torch.Tensor | None, clip: bool) -> torch.Tensor:
+    if noise is not None:
+        x = x + (sigma / 255.0) * noise.to(x.device)
     return x.clamp(0.0, 1.0) if clip else x
 
 
+class _Operator:
+    """What every operator shares: ``__call__`` is ``apply(y, draw(y.shape, generator))``, on a batch."""
+
+    scale: ClassVar[int] = 1
+
+    def draw(self, shape: tuple[int, int, int, int], generator: torch.Generator | None = None, device=None,
+             dtype: torch.dtype = torch.float32):
+        """The random part for clean images of ``shape`` ``(B, C, H, W)``; ``None`` when there is none."""
+        return None
+
+    def apply(self, y: torch.Tensor, drawn=None) -> torch.Tensor:
+        """``y: (B, C, H, W)`` -> ``x``, with the random part ``drawn`` by :meth:`draw`."""
+        raise NotImplementedError
+
+    def output_shape(self, shape: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """The shape of ``x`` for clean images of ``shape``."""
+        b, c, h, w = shape
+        return b, c, h // self.scale, w // self.scale
+
+    def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``y: (B, C, H, W)`` or ``(C, H, W)`` -> ``x`` of the same rank (see the class)."""
+        batch, squeeze = _as_batch(y)
+        x = self.apply(batch, self.draw(tuple(batch.shape), generator, device=batch.device, dtype=batch.dtype))
+        return x[0] if squeeze else x
+
+
 @dataclass(frozen=True)
-class GaussianNoise:
+class GaussianNoise(_Operator):
     """Additive white Gaussian noise: ``x = y + (sigma / 255) n``, ``n ~ N(0, I)``.
 
     Example:
@@ -85,10 +125,13 @@ class GaussianNoise:
     def __post_init__(self) -> None:
         _check_level(self.sigma, "sigma")
 
-    def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``y: (B, C, H, W)`` or ``(C, H, W)`` -> noisy ``x`` of the same shape."""
-        _as_batch(y)
-        return _add_noise(y, self.sigma, generator, self.clip)
+    def draw(self, shape, generator=None, device=None, dtype=torch.float32) -> torch.Tensor | None:
+        """``(B, C, H, W)`` standard normal noise, or ``None`` for ``sigma = 0``."""
+        return _draw_noise(shape, self.sigma, generator, device, dtype)
+
+    def apply(self, y: torch.Tensor, drawn: torch.Tensor | None = None) -> torch.Tensor:
+        """``y + (sigma / 255) drawn``: noisy ``x`` of the same shape."""
+        return _add_noise(y, self.sigma, drawn, self.clip)
 
     def deterministic(self) -> GaussianNoise:
         """The noise-free part: the identity (``sigma = 0``)."""
@@ -96,7 +139,7 @@ class GaussianNoise:
 
 
 @dataclass(frozen=True)
-class BicubicDown:
+class BicubicDown(_Operator):
     """Bicubic down-scaling by an integer factor, anti-aliased (like MATLAB's ``imresize``).
 
     Uses ``F.interpolate(mode="bicubic", antialias=True, align_corners=False)`` to size
@@ -115,8 +158,8 @@ class BicubicDown:
         if isinstance(self.scale, bool) or self.scale not in (2, 3, 4):
             raise ValueError(f"scale must be 2, 3 or 4, got {self.scale!r}")
 
-    def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``y: (B, C, H, W)`` or ``(C, H, W)`` -> ``x: (B, C, H / scale, W / scale)``; no randomness."""
+    def apply(self, y: torch.Tensor, drawn=None) -> torch.Tensor:
+        """``y: (B, C, H, W)`` -> ``x: (B, C, H / scale, W / scale)``; no randomness."""
         batch, squeeze = _as_batch(y)
         h, w = batch.shape[-2:]
         if h % self.scale or w % self.scale:
@@ -159,14 +202,16 @@ def bicubic_up(x: torch.Tensor, scale: int, clip: bool = True) -> torch.Tensor:
     return up[0] if squeeze else up
 
 
-class _KernelBlur:
+class _KernelBlur(_Operator):
     """What every blur shares: filter with ``self.kernel`` (reflect padding), then add noise."""
 
-    def __call__(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``y: (B, C, H, W)`` or ``(C, H, W)`` -> blurred, noisy ``x`` of the same shape."""
-        batch, squeeze = _as_batch(y)
-        x = _add_noise(filter2d(batch, self.kernel), self.noise_sigma, generator, self.clip)
-        return x[0] if squeeze else x
+    def draw(self, shape, generator=None, device=None, dtype=torch.float32) -> torch.Tensor | None:
+        """``(B, C, H, W)`` standard normal noise, or ``None`` for ``noise_sigma = 0``."""
+        return _draw_noise(shape, self.noise_sigma, generator, device, dtype)
+
+    def apply(self, y: torch.Tensor, drawn: torch.Tensor | None = None) -> torch.Tensor:
+        """``y: (B, C, H, W)`` -> blurred, noisy ``x`` of the same shape."""
+        return _add_noise(filter2d(y, self.kernel), self.noise_sigma, drawn, self.clip)
 
     def deterministic(self):
         """The same blur without noise."""
@@ -232,16 +277,93 @@ class MotionBlur(_KernelBlur):
         return motion_kernel(self.length, self.angle_deg)
 
 
+@dataclass(frozen=True)
+class RandomMotionBlur(_Operator):
+    """Motion blur along a direction drawn per image, uniform in ``[0, 180)`` degrees, then optional noise.
+
+    A fixed direction is not a symmetry of quarter turns (``MotionBlur``); a uniformly random one makes
+    the degradation rotation-symmetric in distribution.
+
+    Example:
+        >>> x = RandomMotionBlur(9)(torch.rand(2, 1, 32, 32), generator=torch.Generator().manual_seed(0))
+        >>> x.shape
+        torch.Size([2, 1, 32, 32])
+    """
+
+    length: float = 9.0  # bar length in pixels
+    noise_sigma: float = 0.0  # noise standard deviation on the 0-255 scale, added after blurring
+    clip: bool = False  # clamp the output to [0, 1]
+
+    def __post_init__(self) -> None:
+        motion_kernel(self.length, 0.0)  # validates the length
+        _check_level(self.noise_sigma, "noise_sigma")
+
+    def draw(self, shape, generator=None, device=None, dtype=torch.float32) -> dict:
+        """``{"angles_deg": (B,) float64 directions, "noise": (B, C, H, W) or None}``, in that order."""
+        angles = torch.rand(shape[0], generator=generator, dtype=torch.float64) * 180.0
+        return {"angles_deg": angles, "noise": _draw_noise(shape, self.noise_sigma, generator, device, dtype)}
+
+    def apply(self, y: torch.Tensor, drawn: dict | None = None) -> torch.Tensor:
+        """``y: (B, C, H, W)`` -> each image blurred along its own direction, then the noise."""
+        if drawn is None or len(drawn["angles_deg"]) != y.shape[0]:
+            raise ValueError(f"RandomMotionBlur.apply needs the directions drawn for a batch of {y.shape[0]}, "
+                             f"got {drawn if drawn is None else tuple(drawn['angles_deg'].shape)}")
+        angles = drawn["angles_deg"]
+        x = torch.cat([filter2d(yi[None], motion_kernel(self.length, float(a))) for yi, a in zip(y, angles)])
+        return _add_noise(x, self.noise_sigma, drawn["noise"], self.clip)
+
+    def deterministic(self):
+        """The same blur without noise (the directions stay random)."""
+        return dataclasses.replace(self, noise_sigma=0.0)
+
+
+@dataclass(frozen=True)
+class Chain(_Operator):
+    """Several operators applied one after the other: ``x = D_n(... D_1(y))`` (a task's degradation).
+
+    ``draw`` draws every operator's random part in order, each for the shape it will see.
+
+    Example:
+        >>> D = Chain((BicubicDown(2), GaussianNoise(10)))
+        >>> D(torch.rand(1, 1, 16, 16), generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([1, 1, 8, 8])
+    """
+
+    operators: tuple = ()  # the operators, first applied first
+
+    @property
+    def scale(self) -> int:
+        return math.prod(op.scale for op in self.operators)
+
+    def draw(self, shape, generator=None, device=None, dtype=torch.float32) -> list:
+        """One random part per operator (``None`` where it has none)."""
+        drawn = []
+        for op in self.operators:
+            drawn.append(op.draw(shape, generator, device=device, dtype=dtype))
+            shape = op.output_shape(shape)
+        return drawn
+
+    def apply(self, y: torch.Tensor, drawn: list | None = None) -> torch.Tensor:
+        drawn = [None] * len(self.operators) if drawn is None else drawn
+        for op, part in zip(self.operators, drawn, strict=True):
+            y = op.apply(y, part)
+        return y
+
+    def deterministic(self) -> Chain:
+        """Every operator without its noise."""
+        return Chain(tuple(op.deterministic() for op in self.operators))
+
 
 DEGRADATIONS = {
     "noise": GaussianNoise,
     "bicubic": BicubicDown,
     "gaussian_blur": GaussianBlur,
     "motion_blur": MotionBlur,
+    "random_motion_blur": RandomMotionBlur,
 }
 
 
-def get_degradation(name: str, **params) -> GaussianNoise | BicubicDown | GaussianBlur | MotionBlur:
+def get_degradation(name: str, **params) -> GaussianNoise | BicubicDown | GaussianBlur | MotionBlur | RandomMotionBlur:
     """Build a degradation by name, e.g. ``get_degradation("noise", sigma=25)``.
 
     Args:

@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 
 from eqlab.data.kernels import filter2d, gaussian_kernel
-from eqlab.groups import Group, Representation, Trivial, get_group, rotate_by_angle
+from eqlab.groups import Group, Representation, Trivial, disk_mask, get_group, rotate_by_angle
 from eqlab.metrics.components import centred, component_rows, summarize_components
 from eqlab.metrics.quality import check_images
 from eqlab.modes import evaluation
@@ -350,8 +350,8 @@ def error_vs_angle(model: nn.Module, x: torch.Tensor, angles_deg) -> list[dict]:
         for angle in angles_deg:
             angle = float(angle)
             b = _output(model, rotate_by_angle(x, angle))
-            mask = get_group("C8").mask(b.shape[-2], b.shape[-1], device=b.device) if angle % 90 else None
-            at_input = get_group("C8").mask(x.shape[-2], x.shape[-1], device=x.device) if angle % 90 else None
+            mask = disk_mask(b.shape[-2], b.shape[-1], device=b.device) if angle % 90 else None
+            at_input = disk_mask(x.shape[-2], x.shape[-1], device=x.device) if angle % 90 else None
             floor = relative_error(rotate_by_angle(blurred, angle), filter2d(rotate_by_angle(x.float(), angle), kernel),
                                    at_input)  # the input's size: an SR net's output is larger
             rows.append(dict(angle_deg=angle, value=relative_error(rotate_by_angle(out, angle), b, mask), floor=floor))

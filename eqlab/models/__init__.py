@@ -10,20 +10,20 @@ One file per net (each with its strict C4 twin where there is one):
                   ``SPANDREL`` configs              configs of many spandrel nets for tests and benchmarks
     upsample.py   ``bicubic_upsample``               rot90-exact bicubic skip
     base.py       ``RestorationNet``, ``PredictedNoise`` (what a residual net removes) and checks shared by all
-    registry.py   ``build``, ``names``, ``arguments``, ``register``, ``TASK_MODELS``
+    registry.py   ``build``, ``names``, ``arguments``, ``register`` (which nets serve a task: ``eqlab.tasks``)
 
 Every model has ``model.name``, ``model.config`` (``build(model.name, **model.config)``
 rebuilds it) and ``model.equivariance_reps(group)`` (which layers EQ-Reg hooks, and how).
 
 Example:
-    >>> from eqlab.models import build, TASK_MODELS
-    >>> plain, strict = (build(name, depth=5) for name in TASK_MODELS["denoise"])
+    >>> from eqlab.models import build
+    >>> plain, strict = build("dncnn", depth=5), build("dncnn_p4", depth=5)
 """
 
 from .base import PredictedNoise, RestorationNet
 from .dncnn import DnCNN, DnCNNP4
 from .init import initialise
-from .registry import TASK_MODELS, arguments, build, names, register
+from .registry import arguments, build, names, register
 from .srnet import SRNet, SRNetP4
 from .thirdparty import SPANDREL, SwinIRNet, build_thirdparty, spandrel_available
 from .unet import UNet, UNetP4
@@ -31,7 +31,7 @@ from .upsample import BicubicUpsample, bicubic_upsample
 from .winattn import WindowAttentionNet, WindowBlock
 
 __all__ = [
-    "build", "names", "arguments", "register", "initialise", "TASK_MODELS", "RestorationNet", "PredictedNoise",
+    "build", "names", "arguments", "register", "initialise", "RestorationNet", "PredictedNoise",
     "DnCNN", "DnCNNP4", "SRNet", "SRNetP4", "UNet", "UNetP4", "WindowAttentionNet", "WindowBlock",
     "bicubic_upsample", "BicubicUpsample", "SwinIRNet", "SPANDREL", "build_thirdparty", "spandrel_available",
 ]

@@ -88,8 +88,9 @@ def equivariant_conv_(conv: nn.Conv2d, group: Group, rep_in: Representation, rep
     if not isinstance(conv, nn.Conv2d) or conv.groups != 1 or conv.stride != (1, 1) or conv.dilation != (1, 1) \
             or conv.kernel_size[0] != conv.kernel_size[1] or conv.kernel_size[0] % 2 == 0:
         raise ValueError(f"an equivariant projection needs a stride-1 square odd-kernel nn.Conv2d, got {conv!r}")
-    if group.mask(3, 3) is not None:
-        raise ValueError(f"{group.name} acts on a pixel grid only approximately: use C2, C4 or D4")
+    if not group.exact:
+        raise ValueError(f"{group.name} acts on a pixel grid only approximately: use a group of quarter turns "
+                         f"(C2, C4, D4), got {group!r}")
     with torch.no_grad():
         weight, twirled = conv.weight, torch.zeros_like(conv.weight)
         bias = torch.zeros_like(conv.bias) if conv.bias is not None else None

@@ -1,7 +1,8 @@
 """A name -> class registry for the restoration nets, and which nets belong to which task.
 
-What is here: ``register`` (a class decorator), ``build``, ``names``, ``arguments`` and ``TASK_MODELS``.
-What is not here: the models (they register themselves when ``eqlab.models`` is imported).
+What is here: ``register`` (a class decorator), ``build``, ``names`` and ``arguments``.
+What is not here: the models (they register themselves when ``eqlab.models`` is imported) and which
+nets belong to which task (``eqlab.tasks.TASKS``).
 
 Example:
     >>> from eqlab.models import build
@@ -15,18 +16,9 @@ import inspect
 
 import torch.nn as nn
 
-__all__ = ["register", "build", "names", "arguments", "TASK_MODELS"]
+__all__ = ["register", "build", "names", "arguments"]
 
 _MODELS: dict[str, type[nn.Module]] = {}
-
-# task -> (plain net, its strict C4 twin). EQ-Reg is applied to the plain one; the twin is the
-# "EQ-CNN" baseline of the paper, with about the same number of parameters.
-TASK_MODELS: dict[str, tuple[str, str]] = {
-    "denoise": ("dncnn", "dncnn_p4"),
-    "sr": ("srnet", "srnet_p4"),
-    "deblur": ("unet", "unet_p4"),
-}
-
 
 def register(name: str):
     """Class decorator: make ``build(name)`` construct the class, and set ``cls.name = name``.

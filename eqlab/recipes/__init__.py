@@ -1,6 +1,6 @@
 """Named training recipes: plain TOML files that ``eqlab train --recipe NAME_OR_PATH`` reads.
 
-A recipe has one table per group of ``eqlab.train.TrainConfig`` (``[problem]``, ``[net]``,
+A recipe has one table per section of ``eqlab.train.TrainConfig`` (``[problem]``, ``[net]``,
 ``[method]``, ``[optim]``, ``[run]``) holding some of its fields, each with a comment saying where
 its value comes from. Fields it leaves out keep their defaults; flags on the command line override
 it (``eqlab train --recipe swinir-sr-x2 --steps 1000``). ``"none"`` is ``None``, as on the command line.
@@ -53,8 +53,8 @@ def load_recipe(name_or_path: str | Path) -> dict:
     """The fields of a recipe, flat: ``{field: value}`` for ``TrainConfig.of`` or as CLI defaults.
 
     Raises:
-        ValueError: an unknown recipe, a file that is not TOML, a table that is not a config group,
-            or a field that is not in its table's group (the message names it, and close names).
+        ValueError: an unknown recipe, a file that is not TOML, a table that is not a config section,
+            or a field that is not in its table's section (the message names it, and close names).
     """
     try:
         import tomllib
@@ -63,7 +63,7 @@ def load_recipe(name_or_path: str | Path) -> dict:
             import tomli as tomllib
         except ModuleNotFoundError:
             raise ValueError("reading a recipe needs Python 3.11 (tomllib) or the package tomli") from None
-    from eqlab.train.config import GROUPS
+    from eqlab.train.config import SECTIONS
 
     path = recipe_path(name_or_path)
     try:
@@ -71,13 +71,14 @@ def load_recipe(name_or_path: str | Path) -> dict:
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"recipe {str(path)!r} is not valid TOML: {err}") from None
     values = {}
-    for group, table in tables.items():
-        if group not in GROUPS or not isinstance(table, dict):
-            raise ValueError(f"recipe {str(path)!r}: [{group}] is not a config group; expected some of {list(GROUPS)}")
-        fields = [f.name for f in dataclasses.fields(GROUPS[group])]
+    for section, table in tables.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise ValueError(f"recipe {str(path)!r}: [{section}] is not a config section; expected some of "
+                             f"{list(SECTIONS)}")
+        fields = [f.name for f in dataclasses.fields(SECTIONS[section])]
         for key, value in table.items():
             if key not in fields:
                 hint = "".join(f" (did you mean {c!r}?)" for c in difflib.get_close_matches(key, fields, 1))
-                raise ValueError(f"recipe {str(path)!r}: [{group}] has no field {key!r}{hint}")
+                raise ValueError(f"recipe {str(path)!r}: [{section}] has no field {key!r}{hint}")
             values[key] = None if value == "none" else value
     return values

@@ -12,7 +12,7 @@ What is not here: the arms (``eqlab.arms``), the tasks and ``evaluate`` (``eqlab
 here), the file format (``eqlab.checkpoint``), the command line (``eqlab.cli``).
 """
 
-from eqlab.arms import ARM_NAMES as ARMS
+from eqlab.arms import ARMS
 from eqlab.tasks import evaluate
 from eqlab.train.callbacks import (
                                    CHECKPOINT_NAME,
@@ -25,7 +25,7 @@ from eqlab.train.callbacks import (
                                    Validation,
 )
 from eqlab.train.config import (
-                                   GROUPS,
+                                   SECTIONS,
                                    MethodConfig,
                                    NetConfig,
                                    OptimConfig,
@@ -37,7 +37,7 @@ from eqlab.train.config import (
 from eqlab.train.loop import Trainer, TrainResult, fit
 
 __all__ = [
-    "TrainConfig", "ProblemConfig", "NetConfig", "MethodConfig", "OptimConfig", "RunConfig", "GROUPS", "option",
+    "TrainConfig", "ProblemConfig", "NetConfig", "MethodConfig", "OptimConfig", "RunConfig", "SECTIONS", "option",
     "fit", "Trainer", "TrainResult", "Callback", "Validation", "StallCheck", "History", "Checkpoints", "Progress",
     "evaluate", "ARMS", "CHECKPOINT_NAME", "STALL_MARGIN_DB",
 ]

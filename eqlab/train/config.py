@@ -1,7 +1,7 @@
-"""The configuration of a training run, grouped by what owns each field.
+"""The configuration of a training run, in sections by what owns each field.
 
 =========  ===============  =========================================================  ==========
-group      class            fields                                                     on resume
+section    class            fields                                                     on resume
 =========  ===============  =========================================================  ==========
 problem    ``ProblemConfig``  task and its degradation, colour, training images, patches fixed
 net        ``NetConfig``      registry name, size, weights to start from                 fixed
@@ -12,11 +12,11 @@ run        ``RunConfig``      device, files, logging, validation                
 
 Every field is declared with :func:`option`: its default, a help text and, where it has them, its
 choices. ``eqlab train`` has one flag per field (``patch_size`` -> ``--patch-size``) generated from
-that metadata, so field names are unique across the groups. Whether a group may change when a run
-is resumed is the group's ``resumable`` class attribute, not a hand-kept list.
+that metadata, so field names are unique across the sections. Whether a section may change when a
+run is resumed is the section's ``resumable`` class attribute, not a hand-kept list.
 
 Flat access, for notebooks and scripts: ``TrainConfig.of(task="sr", steps=100)`` puts each field in
-its group, ``config.replace(arm="plain")`` changes fields, ``config.flat()`` lists them, and
+its section, ``config.replace(arm="plain")`` changes fields, ``config.flat()`` lists them, and
 reading ``config.steps`` forwards to ``config.optim.steps``.
 
 What is not here: the loop (``eqlab.train.loop``), the arms (``eqlab.arms``).
@@ -33,7 +33,7 @@ from typing import ClassVar
 from eqlab.arms import ARM_NAMES, MAX_SHARE
 from eqlab.checks import check_choice, check_int, check_number
 from eqlab.data.convert import MODES
-from eqlab.groups import get_group
+from eqlab.groups import GROUP_NAMES, get_group
 from eqlab.losses import CHARBONNIER_EPS, LOSSES
 from eqlab.models import names
 from eqlab.models.init import SCHEMES
@@ -41,7 +41,7 @@ from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT
 from eqlab.tasks import TASKS, Task, task_from_config
 
 __all__ = ["option", "ProblemConfig", "NetConfig", "MethodConfig", "OptimConfig", "RunConfig", "TrainConfig",
-           "GROUPS", "SCHEDULES"]
+           "SECTIONS", "SCHEDULES"]
 
 SCHEDULES = ("cosine", "constant", "multistep")
 
@@ -51,10 +51,10 @@ def option(default, help: str, choices: tuple | None = None):  # noqa: A002 - ar
     return field(default=default, metadata=dict(help=help, choices=choices))
 
 
-class _Group:
-    """Checks shared by the config groups."""
+class _Section:
+    """Checks shared by the config sections."""
 
-    resumable: ClassVar[bool] = False  # may this group change when a run is resumed?
+    resumable: ClassVar[bool] = False  # may this section change when a run is resumed?
 
     def _bad(self, name: str, expected: str):
         raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
@@ -67,7 +67,7 @@ class _Group:
 
 
 @dataclass
-class ProblemConfig(_Group):
+class ProblemConfig(_Section):
     """What the net learns: the task, its degradation, the training images and patches."""
 
     task: str = option("denoise", "restoration task (see eqlab.tasks)", choices=tuple(TASKS))
@@ -105,7 +105,7 @@ class ProblemConfig(_Group):
 
 
 @dataclass
-class NetConfig(_Group):
+class NetConfig(_Section):
     """Which net: a registry name (or the task's plain net / strict twin) and its size."""
 
     model: str | None = option(None, "registry name overriding the task's net (eqlab.models.names())")
@@ -132,12 +132,12 @@ class NetConfig(_Group):
 
 
 @dataclass
-class MethodConfig(_Group):
+class MethodConfig(_Section):
     """How the net is trained: the arm, the group, and the EQ-Reg penalty of the eqreg arm."""
 
     arm: str = option("eqreg", "plain, augment (paired batch), eqreg (paired + EQ-Reg) or strict (P4 twin)",
                       choices=ARM_NAMES)
-    group: str = option("C4", "symmetry group of the rotations and of the penalty", choices=("C2", "C4", "D4", "C8"))
+    group: str = option("C4", "symmetry group of the rotations and of the penalty", choices=GROUP_NAMES)
     weight: float = option(DEFAULT_WEIGHT, "EQ-Reg weight lambda (eqreg; with target_share: its starting value)")
     target_share: float | None = option(
         0.1, "hold the gradient share |grad lambda R| / |grad task| at this value by adapting lambda; none: a fixed "
@@ -177,7 +177,7 @@ class MethodConfig(_Group):
 
 
 @dataclass
-class OptimConfig(_Group):
+class OptimConfig(_Section):
     """The optimisation: steps, the learning rate and its schedule, clipping, and the seed."""
 
     loss: str = option("mse", "task loss: mse, l1 or charbonnier (eqlab.losses)", choices=LOSSES)
@@ -243,7 +243,7 @@ class OptimConfig(_Group):
 
 
 @dataclass
-class RunConfig(_Group):
+class RunConfig(_Section):
     """Where and how it runs: device, files, logging and validation (may change when resuming)."""
 
     resumable: ClassVar[bool] = True
@@ -278,14 +278,14 @@ class RunConfig(_Group):
             raise ValueError("resume (continue the run in out_dir) and overwrite (replace it) exclude each other")
 
 
-GROUPS: dict[str, type[_Group]] = {"problem": ProblemConfig, "net": NetConfig, "method": MethodConfig,
+SECTIONS: dict[str, type[_Section]] = {"problem": ProblemConfig, "net": NetConfig, "method": MethodConfig,
                                    "optim": OptimConfig, "run": RunConfig}
-_OWNER = {f.name: group for group, cls in GROUPS.items() for f in dataclasses.fields(cls)}
+_OWNER = {f.name: section for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
 
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on, in five groups; ``eqlab train`` has one flag per field.
+    """Everything a training run depends on, in five sections; ``eqlab train`` has one flag per field.
 
     Example:
         >>> config = TrainConfig.of(task="sr", arm="augment", steps=100)
@@ -301,7 +301,7 @@ class TrainConfig:
 
     @classmethod
     def of(cls, **fields) -> TrainConfig:
-        """A config from flat field names, each put in its group; the rest keep their defaults.
+        """A config from flat field names, each put in its section; the rest keep their defaults.
 
         Raises:
             TypeError: an unknown field name (the message lists close names).
@@ -311,17 +311,17 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         """Inverse of :meth:`to_dict`; a flat dict (eqlab 0.1 checkpoints) is read too."""
-        if set(values) <= set(GROUPS):
-            return cls(**{g: GROUPS[g](**values.get(g, {})) for g in GROUPS})
+        if set(values) <= set(SECTIONS):
+            return cls(**{g: SECTIONS[g](**values.get(g, {})) for g in SECTIONS})
         return cls.of(**{k: v for k, v in values.items() if k in _OWNER})
 
     def to_dict(self) -> dict:
-        """``{group: {field: value}}``, JSON-able (what checkpoints and cards store)."""
+        """``{section: {field: value}}``, JSON-able (what checkpoints and cards store)."""
         return dataclasses.asdict(self)
 
     def flat(self) -> dict:
-        """``{field: value}`` over all groups."""
-        return {k: v for group in self.to_dict().values() for k, v in group.items()}
+        """``{field: value}`` over all sections."""
+        return {k: v for section in self.to_dict().values() for k, v in section.items()}
 
     def replace(self, **fields) -> TrainConfig:
         """A copy with some fields changed, by flat name."""
@@ -331,7 +331,7 @@ class TrainConfig:
                      for k in unknown]
             raise TypeError(f"TrainConfig has no field {', '.join(hints)}")
         groups = {g: dataclasses.replace(getattr(self, g), **{k: v for k, v in fields.items() if _OWNER[k] == g})
-                  for g in GROUPS}
+                  for g in SECTIONS}
         return TrainConfig(**groups)
 
     def __getattr__(self, name: str):  # only called for names that are not attributes: the flat fields
@@ -342,8 +342,8 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the first field that is out of range; return ``self``."""
-        for group in GROUPS:
-            getattr(self, group).validate()
+        for section in SECTIONS:
+            getattr(self, section).validate()
         return self
 
     def task_spec(self) -> Task:
@@ -351,5 +351,5 @@ class TrainConfig:
         return task_from_config(self.problem)
 
     def fixed_part(self) -> dict:
-        """The groups that must not change when the run is resumed."""
-        return {g: values for g, values in self.to_dict().items() if not GROUPS[g].resumable}
+        """The sections that must not change when the run is resumed."""
+        return {g: values for g, values in self.to_dict().items() if not SECTIONS[g].resumable}

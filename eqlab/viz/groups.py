@@ -131,7 +131,7 @@ def group_orbit(x: torch.Tensor, group: Group | str) -> Figure:
         gx = group.rotate(x, element)
         show(ax, picture(gx), f"{element}: {group.describe(element)}")
         mask = group.mask(gx.shape[-2], gx.shape[-1])
-        if mask is not None and element % 2:
+        if mask is not None and not group.is_exact(element):
             ax.contour(mask.numpy().astype(float), levels=[0.5], colors="yellow", linestyles="--", linewidths=1)
     for ax in axes[group.order:]:
         ax.axis("off")

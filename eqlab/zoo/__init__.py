@@ -40,10 +40,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from eqlab.arms import ARM_NAMES as ARMS
+from eqlab.arms import ARMS
 from eqlab.checkpoint import load_checkpoint
 from eqlab.data.images import TEST_IMAGES, TRAIN_IMAGES, load_default
-from eqlab.tasks import EVAL_SEED, Task, get_task
+from eqlab.tasks import EVAL_SEED, TASKS, Task, get_task
 from eqlab.tasks import evaluate as evaluate_model
 from eqlab.train import TrainConfig
 
@@ -54,7 +54,6 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent  # eqlab/zoo: <task>/<arm>.safetensors + .json
-TASKS = ("denoise", "sr", "deblur")
 EVAL_SIZE = 96  # side of the centre crop of each test image used for the card's metrics
 MAX_BYTES = 2 * 1024 * 1024  # the size limit of one checkpoint file
 CARD_FIELDS = ("name", "task", "arm", "command", "built_by", "train_config", "recipe", "stalled", "model",
@@ -73,7 +72,7 @@ RECIPE = dict(
     val_every=0,  # validate at the start and the end only
     log_every=20,  # every second gradient-share measurement is logged
 )  # everything else (lr 2e-3 with warm-up and cosine decay, clipping, Kaiming init, target share 0.1): the defaults
-PATCH_SIZE = {"denoise": 32, "sr": 48, "deblur": 32}  # clean training patch side per task (sr: 24 px inputs)
+PATCH_SIZE = {name: task.patch_size for name, task in TASKS.items()}  # clean training patch side (Task's)
 RECIPE_SHARE = 0.1  # eqreg's target gradient share (TrainConfig's default) ...
 # ... except on SR, where the split norm from Kaiming kept orientation but left it unrelated at 0.1 (oriented
 # error 1.10 at 6000 steps) and reached 0.36 +- 0.04 at 0.3 (3 seeds, -0.09 dB against augment); from an
@@ -104,9 +103,9 @@ def recipe(task: str, arm: str, seed: int = 0, **changes) -> TrainConfig:
         the validated config.
     """
     if task not in TASKS:
-        raise ValueError(f"unknown zoo task {task!r}; expected one of {TASKS}")
+        raise ValueError(f"unknown zoo task {task!r}; expected one of {list(TASKS)}")
     if arm not in ARMS and arm not in VARIANTS:
-        raise ValueError(f"unknown arm {arm!r}; expected one of {ARMS} or a variant {tuple(VARIANTS)}")
+        raise ValueError(f"unknown arm {arm!r}; expected one of {list(ARMS)} or a variant {list(VARIANTS)}")
     per_task = EQREG_CHANGES.get(task, {}) if arm == "eqreg" else {}  # not the variants: they are their own recipe
     arm, variant = VARIANTS.get(arm, (arm, {}))
     if changes.get("init"):  # a zoo name becomes its file here: the training loop reads files only
