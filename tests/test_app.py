@@ -819,7 +819,12 @@ def test_each_tab_is_one_module_whose_events_run_without_a_server(tmp_path, file
             train.train_check("denoise", "eqreg", "scratch", "C4", "fixed λ", 1e-3, 0.1, 1, 0, "task's net")
         image, curve, words = LearnTab(state).learn_grid(45)
         assert image.endswith(".png") and len(curve) > 10 and "45" in words
+        figure, answer = LearnTab(state).learn_regimes()  # the regime map's answer, word for word the page's
+        from eqlab import zoo
+        from eqlab.metrics.words import regime_answer
+
+        assert answer.startswith(regime_answer(zoo.regimes()["cells"])) and len(figure.axes) == 3
         on = make_handlers(state)
-        assert {"explore_ui", "explore_charts", "restore", "train", "learn_diagram"} <= set(vars(on))
+        assert {"explore_ui", "explore_charts", "restore", "train", "learn_diagram", "learn_regimes"} <= set(vars(on))
     finally:
         state.close()

@@ -1,17 +1,17 @@
-"""The Learn tab: the group basics in three interactive pictures (drawn when the tab opens).
+"""The Learn tab: the group basics in three interactive pictures (drawn when the tab opens), and the regime map.
 
 What is here: ``LearnTab`` (the event functions ``learn_rotate``, ``learn_channels``, ``learn_grid``,
-``learn_diagram``, whose parameter names are the API's, and :meth:`LearnTab.build`).
+``learn_diagram``, ``learn_regimes``, whose parameter names are the API's, and :meth:`LearnTab.build`).
 What is not here: the pictures and their words (``eqlab.app.learn``).
 """
 
 from eqlab.app import text
 from eqlab.app.charts import ANGLE_COLUMNS, plot_df, shown
-from eqlab.app.learn import learn_channels, learn_grid, learn_rotate
+from eqlab.app.learn import DOCS_URL, learn_channels, learn_grid, learn_rotate
 from eqlab.app.settings import DEFAULT_SAMPLE, SAMPLE_CHOICES
 from eqlab.app.tabs.common import CHART_WIDTH, MAIN_WIDTH, TEXT_WIDTH, readable
 
-EVENTS = ("learn_rotate", "learn_channels", "learn_grid", "learn_diagram")
+EVENTS = ("learn_rotate", "learn_channels", "learn_grid", "learn_diagram", "learn_regimes")
 
 
 class LearnTab:
@@ -39,6 +39,20 @@ class LearnTab:
         from eqlab import viz
 
         return viz.channel_shift_diagram("C4", ["regular", "pixel_shuffle(2)", "trivial"], 8)
+
+    @staticmethod
+    def learn_regimes():
+        """The regime map as shipped (``eqlab.zoo.regimes``): its figure and its answer, the words of
+        ``docs/regimes.md`` (``eqlab.metrics.words.regime_answer``)."""
+        from eqlab import viz, zoo
+        from eqlab.metrics import words
+
+        shipped = zoo.regimes()
+        answer = words.regime_answer(shipped["cells"])
+        regime = (f"*Regime: small nets of width 16, {shipped['steps']} steps, seeds {shipped['seeds']}, one CPU "
+                  "thread per run; every cell, its arms and the command of each run are on the "
+                  f"[regime map]({DOCS_URL}/regimes/) (`docs/regimes.md`).*")
+        return viz.regime_figure(shipped), f"{answer}\n\n{regime}"
 
     def build(self, session) -> None:
         """Lay the tab out inside the current ``gr.Tabs`` and wire its events and API endpoints."""
@@ -75,6 +89,9 @@ class LearnTab:
                                             color_map={"rotate there and back": "#1f77b4", "you are here": "#d62728"},
                                             title="Round-trip error vs angle", height=260, color_title="")
                         grid_text = gr.Markdown()
+            with gr.Accordion("4 · When does soft equivariance pay? The regime map", open=False) as regimes:
+                regime_text = gr.Markdown()
+                regime_plot = gr.Plot(show_label=False)
             lk = dict(concurrency_limit=None, trigger_mode="always_last")
             rotate_kw = dict(fn=on["learn_rotate"], inputs=[angle, sample], outputs=[rot_img, rot_text])
             channels_kw = dict(fn=on["learn_channels"], inputs=[k, sample], outputs=[ch_img, ch_text])
@@ -87,3 +104,5 @@ class LearnTab:
                 **grid_kw, api_name=False, **lk)
             accordion.expand(on["learn_diagram"], None, diagram, api_name="learn_diagram", concurrency_limit=1,
                              concurrency_id="figure")
+            regimes.expand(on["learn_regimes"], None, [regime_plot, regime_text], api_name="learn_regimes",
+                           concurrency_limit=1, concurrency_id="figure")
