@@ -72,9 +72,9 @@ class TrainResult:
     step: int = 0  # optimizer steps taken
     stopped: bool = False  # a callback requested an early stop
     stalled: bool = False  # the final PSNR is within STALL_MARGIN_DB of the degraded input: it learned nothing
+    main: bool = True  # rank 0 under torchrun (or a single process): only it has metrics, history and paths
     collapse: str | None = None  # why the run was stopped: the penalty drove the net to its input (StallCheck)
     warnings: list[str] = field(default_factory=list)  # sentences for the user: a collapse, a capped weight
-    main: bool = True  # rank 0 under torchrun (or a single process): only it has metrics, history and paths
 
 
 def fit(config: TrainConfig, arm: Arm | None = None, callbacks=(), progress: bool = True) -> TrainResult:
