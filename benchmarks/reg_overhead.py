@@ -163,7 +163,7 @@ def worker(net: str, threads: int, args) -> None:
     print(json.dumps(row), flush=True)
 
 
-def run_worker(net: str, threads: int, args, plain: bool) -> dict:
+def run_worker(net: str, threads: int, args, plain: bool) -> dict | None:
     """:func:`worker` in a fresh process: with eqlab's allocator setting, or with glibc's defaults (``plain``)."""
     env = {k: v for k, v in os.environ.items() if k != ALLOCATOR_VARIABLE}
     if plain:
@@ -171,7 +171,11 @@ def run_worker(net: str, threads: int, args, plain: bool) -> dict:
     command = [sys.executable, os.path.abspath(__file__), "--worker", net, "--threads", str(threads),
                "--rounds", str(args.rounds), "--batch", str(args.batch), "--patch", str(args.patch),
                "--device", args.device]
-    out = subprocess.run(command, env=env, capture_output=True, text=True)
+    try:
+        out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:  # a starved or stuck process on a loaded machine: the row goes without it
+        print(f"  {net}, {threads} thread(s): no result within {args.timeout:g} s, left out", flush=True)
+        return None
     if out.returncode:
         which = "plain" if plain else "eqlab"
         raise RuntimeError(f"the {net} worker ({which} allocator) failed:\n{out.stderr[-3000:]}")
@@ -187,6 +191,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--quick", action="store_true", help="3 rounds, 1 repeat, the two small nets only")
     parser.add_argument("--plain", action="store_true", help="also measure with glibc's default allocator")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds a process may take before it is left out")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: bf16 autocast, peak memory")
     parser.add_argument("--nets", nargs="+", choices=sorted(NETS), default=sorted(NETS, key=list(NETS).index),
                         help="which nets (default: all; transformer: SwinIR if spandrel is installed, else winattn)")
@@ -213,15 +218,21 @@ def main(argv=None):
     order = [(t, n) for t in args.threads for n in nets]
     for repeat in range(args.repeats):
         for threads, net in order if repeat % 2 == 0 else order[::-1]:
-            rows.setdefault((threads, net), []).append(run_worker(net, threads, args, plain=False))
-            if args.plain and not cuda:
-                plains.setdefault((threads, net), []).append(run_worker(net, threads, args, plain=True))
+            row = run_worker(net, threads, args, plain=False)
+            if row is not None:
+                rows.setdefault((threads, net), []).append(row)
+                print(f"  repeat {repeat + 1}: {row['name']}, {threads} thread(s): exact {row['exact']:.3f}, whole "
+                      f"{row['whole']:.3f} (load {load_average():.2f})", flush=True)
+            plain = run_worker(net, threads, args, plain=True) if args.plain and not cuda else None
+            if plain is not None:
+                plains.setdefault((threads, net), []).append(plain)
     header = (f"{'net':<24}{'threads':>8}{'layers':>7}{'augment ms':>11}{'exact':>8}{'(range)':>14}{'whole':>8}"
               f"{'stoch.':>8}{'wall ex.':>9}{'memory':>8}{'mem st.':>8}{'eval':>7}{'RSS MiB':>9}"
               + (f"{'plain ex.':>10}{'plain RSS':>10}" if plains else ""))
     print(header)
     for key in order:
-        print(line(rows[key], plains.get(key), key[0]), flush=True)
+        if key in rows:
+            print(line(rows[key], plains.get(key), key[0]), flush=True)
     print(f"ratios over augment (same paired batch, no penalty), CPU time, median of {args.repeats} processes; exact: "
           f"every layer, split norm (the default), with the lowest and highest process; whole: every layer, eqlab "
           f"0.2's whole-layer relative norm; stoch.: split on a random quarter per step; wall ex.: exact in wall "
@@ -235,7 +246,7 @@ def line(rows: list[dict], plains: list[dict] | None, threads: int) -> str:
     def med(key, of=rows):
         return statistics.median(r[key] for r in of)
 
-    exact = [r["exact"] for r in rows]
+    exact = [r["exact"] for r in rows]  # the range also says how many processes answered
     text = (f"{rows[0]['name']:<24}{threads:>8}{rows[0]['layers']:>7}{med('augment_ms'):>11.1f}{med('exact'):>8.3f}"
             f"{f'({min(exact):.3f}-{max(exact):.3f})':>14}{med('whole'):>8.3f}{med('stochastic'):>8.3f}"
             f"{med('wall_exact'):>9.3f}{med('memory'):>8.3f}{med('memory_stochastic'):>8.3f}{med('eval'):>7.3f}"

@@ -114,7 +114,7 @@ def config_from_args(args: argparse.Namespace, **overrides):
 # Fields a command always spells out, so it stays exact when a default of TrainConfig changes.
 _ALWAYS = ("task", "arm", "seed", "steps", "features", "depth", "levels", "batch_size", "patch_size", "lr", "group",
            "warmup", "schedule", "clip")
-_ALWAYS_EQREG = ("weight", "target_share", "norm", "share_every")
+_ALWAYS_EQREG = ("weight", "target_share", "norm", "share_every", "max_share")
 
 
 def command_for(config) -> str:
