@@ -41,6 +41,6 @@ from eqlab.regularizer import EQReg  # noqa: E402
 
 THREADS = choose_threads(_policy)  # "user", "passive", "one thread" or "too late" (see eqlab.machine)
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 __all__ = ["EQReg", "C2", "C4", "D4", "C8", "CyclicGroup", "DihedralGroup", "get_group", "groups", "metrics",
            "__version__", "THREADS", "ALLOCATOR"]
