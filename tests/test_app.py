@@ -200,11 +200,11 @@ def test_verdicts_come_from_the_metrics_and_say_blind(served):
     assert "Verdict: orientation-blind" in view.status and "orientation-carrying energy 0 %," in view.status
     assert "exactly equivariant" not in view.status  # ... never called equivariant
     exact = Loaded(_blind_net(wobble=0.0), "yours", "yours (exact)", ("test", "exact"), "C4")
-    other = explore_view(app_, "denoise", "yours", "camera", None, "C4", 1, "body.0.conv", 0,
-                         {"mine": {"denoise": {"loaded": exact, "label": "exact"}}})
+    other = explore_view(app_, resolve(app_, "denoise", "yours", "camera", None, "C4", 1, "body.0.conv",
+                                       {"mine": {"denoise": {"loaded": exact, "label": "exact"}}}), 0)
     assert "Verdict: exactly equivariant" in other.status and "blind" not in other.status  # issue 27: not blind
     for task in ("denoise", "sr", "deblur"):  # issue 27: no strict layer is called blind
-        other = explore_view(app_, task, "strict", "camera", None, "C4", 1, "head", 0)
+        other = explore_view(app_, resolve(app_, task, "strict", "camera", None, "C4", 1, "head"), 0)
         assert "Verdict: exactly equivariant" in other.status and "blind" not in other.status, other.status
     assert "trained for C4" in view.status and "not trained for" not in view.status
     view = explore_view(app_, resolve(app_, "denoise", "yours", "camera", None, "D4", 5, "body.0.conv", session), 0)
