@@ -471,8 +471,10 @@ def write_page(records: dict, args, sessions: list[dict], deblur: str = "") -> P
         equal_time=equal_time_section(records, entries), deblur=deblur or DEBLUR, csv_rows=len(rows),
         machine=(f"{machine.get('cpu')}, {machine.get('cpu_count')} cores, torch {machine.get('torch')}, "
                  f"one thread per run, two runs at a time") if machine else "–",
-        sessions=("Grid time: " + "; ".join(f"`{s['command']}` {s['wall_time_s'] / 60:.0f} min" for s in sessions)
-                  + f"; written {datetime.date.today().isoformat()}.") if sessions else "",
+        sessions=(("Grid time: " + "; ".join(f"`{s['command']}` {s['wall_time_s'] / 60:.0f} min" for s in sessions)
+                   + "; ") if sessions else "") + (f"{sum(r.get('job_s', 0) for r in records.values()) / 3600:.1f} "
+                                                   f"worker-hours of training and scoring in all; written "
+                                                   f"{datetime.date.today().isoformat()}."),
     )
     if args.readme:
         write_readme_block(Path(args.readme), values["answer"], flat, args)
@@ -500,6 +502,18 @@ def write_readme_block(readme: Path, answer: str, cells: list[dict], args) -> No
 DEBLUR = "(see the closing note of the regime issue)"
 
 
+def snapshot(records: dict, folder: Path, sessions: list[dict]) -> None:
+    """The records as a cache of their own, without the per-step histories (what the page needs, and enough for
+    ``run_grid`` to skip them: their spec is kept)."""
+    from eqlab.experiments import _cache_path
+    from eqlab.files import write_text
+
+    for key, record in records.items():
+        write_text(_cache_path(folder, key), json.dumps({k: v for k, v in record.items() if k != "history"},
+                                                          indent=1, default=float))
+    write_text(folder / "sessions.json", json.dumps(sessions, indent=1))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", default="runs/regimes", help="the run cache (default runs/regimes)")
@@ -514,6 +528,8 @@ def main(argv=None) -> int:
     parser.add_argument("--write-only", action="store_true", help="write the page from the cache, train nothing")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="train only these (the page shows whatever the cache holds)")
+    parser.add_argument("--snapshot", default=None, help="also copy the cache's records, without their training "
+                        "histories, into this folder (a cache the repository keeps: --cache it to resume the grid)")
     parser.add_argument("--data-only", action="store_true", help="write the cells' data folders, train nothing")
     args = parser.parse_args(argv)
     cache = Path(args.cache)
@@ -536,7 +552,10 @@ def main(argv=None) -> int:
         command = " ".join(["python", "scripts/regimes.py", *(sys.argv[1:] if argv is None else argv)])
         sessions.append(dict(command=command, wall_time_s=time.perf_counter() - start))
         sessions_file.write_text(json.dumps(sessions, indent=1))
-    print(f"wrote {write_page(load_records(cache), args, sessions)}")
+    records = load_records(cache)
+    if args.snapshot:
+        snapshot(records, Path(args.snapshot), sessions)
+    print(f"wrote {write_page(records, args, sessions)}")
     return 0
 
 
