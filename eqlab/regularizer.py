@@ -19,16 +19,16 @@ Four norms, each a class registered in :data:`NORMS` by its name (what ``EQReg(n
   But the whole layer is one number, and a regular field whose channels are all equal and
   isotropic satisfies it for free: trained with it, the zoo's nets kept 1--16 % of their energy in
   the part that carries orientation (strict twins: 25--53 %) and that part stayed unrelated.
-- ``norm="split"`` (:data:`DEFAULT_NORM`): the same ratio for the invariant part and for the oriented part of each field
-  (``eqlab.isotypic``), averaged; ``norm="components"``: for every isotypic component. Each part is
+- ``norm="split"`` (:data:`DEFAULT_NORM`): the same ratio for the invariant part and for the oriented
+  part of each field (``eqlab.isotypic``), averaged; ``norm="components"``: for every isotypic component. Each part is
   scale-free on its own, so making a field blind no longer lowers the penalty
   (``docs/orientation.md`` measures what each learns).
 
 What is here: the norms (``Norm``, one class each, and the table ``NORMS``) and ``EQReg`` (hooks, the
 term of each layer by its norm, loss, per-layer stats, gradient share, the report of what it regularized,
-the stochastic layer subset, the reference preset). Which layers, with
-which layout and representation, is ``eqlab.selection``; pairing is ``eqlab.groups.Group.pair``;
-training is ``eqlab.train``; measuring a trained net is ``eqlab.metrics``.
+the stochastic layer subset, the reference preset). Which layers, with which layout and representation,
+is ``eqlab.selection``; pairing is ``eqlab.groups.Group.pair``; training is ``eqlab.train``; measuring a
+trained net is ``eqlab.metrics``.
 
 How a term is computed: for the exact groups (C2, C4, D4) every layout but ``Function`` makes the
 whole action -- layout, rotation and channel permutation -- one permutation of the entries of an
@@ -118,10 +118,10 @@ class _GatherTerm(torch.autograd.Function):
     .. math:: \\partial_{y_0} \\tfrac{N}{S} = \\tfrac{2}{S} A^T (d - L\\, A y_0), \\quad
               \\partial_{y_1} \\tfrac{N}{S} = \\tfrac{2}{S} ((L - 1)\\, d - L\\, A y_0), \\quad L = N / S
 
-    and for the paper norm ``||d||``: ``A^T d / ||d||`` and ``-d / ||d||``. Which one is the norm's
-    (``relative``: ``Norm.scale_free`` of :class:`Relative` or :class:`Paper`, the classes that apply it). ``A y_0`` and ``d`` are
-    the only tensors saved: the backward needs both halves (the denominator is not detached), and the
-    layer output itself must not be saved (an in-place activation may overwrite it).
+    and for the paper norm ``||d||``: ``A^T d / ||d||`` and ``-d / ||d||``; which one is the norm's
+    (``relative``: the ``scale_free`` of :class:`Relative` or :class:`Paper`, the classes that apply it).
+    ``A y_0`` and ``d`` are the only tensors saved: the backward needs both halves (the denominator is not
+    detached), and the layer output itself must not be saved (an in-place activation may overwrite it).
     ``tests/test_regularizer.py`` checks values and gradients against the term written plainly.
     """
 
@@ -346,7 +346,7 @@ class Paired:
     aspect: float = 1.0
 
     def raw(self, out: torch.Tensor, layer: Layer) -> tuple | None:
-        """One image's raw output shape when the layer's layout permutes entries (a fused term can gather), else None."""
+        """One image's raw output shape where the layer's layout permutes entries (a fused term gathers), else None."""
         return layer.layout.per_image(out, self.images) if layer.layout.permutes else None
 
     def gather(self, out: torch.Tensor, layer: Layer, raw: tuple) -> tuple[torch.Tensor, torch.Tensor]:
@@ -410,7 +410,7 @@ class _WholeLayer(Norm):
 
 
 class Relative(_WholeLayer):
-    """``norm="relative"``: :math:`\\|d\\|^2 / (\\|y_0\\|^2 + \\|y_1\\|^2)` per layer, in [0, 2] (eqlab 0.2's default)."""
+    """``norm="relative"``: :math:`\\|d\\|^2 / (\\|y_0\\|^2 + \\|y_1\\|^2)` per layer, in [0, 2] (eqlab 0.2's)."""
 
     name = "relative"
     normalises = "the whole layer: eqlab 0.2's, met by orientation-blind fields"
@@ -439,7 +439,8 @@ class _ByComponent(Norm):
         return None
 
     def term(self, out: torch.Tensor, layer: Layer, paired: Paired) -> torch.Tensor:
-        """The mean over the groups of components of :math:`\\|\\Pi_k d\\|^2 / (\\|\\Pi_k A y_0\\|^2 + \\|\\Pi_k y_1\\|^2)`."""
+        """The mean over the groups of components ``k`` of
+        :math:`\\|\\Pi_k d\\|^2 / (\\|\\Pi_k A y_0\\|^2 + \\|\\Pi_k y_1\\|^2)`."""
         raw = paired.raw(out, layer)
         if raw is not None:
             channels = layer.layout.map_shape(raw, paired.aspect)[0]
@@ -466,7 +467,7 @@ class Split(_ByComponent):
         return tuple(p for p in (invariant, oriented) if p)
 
     def fused(self, out: torch.Tensor, layer: Layer, paired: Paired, raw: tuple, channels: int) -> torch.Tensor | None:
-        """One gather and the field means (:class:`_SplitTerm`): regular fields and pixel-shuffle blocks, exact groups."""
+        """One gather and the field means (:class:`_SplitTerm`): regular fields, pixel-shuffle blocks, exact groups."""
         if not paired.group.exact:
             return None
         last = not isinstance(layer.layout, Map)  # tokens, windows, channels-last maps: (..., C)
