@@ -48,7 +48,7 @@ import torch.nn as nn
 from eqlab.checks import check_choice, check_int, check_number
 from eqlab.groups import Group, get_group
 from eqlab.losses import TaskLoss
-from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT, EQReg, gradient_ratio
+from eqlab.regularizer import DEFAULT_NORM, DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT, EQReg, gradient_ratio
 
 __all__ = ["Arm", "Plain", "Augment", "EQRegArm", "Strict", "StepLoss", "ARMS", "ARM_NAMES", "make_arm", "MAX_SHARE",
            "PenaltyWarning"]
@@ -203,7 +203,7 @@ class EQRegArm(Augment):
         max_share: the most of the update a fixed weight may make the penalty drive, and the largest
             ``target_share`` (``MAX_SHARE``); ``None``: no cap (a collapse is still stopped). It acts
             where the share is measured (``share_every``).
-        norm: ``"split"`` (default), ``"relative"``, ``"components"`` or ``"paper"`` (see ``eqlab.regularizer``).
+        norm: the name of a penalty norm in ``eqlab.regularizer.NORMS`` (default ``DEFAULT_NORM``, ``"split"``).
         share_every: steps between measurements (step 1 always); 0: never (only with a fixed weight).
         layers, reps, skip: which layers, with which representations, and which left plain (``skip``:
             name patterns such as ``"*.attn.qkv"``; see ``EQReg``).
@@ -219,7 +219,7 @@ class EQRegArm(Augment):
     summary = "same net and batches, plus the EQ-Reg penalty"
     penalized = True
 
-    def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = "split",
+    def __init__(self, weight: float = DEFAULT_WEIGHT, target_share: float | None = None, norm: str = DEFAULT_NORM,
                  share_every: int = 10, layers="auto", reps=None, layer_fraction: float = 1.0,
                  identity_draws: bool = False, skip=None, regularizer=EQReg, max_share: float | None = MAX_SHARE,
                  **options):

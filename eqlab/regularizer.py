@@ -7,7 +7,8 @@ after the representation's channel permutation ``P_g``:
 
 .. math:: d_l = P_g\\, \\mathrm{rot}_g(y_0) - y_1
 
-Four norms:
+Four norms, each a class registered in :data:`NORMS` by its name (what ``EQReg(norm=...)``,
+``TrainConfig``'s ``method.norm`` and the CLI's ``--norm`` accept):
 
 - ``norm="paper"``: :math:`R = \\sum_l \\|d_l\\|_2`, exactly the reference code (``torch.norm``,
   unsquared, unnormalised). Its scale grows with batch, width and patch size, so its weight
@@ -18,15 +19,16 @@ Four norms:
   But the whole layer is one number, and a regular field whose channels are all equal and
   isotropic satisfies it for free: trained with it, the zoo's nets kept 1--16 % of their energy in
   the part that carries orientation (strict twins: 25--53 %) and that part stayed unrelated.
-- ``norm="split"`` (default): the same ratio for the invariant part and for the oriented part of each field
-  (``eqlab.isotypic``), averaged; ``norm="components"``: for every isotypic component. Each part is
+- ``norm="split"`` (:data:`DEFAULT_NORM`): the same ratio for the invariant part and for the oriented
+  part of each field (``eqlab.isotypic``), averaged; ``norm="components"``: for every isotypic component. Each part is
   scale-free on its own, so making a field blind no longer lowers the penalty
   (``docs/orientation.md`` measures what each learns).
 
-What is here: ``EQReg`` (hooks, the fused term, loss, per-layer stats, gradient share, the report
-of what it regularized, the stochastic layer subset, the reference preset). Which layers, with
-which layout and representation, is ``eqlab.selection``; pairing is ``eqlab.groups.Group.pair``;
-training is ``eqlab.train``; measuring a trained net is ``eqlab.metrics``.
+What is here: the norms (``Norm``, one class each, and the table ``NORMS``) and ``EQReg`` (hooks, the
+term of each layer by its norm, loss, per-layer stats, gradient share, the report of what it regularized,
+the stochastic layer subset, the reference preset). Which layers, with which layout and representation,
+is ``eqlab.selection``; pairing is ``eqlab.groups.Group.pair``; training is ``eqlab.train``; measuring a
+trained net is ``eqlab.metrics``.
 
 How a term is computed: for the exact groups (C2, C4, D4) every layout but ``Function`` makes the
 whole action -- layout, rotation and channel permutation -- one permutation of the entries of an
@@ -42,9 +44,11 @@ mode: outside the context the model runs exactly as if EQ-Reg did not exist.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import ClassVar
 
 import torch
 import torch.distributed as dist
@@ -52,14 +56,14 @@ import torch.nn as nn
 
 from eqlab.checks import check_choice, check_number
 from eqlab.groups import Group, Representation, get_group
-from eqlab.isotypic import block_energies, components
+from eqlab.isotypic import Component, block_energies, components
 from eqlab.layouts import Layout, Map
 from eqlab.selection import Layer, Selection, select
 
-__all__ = ["EQReg", "gradient_ratio", "DEFAULT_WEIGHT", "REFERENCE_WEIGHT", "NORMS", "Layer"]
+__all__ = ["EQReg", "gradient_ratio", "DEFAULT_WEIGHT", "REFERENCE_WEIGHT", "NORMS", "DEFAULT_NORM", "Norm", "Paired",
+           "get_norm", "Split", "Relative", "Components", "Paper", "Layer"]
 
-NORMS = ("relative", "paper", "split", "components")
-COMPONENT_NORMS = {"split": "invariant part and oriented part", "components": "every isotypic component"}
+DEFAULT_NORM = "split"  # the penalty norm of EQReg, TrainConfig and the CLI (docs/orientation.md says why)
 DEFAULT_WEIGHT = 1e-4  # relative norm, MSE task loss; see README "choosing the weight"
 # The reference code's lambda: 1e-8 for RCDNet (yulu919/EQ-REG Derain/RCDNet_code/for_syn/src/trainer_loss.py:57),
 # DICDNet and OSCNet (MAR/DICDNet_REG/train.py:54, MAR/OSCNet_REG/train.py:54); 1e-6 for ACDNet
@@ -114,9 +118,10 @@ class _GatherTerm(torch.autograd.Function):
     .. math:: \\partial_{y_0} \\tfrac{N}{S} = \\tfrac{2}{S} A^T (d - L\\, A y_0), \\quad
               \\partial_{y_1} \\tfrac{N}{S} = \\tfrac{2}{S} ((L - 1)\\, d - L\\, A y_0), \\quad L = N / S
 
-    and for the paper norm ``||d||``: ``A^T d / ||d||`` and ``-d / ||d||``. ``A y_0`` and ``d`` are
-    the only tensors saved: the backward needs both halves (the denominator is not detached), and the
-    layer output itself must not be saved (an in-place activation may overwrite it).
+    and for the paper norm ``||d||``: ``A^T d / ||d||`` and ``-d / ||d||``; which one is the norm's
+    (``relative``: the ``scale_free`` of :class:`Relative` or :class:`Paper`, the classes that apply it).
+    ``A y_0`` and ``d`` are the only tensors saved: the backward needs both halves (the denominator is not
+    detached), and the layer output itself must not be saved (an in-place activation may overwrite it).
     ``tests/test_regularizer.py`` checks values and gradients against the term written plainly.
     """
 
@@ -296,22 +301,18 @@ def _uniform_field(rep: Representation, group: Group, channels: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def _parts(rep: Representation, group: Group, channels: int, norm: str) -> tuple[tuple, ...]:
-    """The component groups a component norm normalises separately: indices into ``components(...)``."""
-    parts = components(rep, group, channels)
-    if norm == "components":
-        return tuple((i,) for i in range(len(parts)))
-    oriented = tuple(i for i, part in enumerate(parts) if not part.invariant)
-    invariant = tuple(i for i, part in enumerate(parts) if part.invariant)
-    return tuple(p for p in (invariant, oriented) if p)
+def _parts(rep: Representation, group: Group, channels: int, norm: _ByComponent) -> tuple[tuple[int, ...], ...]:
+    """The groups of components a component norm normalises separately: indices into ``components(...)``."""
+    return norm.grouping(components(rep, group, channels))
 
 
 def _component_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: int, rep: Representation,
                     norm: str) -> torch.Tensor:
     """The penalty normalised per isotypic component (``eqlab.isotypic``), on maps ``(B, C, H, W)``.
 
-    With :math:`\\Pi_k` the projector of a group of components (``"split"``: the invariant part and
-    the oriented part; ``"components"``: every isotypic component on its own),
+    With :math:`\\Pi_k` the projector of a group of components (``norm``, the name of a component norm:
+    ``"split"``: the invariant part and the oriented part; ``"components"``: every isotypic component on
+    its own),
 
     .. math:: R_l = \\frac{1}{K} \\sum_k \\frac{\\|\\Pi_k d\\|^2}{\\|\\Pi_k A y_0\\|^2 + \\|\\Pi_k y_1\\|^2}
 
@@ -322,8 +323,186 @@ def _component_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: i
     parts = components(rep, group, a.shape[1])
     diff = block_energies(a - b, parts)  # (P,)
     energy = block_energies(a, parts) + block_energies(b, parts)
-    terms = [diff[list(k)].sum() / (energy[list(k)].sum() + _EPS) for k in _parts(rep, group, a.shape[1], norm)]
+    grouping = _parts(rep, group, a.shape[1], get_norm(norm))
+    terms = [diff[list(k)].sum() / (energy[list(k)].sum() + _EPS) for k in grouping]
     return torch.stack(terms).mean()
+
+
+# -- the penalty norms ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Paired:
+    """One paired forward pass as a norm's term reads it.
+
+    Args:
+        group: the group whose ``element`` turned the second half of the batch.
+        element: the element compared (``d = P_g rot_g y_0 - y_1``).
+        images: the model input's batch ``2B`` (a layer's output may hold more rows: windows, tokens).
+        aspect: the input's height / width (how a token or window layout unfolds into maps).
+    """
+
+    group: Group
+    element: int
+    images: int
+    aspect: float = 1.0
+
+    def raw(self, out: torch.Tensor, layer: Layer) -> tuple | None:
+        """One image's raw output shape where the layer's layout permutes entries (a fused term gathers), else None."""
+        return layer.layout.per_image(out, self.images) if layer.layout.permutes else None
+
+    def gather(self, out: torch.Tensor, layer: Layer, raw: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cached gather index of the whole action on one image's raw output and its inverse, ``(K,)`` each."""
+        return _gather(layer.layout, raw, self.aspect, self.group, self.element, layer.rep, str(out.device))
+
+    def halves(self, out: torch.Tensor, layer: Layer) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y_0, y_1)``: the layer's paired output as two map batches ``(B, C, H, W)``."""
+        maps = layer.layout.to_map(out, self.images, self.aspect)  # (2B, C, H, W)
+        half = self.images // 2
+        return maps[:half], maps[half:]
+
+
+class Norm(ABC):
+    """A penalty norm: one layer's term from its paired output, and how the layers' terms add up.
+
+    A new norm is one subclass (its ``name``, what it ``normalises``, whether it is ``scale_free``, and
+    :meth:`term`, with its fused gradient where it has one) and one entry of :data:`NORMS`; it is then a
+    choice of ``EQReg(norm=...)``, of ``TrainConfig``'s ``method.norm`` and of the CLI's ``--norm``.
+    """
+
+    name: ClassVar[str]  # its key in NORMS: the public argument ``norm=...``
+    normalises: ClassVar[str]  # what the squared difference is divided by, in words (the config's help)
+    scale_free: ClassVar[bool]  # unchanged when a layer's features are rescaled; the layers' terms are then averaged
+
+    @abstractmethod
+    def term(self, out: torch.Tensor, layer: Layer, paired: Paired) -> torch.Tensor:
+        """The term of one layer: a scalar float32 tensor in the graph.
+
+        Args:
+            out: the layer's paired output in its layout (``(2B, C, H, W)`` for a map), first half from ``x``.
+            layer: its representation and layout.
+            paired: the group element and the input batch of the pass.
+        """
+
+    def total(self, terms: list[torch.Tensor], chosen: int) -> torch.Tensor:
+        """The unweighted penalty from the terms computed in a pass, out of ``chosen`` regularized layers.
+
+        A scale-free norm takes their mean, the others their sum times ``chosen / len(terms)``: unbiased
+        either way when a layer subset was drawn (``EQReg(layer_fraction=...)``).
+        """
+        total = torch.stack(terms).sum()
+        return total / len(terms) if self.scale_free else total * (chosen / len(terms))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class _WholeLayer(Norm):
+    """A norm of the whole layer's difference: one gather for the exact groups (:class:`_GatherTerm`), autograd
+    ops on the maps otherwise (C8, ``Function`` layouts)."""
+
+    def term(self, out: torch.Tensor, layer: Layer, paired: Paired) -> torch.Tensor:
+        """:math:`\\|d\\|^2 / (\\|y_0\\|^2 + \\|y_1\\|^2)` when scale-free, else :math:`\\|d\\|`."""
+        raw = paired.raw(out, layer)
+        if paired.group.exact and raw is not None:
+            index, inverse = paired.gather(out, layer, raw)
+            return _GatherTerm.apply(out.reshape(paired.images, -1), index, inverse, self.scale_free)
+        y0, y1 = paired.halves(out, layer)
+        return _plain_term(y0, y1, paired.group, paired.element, layer.rep, self.scale_free)
+
+
+class Relative(_WholeLayer):
+    """``norm="relative"``: :math:`\\|d\\|^2 / (\\|y_0\\|^2 + \\|y_1\\|^2)` per layer, in [0, 2] (eqlab 0.2's)."""
+
+    name = "relative"
+    normalises = "the whole layer: eqlab 0.2's, met by orientation-blind fields"
+    scale_free = True
+
+
+class Paper(_WholeLayer):
+    """``norm="paper"``: :math:`\\|d\\|_2` per layer, summed: the reference code's ``torch.norm``."""
+
+    name = "paper"
+    normalises = "nothing: unnormalised torch.norm, the reference formula"
+    scale_free = False
+
+
+class _ByComponent(Norm):
+    """A norm normalised per group of isotypic components (:func:`_component_term`): the mean of their ratios."""
+
+    scale_free = True
+
+    @abstractmethod
+    def grouping(self, parts: list[Component]) -> tuple[tuple[int, ...], ...]:
+        """The groups of ``parts`` (indices) normalised separately."""
+
+    def fused(self, out: torch.Tensor, layer: Layer, paired: Paired, raw: tuple, channels: int) -> torch.Tensor | None:
+        """The term by a fused path where the norm has one for this layer; None: written with projectors."""
+        return None
+
+    def term(self, out: torch.Tensor, layer: Layer, paired: Paired) -> torch.Tensor:
+        """The mean over the groups of components ``k`` of
+        :math:`\\|\\Pi_k d\\|^2 / (\\|\\Pi_k A y_0\\|^2 + \\|\\Pi_k y_1\\|^2)`."""
+        raw = paired.raw(out, layer)
+        if raw is not None:
+            channels = layer.layout.map_shape(raw, paired.aspect)[0]
+            if len(_parts(layer.rep, paired.group, channels, self)) == 1:
+                return Relative().term(out, layer, paired)  # one part (an image-valued, trivial layer): the same value
+            fused = self.fused(out, layer, paired, raw, channels)
+            if fused is not None:
+                return fused
+        y0, y1 = paired.halves(out, layer)
+        return _component_term(y0, y1, paired.group, paired.element, layer.rep, self.name)
+
+
+class Split(_ByComponent):
+    """``norm="split"`` (the default): the invariant part and the oriented part of every field, each normalised
+    on its own; fused (:class:`_SplitTerm`) for the exact groups where a field's invariant part is its mean."""
+
+    name = "split"
+    normalises = "the invariant and the oriented part of every field normalised apart"
+
+    def grouping(self, parts: list[Component]) -> tuple[tuple[int, ...], ...]:
+        """``(invariant, oriented)``, each the indices of its components (an empty one left out)."""
+        invariant = tuple(i for i, part in enumerate(parts) if part.invariant)
+        oriented = tuple(i for i, part in enumerate(parts) if not part.invariant)
+        return tuple(p for p in (invariant, oriented) if p)
+
+    def fused(self, out: torch.Tensor, layer: Layer, paired: Paired, raw: tuple, channels: int) -> torch.Tensor | None:
+        """One gather and the field means (:class:`_SplitTerm`): regular fields, pixel-shuffle blocks, exact groups."""
+        if not paired.group.exact:
+            return None
+        last = not isinstance(layer.layout, Map)  # tokens, windows, channels-last maps: (..., C)
+        field = _uniform_field(layer.rep, paired.group, channels)
+        if not field or (raw[-1] if last else raw[0]) != channels:
+            return None
+        index, inverse = paired.gather(out, layer, raw)
+        return _SplitTerm.apply(out.reshape(paired.images, -1), index, inverse, _Fields(channels, field, last))
+
+
+class Components(_ByComponent):
+    """``norm="components"``: every isotypic component normalised on its own (no fused path)."""
+
+    name = "components"
+    normalises = "every isotypic component apart"
+
+    def grouping(self, parts: list[Component]) -> tuple[tuple[int, ...], ...]:
+        """Every component alone."""
+        return tuple((i,) for i in range(len(parts)))
+
+
+NORMS: dict[str, Norm] = {norm.name: norm for norm in (Split(), Relative(), Components(), Paper())}  # the one table
+
+
+def get_norm(name: str) -> Norm:
+    """The penalty norm registered in :data:`NORMS` as ``name``.
+
+    Example:
+        >>> get_norm("paper").scale_free, get_norm(DEFAULT_NORM)
+        (False, Split())
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"norm must be a name in {tuple(NORMS)}, got {type(name).__name__}")
+    check_choice("norm", name, NORMS)
+    return NORMS[name]
 
 
 def gradient_ratio(total: torch.Tensor, penalty: torch.Tensor, weight: float, params: list[nn.Parameter],
@@ -370,8 +549,10 @@ class EQReg:
         weight: multiplier ``lambda`` of the penalty in :meth:`loss`.
         layers, reps, layouts, example, skip: see ``eqlab.selection.select`` (``skip``: name patterns
             of layers left plain, e.g. ``"*.attn.qkv"``).
-        norm: ``"split"`` (default: the invariant and the oriented part of each field, scale-free apart),
-            ``"relative"`` (the whole layer, scale-free), ``"components"`` or ``"paper"`` (the reference formula).
+        norm: the name of a penalty norm in :data:`NORMS`: ``"split"`` (:data:`DEFAULT_NORM`: the invariant
+            and the oriented part of each field, scale-free apart), ``"relative"`` (the whole layer,
+            scale-free), ``"components"`` or ``"paper"`` (the reference formula). The object is
+            ``penalty_norm``; assigning ``reg.norm = name`` swaps it.
         layer_fraction: the share of the chosen layers whose term is computed in each paired pass,
             drawn at random (``generator``) and scaled so that the penalty stays unbiased; ``1``
             (default) computes every layer.
@@ -391,15 +572,14 @@ class EQReg:
     """
 
     def __init__(self, model: nn.Module, group: Group | str = "C4", weight: float = DEFAULT_WEIGHT,
-                 layers="auto", reps=None, norm: str = "split", layouts=None, example=None,
+                 layers="auto", reps=None, norm: str = DEFAULT_NORM, layouts=None, example=None,
                  layer_fraction: float = 1.0, generator: torch.Generator | None = None, skip=None):
-        check_choice("norm", norm, NORMS)
+        self.penalty_norm: Norm = get_norm(norm)
         check_number("weight", weight, 0)
         check_number("layer_fraction", layer_fraction, 0, 1, open_low=True)
         self.model = model
         self.group = get_group(group)
         self.weight = float(weight)
-        self.norm = norm
         self.layer_fraction = float(layer_fraction)
         self.generator = generator
         self.selection: Selection = select(model, self.group, layers, reps, layouts, example, mode="train",
@@ -438,6 +618,15 @@ class EQReg:
               shared weights is asked to be equivariant. For a layer called once the two agree.
         """
         return cls(model, group, weight=weight, layers="hidden", norm="paper", **options)
+
+    @property
+    def norm(self) -> str:
+        """The name of the penalty norm (``penalty_norm.name``); set it to another name of :data:`NORMS` to swap."""
+        return self.penalty_norm.name
+
+    @norm.setter
+    def norm(self, name: str) -> None:
+        self.penalty_norm = get_norm(name)
 
     @property
     def element(self) -> int | None:
@@ -482,7 +671,8 @@ class EQReg:
         return hook
 
     def term(self, out: torch.Tensor, layer: Layer) -> torch.Tensor:
-        """The penalty of one layer for a paired output ``out`` (its first half from ``x``, the second from ``g x``).
+        """The penalty of one layer for a paired output ``out`` (its first half from ``x``, the second from ``g x``),
+        by the norm (``penalty_norm.term``).
 
         Args:
             out: the layer's output, in the layer's layout (``(2B, C, H, W)`` for a map).
@@ -497,28 +687,7 @@ class EQReg:
         if images % 2 or out.shape[0] % images:
             raise ValueError(f"layer {layer.name!r}: a batch of {images} images cannot be paired; build it with "
                              "group.pair()")
-        norm, half = self.norm, images // 2
-        raw = layer.layout.per_image(out, images) if layer.layout.permutes else None
-        if norm in COMPONENT_NORMS and raw is not None:
-            channels = layer.layout.map_shape(raw, self._aspect)[0]
-            if len(_parts(layer.rep, self.group, channels, norm)) == 1:
-                norm = "relative"  # one part (an image-valued, trivial layer): the same value as the whole layer's
-            elif norm == "split" and self.group.exact:
-                last = not isinstance(layer.layout, Map)  # tokens, windows, channels-last maps: (..., C)
-                field = _uniform_field(layer.rep, self.group, channels)
-                if field and (raw[-1] if last else raw[0]) == channels:  # regular fields, pixel-shuffle blocks
-                    index, inverse = _gather(layer.layout, raw, self._aspect, self.group, self._element, layer.rep,
-                                             str(out.device))
-                    return _SplitTerm.apply(out.reshape(images, -1), index, inverse, _Fields(channels, field, last))
-        if norm in COMPONENT_NORMS:
-            maps = layer.layout.to_map(out, images, self._aspect)  # (2B, C, H, W)
-            return _component_term(maps[:half], maps[half:], self.group, self._element, layer.rep, norm)
-        if self.group.exact and raw is not None:
-            index, inverse = _gather(layer.layout, raw, self._aspect, self.group, self._element, layer.rep,
-                                     str(out.device))
-            return _GatherTerm.apply(out.reshape(images, -1), index, inverse, norm == "relative")
-        maps = layer.layout.to_map(out, images, self._aspect)  # (2B, C, H, W)
-        return _plain_term(maps[:half], maps[half:], self.group, self._element, layer.rep, norm == "relative")
+        return self.penalty_norm.term(out, layer, Paired(self.group, self._element, images, self._aspect))
 
     # -- results -------------------------------------------------------------------------------------
     def terms(self) -> dict[str, torch.Tensor]:
@@ -529,16 +698,13 @@ class EQReg:
     def raw_loss(self) -> torch.Tensor:
         """Unweighted penalty of the last paired forward pass (0 when nothing was recorded).
 
-        With ``layer_fraction < 1`` only a subset was computed: the relative norm takes the mean
-        of the terms computed, the paper norm their sum times ``L / k`` -- unbiased either way.
+        With ``layer_fraction < 1`` only a subset was computed: a scale-free norm takes the mean
+        of the terms computed, the paper norm their sum times ``L / k`` -- unbiased either way (``Norm.total``).
         """
         terms = list(self.terms().values())
         if not terms:
             return torch.zeros(())
-        total = torch.stack(terms).sum()
-        if self.norm != "paper":  # the scale-free norms: a mean over layers
-            return total / len(terms)
-        return total * (len(self.layers) / len(terms))
+        return self.penalty_norm.total(terms, len(self.layers))
 
     def loss(self) -> torch.Tensor:
         """``weight * raw_loss()``: add it to the task loss."""

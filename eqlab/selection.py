@@ -100,6 +100,7 @@ class Selection:
         return len(self.layers)
 
     def names(self) -> list[str]:
+        """The chosen layers' module names, in the order of ``layers``."""
         return [layer.name for layer in self.layers]
 
     def table(self) -> str:

@@ -45,7 +45,7 @@ from eqlab.experiments import Run, load_records, mean_std, paired, run_grid
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("zoo", "quarter", "frontier", "relaxed", "width", "seeds")
 QUARTER = 0.25  # the quarter section trains a quarter of the zoo's steps (CPU time), three seeds
-NORMS = {"augment": None, "split": "split", "relative": "relative"}  # arms: name -> eqreg norm (None: augment)
+ARM_NORMS = {"augment": None, "split": "split", "relative": "relative"}  # arms: name -> eqreg norm (None: augment)
 FRONTIER_TASKS = ("sr", "deblur")
 ZOO_SHARES = {"sr": (0.3,), "deblur": (0.2, 0.3)}  # the zoo section also trains these shares (weights kept)
 FRONTIER_SHARES = (0.3,)
@@ -74,12 +74,12 @@ def plan(args) -> list[Run]:
                    kept(key))
 
     def quarter_run(task: str, name: str, seed: int) -> Run:
-        key, norm = f"quarter/{task}/{name}/s{seed}", NORMS.get(name, name)
+        key, norm = f"quarter/{task}/{name}/s{seed}", ARM_NORMS.get(name, name)
         # augment: the norm field has no effect without a penalty; pinned to the value its cached runs were made with
         changes = {"steps": short} | ({"norm": "relative"} if norm is None else
                                       {"norm": norm, "target_share": zoo.RECIPE_SHARE, "weight_init": "kaiming"})
         return Run(key, zoo.recipe(task, "augment" if norm is None else "eqreg", seed, **changes), "quarter",
-                   kept(key) if name in NORMS else {})
+                   kept(key) if name in ARM_NORMS else {})
 
     first, *others = args.seeds  # the order the runs start in: what the page needs most comes first
     runs = [zoo_run("deblur")]

@@ -485,3 +485,37 @@ def test_component_norms_on_an_image_valued_layer_equal_the_whole_layer_term(nor
         reg.remove()
     assert values[norm] == pytest.approx(values["relative"], rel=1e-5)
     assert torch.allclose(grads[norm], grads["relative"], rtol=1e-4, atol=1e-8)
+
+
+def test_the_norms_table_is_the_one_place_their_names_live():
+    """Every entry of NORMS works by its name alone (EQReg, EQRegArm, TrainConfig, the CLI's --norm); an unknown
+    name is a ValueError listing the table."""
+    from eqlab.arms import EQRegArm
+    from eqlab.cli import build_parser, config_from_args
+    from eqlab.regularizer import DEFAULT_NORM, NORMS, Norm, get_norm
+    from eqlab.train import TrainConfig
+    from eqlab.train.config import MethodConfig
+
+    assert DEFAULT_NORM in NORMS
+    assert EQReg(small_cnn()).norm == TrainConfig().method.norm == EQRegArm().norm == DEFAULT_NORM
+    x = torch.rand(2, 1, 8, 8)
+    for name, norm in NORMS.items():
+        assert isinstance(norm, Norm) and norm.name == name and get_norm(name) is norm
+        model = small_cnn()
+        reg = EQReg(model, weight=1.0, norm=name)
+        assert reg.penalty_norm is norm and reg.norm == name and repr(norm) in repr(NORMS)
+        run(reg, model, x)
+        assert 0 < reg.raw_loss().item() < math.inf  # a term from every layer, through the norm's own path
+        config = TrainConfig.of(norm=name).validate()
+        assert TrainConfig.from_dict(config.to_dict()).method.norm == name
+        assert EQRegArm.from_config(config.method).norm == name
+        args = build_parser().parse_args(["train", "--norm", name])
+        assert config_from_args(args).method.norm == name
+        assert f"{name} ({norm.normalises})" in MethodConfig.__dataclass_fields__["norm"].metadata["help"]
+    for make in (lambda: EQReg(small_cnn(), norm="l1"), lambda: EQRegArm(norm="l1"),
+                 lambda: TrainConfig.of(norm="l1").validate(), lambda: setattr(EQReg(small_cnn()), "norm", "l1")):
+        with pytest.raises(ValueError, match="l1") as error:
+            make()
+        assert all(repr(name) in str(error.value) for name in NORMS)
+    with pytest.raises(TypeError, match="list"):
+        get_norm(["split"])

@@ -37,7 +37,7 @@ from eqlab.groups import GROUP_NAMES, get_group
 from eqlab.losses import CHARBONNIER_EPS, LOSSES
 from eqlab.models import names
 from eqlab.models.init import SCHEMES
-from eqlab.regularizer import DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT
+from eqlab.regularizer import DEFAULT_NORM, DEFAULT_WEIGHT, NORMS, REFERENCE_WEIGHT
 from eqlab.tasks import TASKS, Task, task_from_config
 
 __all__ = ["option", "ProblemConfig", "NetConfig", "MethodConfig", "OptimConfig", "RunConfig", "TrainConfig",
@@ -142,10 +142,9 @@ class MethodConfig(_Section):
     target_share: float | None = option(
         0.1, "hold the gradient share |grad lambda R| / |grad task| at this value by adapting lambda; none: a fixed "
         "weight")
-    norm: str = option("split", "penalty norm: split (the invariant and the oriented part of every field normalised "
-                       "apart), relative (the whole layer: eqlab 0.2's, met by orientation-blind fields), components "
-                       "(every isotypic component apart) or paper (unnormalised torch.norm)",
-                       choices=NORMS)
+    norm: str = option(DEFAULT_NORM, "penalty norm: " + ", ".join(f"{name} ({norm.normalises})"
+                                                                    for name, norm in NORMS.items()),
+                       choices=tuple(NORMS))
     share_every: int = option(10, "steps between gradient-share measurements (eqreg; one extra backward); 0: never")
     max_share: float | None = option(MAX_SHARE, "the most of the update the penalty may drive: a measured share "
                                      "above it lowers lambda to it, and the run says so; none: no cap (a collapse "
