@@ -305,7 +305,7 @@ def sweep_words(rows: Sequence[Mapping], input_psnr: float, input_name: str = "t
 
     Example:
         >>> rows = [dict(weight=0.0, psnr=29.04, layer_error=1.330), dict(weight=1.0, psnr=23.98, layer_error=1.250)]
-        >>> sweep_words(rows, 26.64, "the blurred input")[:41]
+        >>> sweep_words(rows, 26.64, "the blurred input")[:42]
         'a collapse, not a trade-off, from λ = 1 on'
     """
     outcome, ref = sweep_outcome(rows, input_psnr), rows[0]
