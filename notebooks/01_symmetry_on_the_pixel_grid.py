@@ -230,7 +230,8 @@ viz.error_vs_angle_plot(curves)
 # `eqlab.metrics.words`, so that a sentence cannot say what its number does not. For a layer (or an output)
 # the words are five, each with its threshold; the vocabulary is printed here once, from the module, and
 # the other notebooks use it. The *orientation-carrying share* is the part of a layer's energy that can
-# turn with the input (notebooks 2 and 4 measure it); an image-valued output has none.
+# turn with the input (notebooks 2 and 4 measure it); an image-valued output has none. The thresholds are
+# for the layer errors of `eqlab.metrics`, measured on centred maps; below, the two nets' layers.
 
 # %%
 from eqlab.metrics import words
@@ -238,10 +239,15 @@ from eqlab.metrics import words
 for word, meaning in words.VOCABULARY.items():
     print(f"{word:20} {meaning}")
 print()
-at_quarter_turns = {name: max(r["value"] for r in rows if r["angle_deg"] % 90 == 0)
-                    for name, rows in curves.items()}
-for name, error in at_quarter_turns.items():
-    print(f"{name:7} at the quarter turns: {words.verdict(error)}")
+from eqlab.metrics import equivariance_components, orientation_summary
+
+# the two nets' layers under C4, centred maps (the scale the thresholds are for)
+layer_verdicts = {name: [(r["layer"], r["error"], None if r["blind"] is None else r["oriented_share"],
+                          r["oriented_error"]) for r in orientation_summary(equivariance_components(net.net, x, C4()))]
+                  for name, net in nets.items()}
+for name, rows in layer_verdicts.items():
+    for layer, error, share, oriented_error in rows:
+        print(f"{name:7} {layer:12} {words.verdict(error, share, oriented_error)}")
 
 # %% [markdown]
 # ## Small rotations: the Lie derivative

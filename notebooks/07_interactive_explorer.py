@@ -161,6 +161,7 @@ for arm, values in profiles.items():
     level, spread = sum(values) / len(values), max(values) - min(values)
     print(f"{arm:15} level {level:.3f} ({words.degree(level)})  spread {spread:.3f} ({words.spread_word(spread)})")
     print(f"{'':15} " + " ".join(f"{v:.2f}" for v in values))
+print("a level says how small the errors are, not how they got small: exercise 1 finds the orientation-blind layers")
 
 # %% [markdown]
 # **Exercise 3.** *Where is C8's floor?* A 45° turn resamples the image, so no net can read zero there. Build an

@@ -122,7 +122,10 @@ class Claims:
 def _claims_01(v: dict) -> list[str]:
     from eqlab.metrics import words
 
-    return [f"{name:7} at the quarter turns: {words.verdict(error)}" for name, error in v["quarter"].items()]
+    said = [f"{name:7} {layer:12} {words.verdict(error, share, oriented)}"
+            for name, rows in v["layers"].items() for layer, error, share, oriented in rows]
+    assert all(words.layer_word(*row[1:]) == "exactly equivariant" for row in v["layers"]["strict"])
+    return said
 
 
 def _claims_04(v: dict) -> list[str]:
@@ -172,7 +175,7 @@ def _claims_07(v: dict) -> list[str]:
 
 
 CLAIMS = {
-    "01_symmetry_on_the_pixel_grid": Claims("dict(quarter=at_quarter_turns)", _claims_01),
+    "01_symmetry_on_the_pixel_grid": Claims("dict(layers=layer_verdicts)", _claims_01),
     "04_denoising_four_arms": Claims(
         "dict(input=first['baseline_psnr'], tallies={k: dict(t) for k, t in tallies.items()}, "
         "arms={a: [r.metrics['psnr'], r.metrics['layer_error']] for a, r in results.items()})", _claims_04),

@@ -103,7 +103,8 @@ def test_a_sweep_that_collapses_is_called_a_collapse_not_a_trade_off():
             dict(weight=1.0, psnr=23.98, layer_error=1.250)]
     assert sweep_outcome(rows, 26.64) == "collapse"
     text = sweep_words(rows, 26.64, "the blurred input")
-    assert text.startswith("a collapse, not a trade-off: from λ = 1 ") and "2.66 dB below the blurred input" in text
+    assert text.startswith("a collapse, not a trade-off, from λ = 1 on") and "2.66 dB below the blurred input" in text
+    assert text.count("no longer restores") == 1
     assert "trade-off:" not in text.split("not a trade-off")[1]
 
 

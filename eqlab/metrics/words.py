@@ -325,15 +325,15 @@ def sweep_words(rows: Sequence[Mapping], input_psnr: float, input_name: str = "t
 
     Example:
         >>> rows = [dict(weight=0.0, psnr=29.04, layer_error=1.330), dict(weight=1.0, psnr=23.98, layer_error=1.250)]
-        >>> sweep_words(rows, 26.64, "the blurred input")[:66]
-        'a collapse, not a trade-off: from λ = 1 the net no longer restores'
+        >>> sweep_words(rows, 26.64, "the blurred input")[:42]
+        'a collapse, not a trade-off, from λ = 1 on'
     """
     outcome, ref = sweep_outcome(rows, input_psnr), rows[0]
     same = [r for r in rows[1:] if trade_outcome(r["psnr"], r["layer_error"], ref["psnr"], ref["layer_error"],
                                                  input_psnr) == outcome] or rows[-1:]
     row = same[0] if outcome == "collapse" else same[-1]  # where it starts; else the strongest weight of its kind
     name = f"λ = {row['weight']:g}"
-    head = {"collapse": f"a collapse, not a trade-off: from {name} the net no longer restores",
+    head = {"collapse": f"a collapse, not a trade-off, from {name} on",
             "trade-off": f"a trade-off: {name} buys layer error with PSNR",
             "free": f"equivariance at no cost at {name}",
             "cost": "no trade: the penalty costs PSNR and buys no equivariance at these weights",
