@@ -18,7 +18,8 @@ waiting for a core) and of the wall time; the 1-minute load average is printed b
 
 Each net and thread count is measured in ``--repeats`` fresh processes (default 3), the rows taken in
 turn and in reverse order every other repetition, so that a change in the machine's load spreads over
-all of them; a line reports the median over the repetitions (``exact`` also its lowest and highest).
+all of them; a line reports the median over the repetitions (``exact`` also its lowest and highest);
+each process's ratios go to stderr as it ends.
 With ``--plain`` every process has a twin with glibc's default allocator (``EQLAB_ALLOCATOR=default``)
 beside the setting ``import eqlab`` makes (``eqlab.ALLOCATOR``: freed memory stays in the process).
 ``--profile`` prints instead the torch profiler's table of five EQ-Reg steps of one net (one thread):
@@ -174,7 +175,8 @@ def run_worker(net: str, threads: int, args, plain: bool) -> dict | None:
     try:
         out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:  # a starved or stuck process on a loaded machine: the row goes without it
-        print(f"  {net}, {threads} thread(s): no result within {args.timeout:g} s, left out", flush=True)
+        print(f"  {net}, {threads} thread(s): no result within {args.timeout:g} s, left out", file=sys.stderr,
+              flush=True)
         return None
     if out.returncode:
         which = "plain" if plain else "eqlab"
@@ -222,7 +224,7 @@ def main(argv=None):
             if row is not None:
                 rows.setdefault((threads, net), []).append(row)
                 print(f"  repeat {repeat + 1}: {row['name']}, {threads} thread(s): exact {row['exact']:.3f}, whole "
-                      f"{row['whole']:.3f} (load {load_average():.2f})", flush=True)
+                      f"{row['whole']:.3f} (load {load_average():.2f})", file=sys.stderr, flush=True)  # progress
             plain = run_worker(net, threads, args, plain=True) if args.plain and not cuda else None
             if plain is not None:
                 plains.setdefault((threads, net), []).append(plain)
