@@ -5,7 +5,7 @@ A reading order for the package (each module imports only those above it; docs/a
     machine      how eqlab uses the CPU threads, and what cards record about the machine
     checks       the argument checks every constructor and the config share (check_number, ...)
     files        atomic file writes (checkpoints, histories, a grid's records)
-    groups       cyclic and dihedral groups of any order (C4, D4 exact; C6, C8 interpolated), representations
+    groups       cyclic and dihedral groups of any order (quarter turns exact, others interpolated), representations
     layouts      how a layer's output is read as a map (maps, channels-last, tokens, windows)
     layers       strictly C4-equivariant blocks (the P4 group CNN)
     data         bundled offline images, folders, degradations, synthetic data, patches

@@ -30,7 +30,6 @@ import importlib
 import importlib.util
 import json
 import runpy
-import shlex
 import subprocess
 import sys
 import typing
@@ -112,33 +111,12 @@ def config_from_args(args: argparse.Namespace, **overrides):
 
 
 # Fields a command always spells out, so it stays exact when a default of TrainConfig changes.
-_ALWAYS = ("task", "arm", "seed", "steps", "features", "depth", "levels", "batch_size", "patch_size", "lr", "group",
-           "warmup", "schedule", "clip")
-_ALWAYS_EQREG = ("weight", "target_share", "norm", "share_every", "max_share")
-
-
 def command_for(config) -> str:
-    """The ``eqlab train`` command line that runs ``config`` (the inverse of the parser).
+    """The ``eqlab train`` command line that runs ``config`` (the inverse of the parser;
+    ``eqlab.train.config.command_for``, imported when called so that ``eqlab --help`` stays quick)."""
+    from eqlab.train.config import command_for as line_of
 
-    It writes the fields that decide the weights plus every other field that differs from its
-    default, so the command rebuilds exactly this config.
-    """
-    from eqlab.arms import ARMS
-    from eqlab.train import TrainConfig
-
-    defaults = TrainConfig().flat()
-    always = _ALWAYS + (_ALWAYS_EQREG if ARMS[config.method.arm].penalized else ())
-    words = ["python", "-m", "eqlab", "train"]
-    for name, value in config.flat().items():
-        if value == defaults[name] and name not in always:
-            continue
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            words.append(flag if value else "--no-" + name.replace("_", "-"))
-        else:
-            text = "none" if value is None else format(value, "g") if isinstance(value, float) else str(value)
-            words += [flag, shlex.quote(text)]  # a pattern such as *.attn.qkv must reach eqlab unexpanded
-    return " ".join(words)
+    return line_of(config)
 
 
 def build_parser(recipe: dict | None = None) -> argparse.ArgumentParser:

@@ -234,10 +234,10 @@ def train_and_score(run: Run) -> dict:
         training's own last validation: what ``eqlab train --json`` prints as ``metrics``).
     """
     from eqlab import zoo
-    from eqlab.cli import command_for
     from eqlab.machine import machine_info
     from eqlab.tasks import evaluate as evaluate_task
     from eqlab.train import fit
+    from eqlab.train.config import command_for
 
     config = run.config
     result = fit(config, progress=False)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -35,7 +35,9 @@
 #
 # The EQ-Reg weight λ is fixed (`target_share=None`: by default the arm adapts λ to hold a gradient share
 # of 0.1, exercise 2) and set above eqlab's default (both are printed below), higher in quick mode: a
-# strong pull for a short run. Whether it moves the layers within the run, and what it costs, is what the
+# strong pull for a short run. The kit's cap on the penalty's gradient share (`max_share`, notebook 3) is
+# switched off here (`max_share=None`), so that the run trains exactly the λ it states; a collapse would
+# still be stopped, with a message. Whether it moves the layers within the run, and what it costs, is what the
 # lines under the table say, read from the numbers (notebook 6 sweeps λ).
 
 # %%
@@ -64,10 +66,10 @@ from eqlab.train import ARMS, TrainConfig, fit
 budget = {"quick": dict(weight=1e-2, features=16, depth=5, steps=100, patch_size=32, val_size=48, val_every=0),
           "cpu": dict(weight=1e-3, features=16, depth=6, steps=300, patch_size=32, val_size=96, val_every=100),
           "cuda": dict(weight=1e-3, features=32, depth=8, steps=2000, patch_size=48, val_size=128, val_every=250)}
-base = TrainConfig.of(task="denoise", sigma=25, batch_size=8, target_share=None,  # a fixed λ: the weight above
+base = TrainConfig.of(task="denoise", sigma=25, batch_size=8, target_share=None, max_share=None,  # λ as stated
                       share_every=20, log_every=10, device="auto", **budget[MODE])
 print(f"EQ-Reg weight λ = {base.weight:g} ({base.weight / DEFAULT_WEIGHT:g} x the default {DEFAULT_WEIGHT:g}), "
-      f"fixed (target_share={base.target_share}), norm {base.norm!r}")
+      f"fixed (target_share={base.target_share}, max_share={base.max_share}), norm {base.norm!r}")
 print(", ".join(f"{k}={v}" for k, v in base.flat().items() if k in (
     "task", "sigma", "features", "depth", "steps", "batch_size", "patch_size", "lr", "schedule", "seed")))
 

@@ -427,8 +427,8 @@ def ship(cache: Path, out: Path = zoo.ROOT) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     from build_zoo import card
 
-    from eqlab.cli import command_for
     from eqlab.train import TrainConfig
+    from eqlab.train.config import command_for
 
     records = load_records(cache)
     for task in zoo.TASKS:

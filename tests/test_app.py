@@ -371,7 +371,7 @@ def test_equivariant_start_begins_equivariant(server):
 def test_colour_run_trains_a_colour_net(server):
     """Colour rgb: a 3-channel net trained on colour images; it becomes this session's arm yours."""
     me = Client(server, verbose=False)
-    *_, legend, status = train(me, arm="plain", weight=0, color="rgb")
+    *_, legend, status, _ = train(me, arm="plain", weight=0, color="rgb")
     assert "Done" in status and "#1 plain rgb" in legend
     _, _, table, restore_status = me.predict("denoise", 25, "camera", None, "90°", "yours", api_name="/restore")
     assert any(r["arm"].startswith("yours") for r in _rows(table))

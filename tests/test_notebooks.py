@@ -265,6 +265,7 @@ def test_notebook_04_trains_its_eqreg_arm_with_the_weight_its_text_states(monkey
     exec(config_cell, namespace)  # noqa: S102
     base = namespace["base"]
     assert base.target_share is None, "notebook 4 states a fixed λ: its config must set target_share=None"
+    assert base.max_share is None, "notebook 4 states a fixed λ: the share cap must not lower it (max_share=None)"
     run = fit(base.replace(arm="eqreg", steps=3, val_every=0, share_every=1, val_size=16), progress=False)
     weights = {record["weight"] for record in run.history if "weight" in record}
     assert weights == {base.weight}, f"the eqreg arm trained with λ in {weights}, the text states {base.weight:g}"

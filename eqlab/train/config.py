@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import shlex
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -41,7 +42,7 @@ from eqlab.regularizer import DEFAULT_NORM, DEFAULT_WEIGHT, NORMS, REFERENCE_WEI
 from eqlab.tasks import TASKS, Task, task_from_config
 
 __all__ = ["option", "ProblemConfig", "NetConfig", "MethodConfig", "OptimConfig", "RunConfig", "TrainConfig",
-           "SECTIONS", "SCHEDULES"]
+           "SECTIONS", "SCHEDULES", "command_for"]
 
 SCHEDULES = ("cosine", "constant", "multistep")
 
@@ -352,3 +353,33 @@ class TrainConfig:
     def fixed_part(self) -> dict:
         """The sections that must not change when the run is resumed."""
         return {g: values for g, values in self.to_dict().items() if not SECTIONS[g].resumable}
+
+
+# -- the command line of a config (the CLI's parser is generated from the same metadata) --------------------
+
+_ALWAYS = ("task", "arm", "seed", "steps", "features", "depth", "levels", "batch_size", "patch_size", "lr", "group",
+           "warmup", "schedule", "clip")
+_ALWAYS_EQREG = ("weight", "target_share", "norm", "share_every", "max_share")
+
+
+def command_for(config) -> str:
+    """The ``eqlab train`` command line that runs ``config`` (the inverse of the parser).
+
+    It writes the fields that decide the weights plus every other field that differs from its
+    default, so the command rebuilds exactly this config.
+    """
+    from eqlab.arms import ARMS
+
+    defaults = TrainConfig().flat()
+    always = _ALWAYS + (_ALWAYS_EQREG if ARMS[config.method.arm].penalized else ())
+    words = ["python", "-m", "eqlab", "train"]
+    for name, value in config.flat().items():
+        if value == defaults[name] and name not in always:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + name.replace("_", "-"))
+        else:
+            text = "none" if value is None else format(value, "g") if isinstance(value, float) else str(value)
+            words += [flag, shlex.quote(text)]  # a pattern such as *.attn.qkv must reach eqlab unexpanded
+    return " ".join(words)
