@@ -17,10 +17,11 @@ from eqlab.app.settings import (
     SAMPLE_CHOICES,
     STRENGTH,
     TASKS,
+    YOURS,
     InputError,
     known_task,
 )
-from eqlab.app.tabs.common import CONTROLS_WIDTH, MAIN_WIDTH, readable
+from eqlab.app.tabs.common import CONTROLS_WIDTH, MAIN_WIDTH, readable, sample_label
 
 EVENTS = ("restore", "restore_ui", "restore_show", "restore_controls")
 TABLE_COLUMNS = ["arm", "weights", "PSNR (dB)", "SSIM", "PSNR, g·x", "SSIM, g·x", "Δ PSNR", "output error e"]
@@ -38,6 +39,26 @@ def table_df(table: list[dict]):
     } for r in table])
 
 
+SLIDER_LABEL = "before (degraded input) | after (restored): drag"
+
+
+def slider(session, show: str):
+    """The before/after slider of the arm ``show`` (``restore_views``), labelled with the arm it really shows: an
+    arm the last restoration did not run ("yours" before any training) falls back to eqreg, and says so."""
+    import gradio as gr
+
+    pair = restore_views(session, show)
+    if pair is None:
+        return gr.ImageSlider(value=None, label=SLIDER_LABEL)
+    arms = session["restore"]["arms"]
+    shown = show if show in arms else ("eqreg" if "eqreg" in arms else arms[0])
+    label = f"before (degraded input) | after: {shown} (drag)"
+    if shown != show:
+        why = "no model of yours yet: train one in the Train tab" if show == YOURS else "not run in this restoration"
+        label += f". {show}: {why}; shown: {shown}"
+    return gr.ImageSlider(value=pair, label=label)
+
+
 class RestoreTab:
     """The Restore & compare tab of one ``App``: its event functions and :meth:`build`."""
 
@@ -48,13 +69,13 @@ class RestoreTab:
         def restore(task, strength, sample, upload, rotation, show, session, progress=gr.Progress()):
             """``(slider, maps, table, status, session)`` of every arm on one degraded image."""
             maps, table, status, session, _ = self.compute(task, strength, sample, upload, rotation, session, progress)
-            return restore_views(session, show), maps, table_df(table), status, session
+            return slider(session, show), maps, table_df(table), status, session
 
         def restore_ui(task, strength, sample, upload, rotation, show, session, progress=gr.Progress()):
             """The page's event: ``restore``'s outputs and the upload box (cleared when it was refused)."""
             maps, table, status, session, refused = self.compute(task, strength, sample, upload, rotation, session,
                                                                  progress)
-            return (restore_views(session, show), maps, table_df(table), status, None if refused else gr.update(),
+            return (slider(session, show), maps, table_df(table), status, None if refused else gr.update(),
                     session)
 
         self.restore, self.restore_ui = restore, restore_ui
@@ -68,10 +89,9 @@ class RestoreTab:
     @staticmethod
     def restore_show(show, session):
         """The before/after slider of the arm ``show`` from the session's last restoration."""
-        slider = restore_views(session, show)
-        if slider is None:
+        if restore_views(session, show) is None:
             raise InputError("press “Restore” first")
-        return slider
+        return slider(session, show)
 
     @staticmethod
     def restore_controls(task):
@@ -110,13 +130,13 @@ class RestoreTab:
                 c.status = gr.Markdown("Pick a task and press **Restore**: every arm restores the same degraded "
                                        "image, and its rotated copy.", elem_id="restore-status", elem_classes="status")
                 c.slider = gr.ImageSlider(elem_id="restore-slider", type="filepath", format="png",
-                                          label="before (degraded input) | after (restored): drag", max_height=420)
+                                          label=SLIDER_LABEL, max_height=420)
                 c.maps = gr.Image(elem_id="restore-maps", type="filepath", format="png", interactive=False,
                                   show_label=False, elem_classes="picture", buttons=["download", "fullscreen"])
                 c.table = gr.Dataframe(table_df([]), elem_id="restore-table", interactive=False, wrap=True,
                                        label="Scores per arm (PSNR/SSIM on the luma; 'g·x': restore the rotated "
                                              "input, rotate back, score)")
-                gr.Markdown("**Output error e** (the table's last column, the bottom row of the maps). "
+                gr.Markdown("**Output error e** (the table's column “output error e”, the bottom row of the maps). "
                             + text.OUTPUT_SCALE + " Here f is the whole net: its output is an image, so P_g is the "
                             "identity.\n\n" + text.OUTPUT_ERROR, elem_classes="note")
         return c
@@ -134,3 +154,5 @@ class RestoreTab:
         quick = dict(concurrency_limit=None, show_progress="hidden")
         c.task.input(on["restore_controls"], c.task, c.strength, api_name="restore_controls", **quick)
         c.show.input(on["restore_show"], [c.show, session], c.slider, api_name="restore_show", **quick)
+        # any change of the upload (a new one, cleared by hand or refused by the server) relabels the Image
+        c.upload.change(sample_label, c.upload, c.sample, api_name=False, queue=False, show_progress="hidden")
