@@ -289,6 +289,7 @@ def test_page_layout_of_issue_27(served, monkeypatch):
 def test_controls_say_what_they_do(tmp_path, files):
     """Issue 27: the λ controls are active only for an arm with a penalty; the Image dropdown says when an upload
     is shown instead; "Slider shows: yours" before any training says that it shows eqreg."""
+    from eqlab.app.restore import restore_views
     from eqlab.app.state import App
     from eqlab.app.tabs import RestoreTab, TrainTab
     from eqlab.app.tabs.common import IMAGE_LABELS, sample_label
@@ -304,8 +305,9 @@ def test_controls_say_what_they_do(tmp_path, files):
     try:
         restore = RestoreTab(state)
         *_, session, _ = restore.compute("denoise", 25, "camera", None, "90°", {})
-        yours, strict = restore.restore_show("yours", session), restore.restore_show("strict", session)
-        assert "after: eqreg" in yours.label and "no model of yours yet" in yours.label
+        yours, strict = restore.restore_show_ui("yours", session), restore.restore_show_ui("strict", session)
+        assert restore.restore_show("yours", session) == restore_views(session, "eqreg")  # the API: the pair
+        assert "after: eqreg" in yours.label and "“yours” has no model yet" in yours.label
         assert yours.value is not None and "after: strict" in strict.label and "yours" not in strict.label
     finally:
         state.close()

@@ -233,7 +233,7 @@ def run_colors(runs: list[dict]) -> dict[str, str]:
     return colors
 
 
-NO_RUNS = ('<div class="run-legend" id="train-legend-entries"><span class="note">No run yet: press <b>Train</b>. '
+NO_RUNS = ('<div class="run-legend" id="train-legend-entries"><span>No run yet: press <b>Train</b>. '
            "The six charts below fill as it goes: task loss, EQ-Reg penalty R, validation PSNR, validation layer "
            "error, λ and the gradient share, one colour per run.</span></div>")
 

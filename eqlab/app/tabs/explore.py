@@ -15,6 +15,7 @@ from eqlab.app import text
 from eqlab.app.charts import (
     ANGLE_COLUMNS,
     COMPONENT_COLUMNS,
+    FLOOR,
     LAYER_COLUMNS,
     charts_ready,
     explore_charts,
@@ -53,7 +54,7 @@ ENDPOINTS = dict(  # handler name -> the parts of ExploreTab.outputs it returns,
 
 def chart_legend(angle_rows: list[dict]) -> str:
     """The legend of both charts (the arms, and the floor of the output error chart), as wrapping HTML."""
-    series = dict.fromkeys(row["series"] for row in angle_rows)
+    series = sorted(dict.fromkeys(row["series"] for row in angle_rows), key=lambda name: name == FLOOR)  # arms first
     return series_legend({name: arm_color(name) for name in series}, "explore-legend-entries")
 
 

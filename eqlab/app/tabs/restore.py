@@ -3,8 +3,9 @@
 The arms on one degraded image: before/after slider, error maps, PSNR/SSIM, and the same with a
 rotated input (rotate the input, watch the output rotate).
 
-What is here: ``RestoreTab`` (the event functions ``restore``, ``restore_ui``, ``restore_show``,
-``restore_controls``, and :meth:`RestoreTab.build`), ``table_df`` and ``TABLE_COLUMNS`` (the score table).
+What is here: ``RestoreTab`` (the event functions ``restore``, ``restore_ui``, ``restore_show`` and the page's
+``restore_show_ui``, ``restore_controls``, and :meth:`RestoreTab.build`), ``table_df`` and ``TABLE_COLUMNS``
+(the score table).
 What is not here: the computation (``eqlab.app.restore``).
 """
 
@@ -23,7 +24,7 @@ from eqlab.app.settings import (
 )
 from eqlab.app.tabs.common import CONTROLS_WIDTH, MAIN_WIDTH, readable, sample_label
 
-EVENTS = ("restore", "restore_ui", "restore_show", "restore_controls")
+EVENTS = ("restore", "restore_ui", "restore_show", "restore_show_ui", "restore_controls")
 TABLE_COLUMNS = ["arm", "weights", "PSNR (dB)", "SSIM", "PSNR, g·x", "SSIM, g·x", "Δ PSNR", "output error e"]
 
 
@@ -54,8 +55,8 @@ def slider(session, show: str):
     shown = show if show in arms else ("eqreg" if "eqreg" in arms else arms[0])
     label = f"before (degraded input) | after: {shown} (drag)"
     if shown != show:
-        why = "no model of yours yet: train one in the Train tab" if show == YOURS else "not run in this restoration"
-        label += f". {show}: {why}; shown: {shown}"
+        why = "has no model yet: train one in the Train tab" if show == YOURS else "was not run in this restoration"
+        label += f" · “{show}” {why}"
     return gr.ImageSlider(value=pair, label=label)
 
 
@@ -69,7 +70,7 @@ class RestoreTab:
         def restore(task, strength, sample, upload, rotation, show, session, progress=gr.Progress()):
             """``(slider, maps, table, status, session)`` of every arm on one degraded image."""
             maps, table, status, session, _ = self.compute(task, strength, sample, upload, rotation, session, progress)
-            return slider(session, show), maps, table_df(table), status, session
+            return restore_views(session, show), maps, table_df(table), status, session
 
         def restore_ui(task, strength, sample, upload, rotation, show, session, progress=gr.Progress()):
             """The page's event: ``restore``'s outputs and the upload box (cleared when it was refused)."""
@@ -89,8 +90,15 @@ class RestoreTab:
     @staticmethod
     def restore_show(show, session):
         """The before/after slider of the arm ``show`` from the session's last restoration."""
-        if restore_views(session, show) is None:
+        pair = restore_views(session, show)
+        if pair is None:
             raise InputError("press “Restore” first")
+        return pair
+
+    @staticmethod
+    def restore_show_ui(show, session):
+        """The page's ``restore_show``: the slider with a label that names the arm it really shows."""
+        RestoreTab.restore_show(show, session)
         return slider(session, show)
 
     @staticmethod
@@ -153,6 +161,8 @@ class RestoreTab:
                                        api_name="restore", **RESTORE_SLOTS)
         quick = dict(concurrency_limit=None, show_progress="hidden")
         c.task.input(on["restore_controls"], c.task, c.strength, api_name="restore_controls", **quick)
-        c.show.input(on["restore_show"], [c.show, session], c.slider, api_name="restore_show", **quick)
+        c.show.input(on["restore_show_ui"], [c.show, session], c.slider, api_name=False, **quick)
+        gr.Button(visible=False).click(on["restore_show"], [c.show, session], c.slider, api_name="restore_show",
+                                       **quick)
         # any change of the upload (a new one, cleared by hand or refused by the server) relabels the Image
         c.upload.change(sample_label, c.upload, c.sample, api_name=False, queue=False, show_progress="hidden")

@@ -203,7 +203,8 @@ class TrainTab:
         def curve(kind, title: str, y_title: str, **kwargs):
             # value against step, one colour per run; the runs' legend is one HTML block above the charts, which
             # wraps at any width where each chart's own legend would be clipped
-            return kind(None, x="step", y="value", color="run", title=title, show_label=False, x_title="step",
+            # the title is the block's label, so an empty chart (before the first run) has it too
+            return kind(None, x="step", y="value", color="run", label=title, show_label=True, x_title="step",
                         y_title=y_title, height=260, min_width=CHART_WIDTH, colors_in_legend=[], **kwargs)
 
         plots = {}
