@@ -85,9 +85,9 @@ class TrainTab:
         for key in CURVES:
             df = shown(frames[key])
             if df is None:
-                plots.append(gr.update(value=None))
+                plots.append(gr.update(value=None, show_label=True))
                 continue
-            plots.append(gr.update(value=df, color_map={name: colors.get(name, BASELINE_COLOR)
+            plots.append(gr.update(value=df, show_label=False, color_map={name: colors.get(name, BASELINE_COLOR)
                                                         for name in dict.fromkeys(df["run"])},
                                    **curve_limits(df, steps, key in ("share", "psnr", "layer"), done)))
         return (*plots, run_legend(runs, colors), status, session)
@@ -203,9 +203,11 @@ class TrainTab:
         def curve(kind, title: str, y_title: str, **kwargs):
             # value against step, one colour per run; the runs' legend is one HTML block above the charts, which
             # wraps at any width where each chart's own legend would be clipped
-            # the title is the block's label, so an empty chart (before the first run) has it too
-            return kind(None, x="step", y="value", color="run", label=title, show_label=True, x_title="step",
-                        y_title=y_title, height=260, min_width=CHART_WIDTH, colors_in_legend=[], **kwargs)
+            # an empty chart (before the first run) shows its title as the block's label; with data the label
+            # goes (it would push the chart below its block) and the chart's own title shows
+            return kind(None, x="step", y="value", color="run", title=title, label=title, show_label=True,
+                        x_title="step", y_title=y_title, height=260, min_width=CHART_WIDTH, colors_in_legend=[],
+                        **kwargs)
 
         plots = {}
         with gr.Row():
