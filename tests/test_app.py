@@ -411,7 +411,9 @@ def test_fine_tuning_lowers_the_layer_error_and_runs_overlay(server):
     assert len({row[1] for row in _data(weight) if "from zoo augment" in row[2]}) > 1  # λ adapts to the share
     empty = me.predict(api_name="/clear_runs")
     assert all(chart is None or chart.get("value", 0) is None or len(_data(chart)) == 0 for chart in empty[:6])
-    assert empty[6] == ""  # and the legend
+    from eqlab.app.charts import NO_RUNS
+
+    assert empty[6] == NO_RUNS  # and the legend says what the empty charts will show
 
 
 def test_equivariant_start_begins_equivariant(server):

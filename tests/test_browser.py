@@ -220,8 +220,8 @@ def test_layout_at_width(browser, url, tmp_path, width):
         box = entries.nth(k).bounding_box()
         assert box and box["width"] > 20 and box["x"] >= 0 and box["x"] + box["width"] <= width, (k, box, width)
     for elem in ("explore-strip", "explore-panel"):  # a picture never shrinks below the width it is drawn for
-        drawn, shown = page.evaluate(f"(() => {{ const i = document.querySelector('#{elem} img'); "
-                                     "return [i.naturalWidth, i.clientWidth]; }})()")
+        drawn, shown = page.evaluate("(elem) => { const i = document.querySelector('#' + elem + ' img'); "
+                                     "return [i.naturalWidth, i.clientWidth]; }", elem)
         floor = min(drawn, 760) if width <= 800 else 0.85 * drawn  # below 800 px: its drawn width, scrolled
         assert shown >= floor - 2, f"{elem}: drawn {drawn} px, shown {shown} px at {width} px"
     strip = page.locator("#explore-strip img").bounding_box()
