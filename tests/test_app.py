@@ -258,6 +258,61 @@ def test_page_defaults(served):
     assert table.value["headers"] == TABLE_COLUMNS
 
 
+def test_page_layout_of_issue_27(served, monkeypatch):
+    """Issue 27: the notice on the missing extra net comes below Explore's controls; both explore charts share one
+    HTML legend (their own is hidden: it drops what does not fit in one row); before a run the Train legend says
+    what the empty charts will show; the Learn tab defines the vocabulary once, from eqlab.metrics.words."""
+    from eqlab.app import text
+    from eqlab.app.charts import NO_RUNS
+    from eqlab.metrics.words import VOCABULARY
+
+    demo = served[1]
+    blocks = list(demo.blocks.values())
+    by_id = {b.elem_id: b for b in blocks if getattr(b, "elem_id", None)}
+    if demo.eqlab.bank.extra_absent:
+        notice = by_id["explore-absent"]
+        column = notice.parent.children
+        full = next(b for b in column if isinstance(b, gr.Button) and "Full figure" in b.value)
+        assert column.index(notice) > column.index(full) == max(column.index(b) for b in column if b is not notice)
+    assert by_id["explore-layers"].colors_in_legend == by_id["explore-angles"].colors_in_legend == []
+    legend = by_id["explore-legend"].value
+    for series in ("plain", "augment", "eqreg", "strict", "interpolation floor"):
+        assert f"</span> {series}</span>" in legend
+    assert by_id["train-legend"].value == NO_RUNS and "press <b>Train</b>" in NO_RUNS
+    vocabulary = next(b for b in blocks if isinstance(b, gr.Markdown) and text.VOCABULARY in str(b.value))
+    assert vocabulary.parent.label.startswith("The words eqlab uses")
+    assert all(f"**{word}**" in text.VOCABULARY for word in VOCABULARY)
+    markdowns = [str(b.value) for b in blocks if isinstance(b, gr.Markdown)]
+    assert sum(text.VOCABULARY in m for m in markdowns) == 1  # defined once
+
+
+def test_controls_say_what_they_do(tmp_path, files):
+    """Issue 27: the λ controls are active only for an arm with a penalty; the Image dropdown says when an upload
+    is shown instead; "Slider shows: yours" before any training says that it shows eqreg."""
+    from eqlab.app.restore import restore_views
+    from eqlab.app.state import App
+    from eqlab.app.tabs import RestoreTab, TrainTab
+    from eqlab.app.tabs.common import IMAGE_LABELS, sample_label
+    from eqlab.arms import ARMS
+
+    for arm, spec in ARMS.items():
+        mode, share, weight = TrainTab.penalty_controls(arm)
+        assert mode.interactive is share.interactive is weight.interactive is spec.penalized
+        assert ("has no EQ-Reg penalty" in str(weight.info)) is not spec.penalized
+    assert sample_label(None)["label"] == IMAGE_LABELS[0] == "Image"
+    assert "upload is shown" in sample_label(files["tiny"])["label"]
+    state = App("random", str(tmp_path))
+    try:
+        restore = RestoreTab(state)
+        *_, session, _ = restore.compute("denoise", 25, "camera", None, "90°", {})
+        yours, strict = restore.restore_show_ui("yours", session), restore.restore_show_ui("strict", session)
+        assert restore.restore_show("yours", session) == restore_views(session, "eqreg")  # the API: the pair
+        assert "after: eqreg" in yours.label and "“yours” has no model yet" in yours.label
+        assert yours.value is not None and "after: strict" in strict.label and "yours" not in strict.label
+    finally:
+        state.close()
+
+
 def test_full_figure_shows_the_same_numbers(served):
     """Quick panel and eqlab.viz figure: the same image, layer, field and numbers."""
     from eqlab.app.explore import explore_figure, explore_view, resolve
@@ -356,7 +411,9 @@ def test_fine_tuning_lowers_the_layer_error_and_runs_overlay(server):
     assert len({row[1] for row in _data(weight) if "from zoo augment" in row[2]}) > 1  # λ adapts to the share
     empty = me.predict(api_name="/clear_runs")
     assert all(chart is None or chart.get("value", 0) is None or len(_data(chart)) == 0 for chart in empty[:6])
-    assert empty[6] == ""  # and the legend
+    from eqlab.app.charts import NO_RUNS
+
+    assert empty[6] == NO_RUNS  # and the legend says what the empty charts will show
 
 
 def test_equivariant_start_begins_equivariant(server):

@@ -3,8 +3,9 @@
 At 1400 px: clicks through every tab (Explore choices, the channel box and arrow keys, a refused
 upload, Restore, a short training, a bad λ that must leave the curves alone, a second training whose
 curve, legend entries and labels are then checked at 800, 1024 and 1400 px, Learn) and checks that
-the page needs nothing from outside this machine (no CDN, no web fonts). At 800, 1024 and 1400 px:
-the layout reflows without a horizontal scroll bar and the charts keep a usable width. Screenshots
+the page needs nothing from outside this machine (no CDN, no web fonts). At 600, 800, 1024 and
+1400 px: the layout reflows without a horizontal scroll bar, the charts keep a usable width, their shared legend
+shows every series, pictures keep their drawn width, and an upload relabels the Image dropdown. Screenshots
 of every width and tab go to the test's ``tmp_path`` (and to ``$EQLAB_SCREENSHOTS`` when set).
 Skipped when chromium or playwright is missing.
 """
@@ -187,6 +188,11 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
     page.wait_for_function("document.querySelectorAll('[data-testid=toast-close]').length == 0", timeout=5_000)
     for elem in ("learn-rotate", "learn-channels", "learn-grid"):
         page.locator(f"#{elem} img").wait_for()
+    angle = page.locator("input[type=range]:visible").first  # the arrow keys redraw, without a release
+    angle.press("ArrowRight")
+    page.get_by_text("Rotated by 105°").first.wait_for(timeout=30_000)
+    page.locator("input[type=number]:visible").first.fill("45")  # a typed value redraws, without Enter or Tab
+    page.get_by_text("Rotated by 45°").first.wait_for(timeout=30_000)
     _shoot(page, tmp_path, "learn-1400")
     page.close()
     assert outside == [], f"the page asked for outside resources: {outside[:5]}"
@@ -194,7 +200,7 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", (600, *WIDTHS))
 def test_layout_at_width(browser, url, tmp_path, width):
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.set_default_timeout(90_000)
@@ -207,8 +213,23 @@ def test_layout_at_width(browser, url, tmp_path, width):
         box = page.locator(f"#{chart}").bounding_box()
         assert box["width"] >= min(360, width - 60), f"{chart} collapsed to {box['width']:.0f} px at {width} px"
     _labels_fit(page, "#explore-spectrum", width)  # the field spectrum: arms, components, axis titles
+    # issue 27: the charts' shared legend shows every series at every width (a chart's own legend dropped one)
+    entries = page.locator("#explore-legend .entry")
+    assert entries.count() >= 5  # plain, augment, eqreg, strict, the interpolation floor
+    for k in range(entries.count()):
+        box = entries.nth(k).bounding_box()
+        assert box and box["width"] > 20 and box["x"] >= 0 and box["x"] + box["width"] <= width, (k, box, width)
+    for elem in ("explore-strip", "explore-panel"):  # a picture never shrinks below the width it is drawn for
+        drawn, shown = page.evaluate("(elem) => { const i = document.querySelector('#' + elem + ' img'); "
+                                     "return [i.naturalWidth, i.clientWidth]; }", elem)
+        floor = min(drawn, 760) if width <= 800 else 0.85 * drawn  # below 800 px: its drawn width, scrolled
+        assert shown >= floor - 2, f"{elem}: drawn {drawn} px, shown {shown} px at {width} px"
     strip = page.locator("#explore-strip img").bounding_box()
     assert strip["width"] >= min(600, width - 80), f"the strip is {strip['width']:.0f} px wide at {width} px"
+    upload = tmp_path / "upload.png"
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(upload)
+    page.locator("#explore-upload input[type=file]").set_input_files(str(upload))  # the Image says it is unused
+    page.get_by_text("Image: not used while your upload is shown").first.wait_for()
     _shoot(page, tmp_path, f"explore-{width}")
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-loss").wait_for()

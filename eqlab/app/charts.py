@@ -9,7 +9,8 @@ that cache answers at once), ``layer_components`` / ``spectrum_bars`` / ``spectr
 spectrum of one layer for every arm, from those rows), ``train_frames`` (the session's runs as the
 Train tab's tables: task loss, R, λ, gradient share, validation PSNR with the degraded input's,
 validation layer error), ``run_colors`` / ``run_legend`` / ``curve_limits`` (the Train charts'
-colours by run number, their shared legend, their axis limits), ``plot_df`` (a DataFrame whose
+colours by run number, their shared legend, their axis limits), ``series_legend`` (a legend of
+named series that wraps, for the Explore charts), ``plot_df`` (a DataFrame whose
 numeric columns stay numeric when empty) and ``shown`` (what a chart is given: ``None`` for an
 empty table).
 
@@ -232,15 +233,29 @@ def run_colors(runs: list[dict]) -> dict[str, str]:
     return colors
 
 
+NO_RUNS = ('<div class="run-legend" id="train-legend-entries"><span>No run yet: press <b>Train</b>. '
+           "The six charts below fill as it goes: task loss, EQ-Reg penalty R, validation PSNR, validation layer "
+           "error, λ and the gradient share, one colour per run.</span></div>")
+
+
 def run_legend(runs: list[dict], colors: dict[str, str]) -> str:
-    """The Train charts' shared legend as HTML (it wraps at any width, where a chart's own legend is clipped)."""
+    """The Train charts' shared legend as HTML (it wraps at any width, where a chart's own legend is clipped);
+    before the first run, what the empty charts will show (``NO_RUNS``)."""
     if not runs:
-        return ""
+        return NO_RUNS
     items = [f'<span class="entry"><span style="color:{colors[run["label"]]}">━●</span> {run["label"]}</span>'
              for run in runs]
     items.append(f'<span class="entry"><span style="color:{BASELINE_COLOR}">○</span> {BASELINE}: the PSNR of the '
                  "degraded input, no net (PSNR chart only)</span>")
     return '<div class="run-legend" id="train-legend-entries">' + "".join(items) + "</div>"
+
+
+def series_legend(colors: dict[str, str], elem_id: str) -> str:
+    """A legend of named series as HTML, one entry per name of ``colors`` (name -> colour), wrapping at any
+    width: a native chart's own legend sits in one row under the chart and drops what does not fit."""
+    items = [f'<span class="entry"><span style="color:{color}">━●</span> {name}</span>'
+             for name, color in colors.items()]
+    return f'<div class="run-legend" id="{elem_id}">' + "".join(items) + "</div>"
 
 
 def curve_limits(df, steps: int, pad_y: bool, done: bool = True) -> dict:

@@ -44,8 +44,8 @@ layer of a group CNN is equivariant by construction (its error is float round-of
 exactly equivariant whatever share of its energy carries orientation.
 """
 
-VOCABULARY = ("**The words beside every error** (`eqlab.metrics.words`, the same in the notebooks): "
-              + " · ".join(f"**{word}**: {meaning}" for word, meaning in VOCABULARY.items()) + ".")
+VOCABULARY = ("**The words beside every error** (`eqlab.metrics.words`, the same in the notebooks):\n\n"
+              + "\n".join(f"- **{word}**: {meaning}." for word, meaning in VOCABULARY.items()))
 
 OUTPUT_ERROR = """**What the output error can show.** It compares whole images, and a restoration net's output is
 mostly its input (the noisy or blurred photo itself), which rotates exactly. Only the correction the net adds can

@@ -11,7 +11,8 @@ Four tabs, each one module of ``eqlab.app.tabs`` that lays itself out and wires 
 What is here: ``TABS`` (the tabs, in the page's order: a new tab is one module and one entry here),
 ``build_app`` (the page around them: the intro, the session state, the queue: cheap events run side
 by side and the app's compute slots bound the work; one training at a time), the CSS that lets the
-layout reflow from 800 px up, and the offline theme fonts (``launch.launch_kwargs``).
+layout reflow from 800 px up (below it, pictures keep their drawn width and scroll sideways), and the
+offline theme fonts (``launch.launch_kwargs``).
 
 What is not here: what the events compute (the tab modules and the modules they call), launching (``launch.py``).
 """
@@ -31,6 +32,12 @@ CSS = """
 .picture img {object-fit: contain}
 .run-legend {display: flex; flex-wrap: wrap; gap: 2px 18px; font-size: 0.9em}
 .run-legend .entry {white-space: nowrap}
+@media (max-width: 800px) {
+  /* a narrow page would shrink a picture's text to ~6 px: keep pictures at least as wide as they are drawn
+     (render.CANVAS_WIDTH) and let them scroll sideways; the fullscreen button shows the whole */
+  .picture .image-frame {overflow-x: auto; justify-content: flex-start}
+  .picture .image-frame img {min-width: 760px; max-width: none; width: auto; height: auto}
+}
 """
 CLOSE_TOASTS = "() => document.querySelectorAll('[data-testid=toast-close]').forEach((button) => button.click())"
 

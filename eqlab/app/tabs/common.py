@@ -5,7 +5,8 @@ What is here: the widths below which the columns stack (``CONTROLS_WIDTH``, ``MA
 messages that close by themselves: a bad input (``InputError``) reads as given, any other failure
 names its type and is logged; the server keeps serving, and because every event recomputes its
 outputs from the controls' values, the next valid choice repairs the tab), ``chart`` (a native
-chart's new value with the colours of exactly the series it holds) and ``session_id``.
+chart's new value with the colours of exactly the series it holds), ``sample_label`` (the Image dropdown's
+label while an upload is shown) and ``session_id``.
 
 What is not here: any tab (``tabs/explore.py``, ``restore.py``, ``train.py``, ``learn.py``).
 """
@@ -20,7 +21,8 @@ from eqlab.app.settings import InputError, arm_color
 LOG = logging.getLogger("eqlab.app")
 CONTROLS_WIDTH, MAIN_WIDTH, CHART_WIDTH = 270, 500, 380  # px: below their sum the columns stack
 TEXT_WIDTH = 320  # px: a Learn picture's text; below MAIN_WIDTH + this it goes under the picture, which keeps its size
-ERROR_SECONDS = 12  # an error message closes by itself after this long
+ERROR_SECONDS = 6  # an error message closes by itself after this long
+IMAGE_LABELS = ("Image", "Image: not used while your upload is shown (clear the upload to use it)")
 
 
 def readable(fn):
@@ -66,6 +68,13 @@ def chart(rows: list[dict], columns: list[str], color: str, color_of=arm_color, 
     if df is None:
         return gr.update(value=None)
     return gr.update(value=df, color_map={name: color_of(name) for name in dict.fromkeys(df[color])}, **props)
+
+
+def sample_label(upload) -> dict:
+    """The Image dropdown's new label: it says so while an upload is shown instead of the chosen image."""
+    import gradio as gr
+
+    return gr.update(label=IMAGE_LABELS[bool(upload)])
 
 
 def session_id(request) -> str:

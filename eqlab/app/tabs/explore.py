@@ -15,10 +15,12 @@ from eqlab.app import text
 from eqlab.app.charts import (
     ANGLE_COLUMNS,
     COMPONENT_COLUMNS,
+    FLOOR,
     LAYER_COLUMNS,
     charts_ready,
     explore_charts,
     layer_components,
+    series_legend,
     spectrum_bars,
     spectrum_words,
 )
@@ -32,9 +34,10 @@ from eqlab.app.settings import (
     GROUPS,
     SAMPLE_CHOICES,
     TASKS,
+    arm_color,
     known_group,
 )
-from eqlab.app.tabs.common import CHART_WIDTH, CONTROLS_WIDTH, MAIN_WIDTH, chart, readable
+from eqlab.app.tabs.common import CHART_WIDTH, CONTROLS_WIDTH, MAIN_WIDTH, chart, readable, sample_label
 from eqlab.groups import get_group
 from eqlab.viz.components import component_color
 
@@ -45,8 +48,14 @@ ENDPOINTS = dict(  # handler name -> the parts of ExploreTab.outputs it returns,
     explore_ui=EXPLORE_UI, explore_ui_charts=(*EXPLORE_UI[:7], "session", "coming"),
     explore_spectrum=("spectrum", "spectrum_text"), explore=("strip", "panel", "layers", "angles", "status", "session"),
     explore_panel=("strip", "panel", "status", "session"),
-    explore_charts_event=("layers", "angles", "spectrum", "spectrum_text", "note", "session"),
+    explore_charts_event=("layers", "angles", "spectrum", "spectrum_text", "note", "session", "legend"),
     explore_controls=("element", "layer", "channel"), explore_figure=("figure",))
+
+
+def chart_legend(angle_rows: list[dict]) -> str:
+    """The legend of both charts (the arms, and the floor of the output error chart), as wrapping HTML."""
+    series = sorted(dict.fromkeys(row["series"] for row in angle_rows), key=lambda name: name == FLOOR)  # arms first
+    return series_legend({name: arm_color(name) for name in series}, "explore-legend-entries")
 
 
 class ExploreTab:
@@ -103,7 +112,7 @@ class ExploreTab:
                                                                  session, progress)
             out.update(layers=chart(layer_rows, LAYER_COLUMNS, "arm"),
                        angles=chart(angle_rows, ANGLE_COLUMNS, "series"),
-                       note="\n\n".join(f"ℹ️ {n}" for n in dict.fromkeys(notes)))
+                       note="\n\n".join(f"ℹ️ {n}" for n in dict.fromkeys(notes)), legend=chart_legend(angle_rows))
             out["spectrum"], out["spectrum_text"] = self.spectrum(rows, resolved)
         if "figure" in parts:
             out["figure"] = explore_figure(self.app, resolved, channel)
@@ -152,13 +161,17 @@ class ExploreTab:
         quick_kw = dict(inputs=inputs, api_name=False, trigger_mode="always_last", **EXPLORE_SLOTS,
                         show_progress="minimal")
         charts_kw = dict(fn=on["explore_charts_event"], inputs=inputs,
-                         outputs=[c.layers, c.angles, c.spectrum, c.spectrum_text, c.chart_note, session],
+                         outputs=[c.layers, c.angles, c.spectrum, c.spectrum_text, c.chart_note, session,
+                                  c.legend],
                          api_name=False, trigger_mode="always_last", show_progress="minimal", **EXPLORE_SLOTS)
         for event in (c.task.input, c.group.input, c.sample.input, c.upload.upload, c.upload.clear):
             # The spectrum once more from the cache, at once: Gradio 6 drops the colour change of a bar chart
             # updated by a slow event (the new components would stay invisible); a quick one redraws it.
-            event(on["explore_ui_charts"], outputs=ui_outputs[:7] + [session, c.chart_note], **quick_kw).then(
-                **charts_kw).then(on["explore_spectrum"], outputs=[c.spectrum, c.spectrum_text], **quick_kw)
+            # .success: a failed step shows its one message and stops the chain (no repeat of the same error)
+            event(on["explore_ui_charts"], outputs=ui_outputs[:7] + [session, c.chart_note], **quick_kw).success(
+                **charts_kw).success(on["explore_spectrum"], outputs=[c.spectrum, c.spectrum_text], **quick_kw)
+        # any change of the upload (a new one, cleared by hand or refused by the server) relabels the Image
+        c.upload.change(sample_label, c.upload, c.sample, api_name=False, queue=False, show_progress="hidden")
         # .input, not .release: the channel box, the slider's arrow keys and a drag all update the view
         for event in (c.arm.input, c.element.input, c.layer.input, c.channel.input):
             event(on["explore_ui"], outputs=ui_outputs, **quick_kw)
@@ -193,8 +206,6 @@ class ExploreTab:
                 c.task = gr.Dropdown(list(TASKS), value="denoise", label="Task", elem_id="explore-task")
                 c.arm = gr.Radio(self.app.arms() + ([EXTRA_NET] if not absent else []), value="eqreg", label="Arm",
                                  info=ARM_INFO)
-                if absent:
-                    gr.Markdown(f"*{EXTRA_NET}* (spandrel's SwinIR) is not offered: {absent}.", elem_classes="note")
                 c.sample = gr.Dropdown(SAMPLE_CHOICES, value=DEFAULT_SAMPLE, label="Image")
                 c.upload = local_file(elem_id="explore-upload", type="filepath", file_types=["image"],
                                    label="…or upload your own (PNG, JPEG, BMP, TIFF)", elem_classes="upload")
@@ -206,6 +217,9 @@ class ExploreTab:
                 c.channel = gr.Slider(0, max(first.channels - 1, 1), value=0, step=1,
                                       label=f"Channel (0 … {first.channels - 1})", elem_id="explore-channel")
                 c.full = gr.Button("Full figure (eqlab.viz, slower)", size="sm")
+                if absent:  # below the controls: a note on what is not offered, not the first thing to read
+                    gr.Markdown(f"*{EXTRA_NET}* (spandrel's SwinIR) is not offered: {absent}.", elem_classes="note",
+                                elem_id="explore-absent")
             with gr.Column(scale=3, min_width=MAIN_WIDTH):
                 self._main(c, first)
         return c
@@ -228,18 +242,20 @@ class ExploreTab:
             x_title="arm", color_title="component", y_title="share of the energy (%)",
             tooltip=["arm", "layer", "component", "share", "error"], y_lim=[0, 100], height=280, show_label=False)
         c.spectrum_text = gr.Markdown(first.spectrum_text, elem_id="explore-spectrum-text", elem_classes="note")
+        # one legend for both charts, in HTML: a chart's own legend is one row under it that drops what does not fit
+        c.legend = gr.HTML(chart_legend(first.angle_rows), elem_id="explore-legend")
         with gr.Row():
             c.layers = gr.LinePlot(
                 first.layer_chart, elem_id="explore-layers", x="layer", y="error", color="arm",
                 color_map=first.layer_colors, title="Layer error (with P_g), every arm",
                 x_title="layer (position · name)", y_title="relative error e", x_label_angle=-40, color_title="arm",
                 tooltip=["arm", "name", "error", "worst", "oriented", "verdict"], height=320, show_label=False,
-                min_width=CHART_WIDTH)
+                min_width=CHART_WIDTH, colors_in_legend=[])
             c.angles = gr.LinePlot(
                 first.angle_chart, elem_id="explore-angles", x="angle", y="error", color="series",
                 color_map=first.angle_colors, x_lim=[0, 180], title="Output error vs angle", color_title="",
                 x_title="angle (degrees)", y_title="relative error e", height=320, show_label=False,
-                min_width=CHART_WIDTH)
+                min_width=CHART_WIDTH, colors_in_legend=[])
         with gr.Accordion("How to read the errors", open=True):
             gr.Markdown(text.RELATIVE_ERROR + "\n\n" + text.WHICH + "\n\n" + text.CHARTS + "\n\n"
                         + text.OUTPUT_ERROR + "\n\n" + text.FLOOR, elem_classes="note")

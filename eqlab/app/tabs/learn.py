@@ -1,5 +1,7 @@
 """The Learn tab: the group basics in three interactive pictures (drawn when the tab opens), and the regime map.
 
+It also defines, once, the words eqlab puts beside an error (``text.VOCABULARY``, from ``eqlab.metrics.words``).
+
 What is here: ``LearnTab`` (the event functions ``learn_rotate``, ``learn_channels``, ``learn_grid``,
 ``learn_diagram``, ``learn_regimes``, whose parameter names are the API's, and :meth:`LearnTab.build`).
 What is not here: the pictures and their words (``eqlab.app.learn``).
@@ -63,6 +65,9 @@ class LearnTab:
                        elem_classes="picture", buttons=["fullscreen"])
         with gr.Tab("Learn", id="learn") as tab:
             gr.Markdown("Three pictures of the group behind EQ-Reg. Move the sliders. " + text.ERROR_SHORT)
+            with gr.Accordion("The words eqlab uses (beside every error, here and in the notebooks)", open=False,
+                              elem_id="learn-vocabulary"):
+                gr.Markdown(text.VOCABULARY + "\n\n" + text.WHICH, elem_classes="note")
             sample = gr.Dropdown(SAMPLE_CHOICES, value=DEFAULT_SAMPLE, label="Image", scale=0)
             with gr.Accordion("1 · Rotate an image and a feature map", open=True):
                 angle = gr.Slider(0, 360, value=90, step=15, label="rotation angle (degrees)")
@@ -96,11 +101,14 @@ class LearnTab:
             rotate_kw = dict(fn=on["learn_rotate"], inputs=[angle, sample], outputs=[rot_img, rot_text])
             channels_kw = dict(fn=on["learn_channels"], inputs=[k, sample], outputs=[ch_img, ch_text])
             grid_kw = dict(fn=on["learn_grid"], inputs=grid_angle, outputs=[grid_img, curve, grid_text])
-            angle.release(**rotate_kw, api_name="learn_rotate", **lk)
-            k.release(**channels_kw, api_name="learn_channels", **lk)
-            grid_angle.release(**grid_kw, api_name="learn_grid", **lk)
-            sample.input(**rotate_kw, api_name=False, **lk).then(**channels_kw, api_name=False, **lk)
-            tab.select(**rotate_kw, api_name=False, **lk).then(**channels_kw, api_name=False, **lk).then(
+            # .input, not .release: a drag, the arrow keys and a typed number (without Enter or Tab) all redraw;
+            # "always_last" keeps it to one request running and the latest one waiting, however fast the input
+            angle.input(**rotate_kw, api_name="learn_rotate", **lk)
+            k.input(**channels_kw, api_name="learn_channels", **lk)
+            grid_angle.input(**grid_kw, api_name="learn_grid", **lk)
+            # .success: a failed picture shows one message and stops the chain (no repeat of the same error)
+            sample.input(**rotate_kw, api_name=False, **lk).success(**channels_kw, api_name=False, **lk)
+            tab.select(**rotate_kw, api_name=False, **lk).success(**channels_kw, api_name=False, **lk).success(
                 **grid_kw, api_name=False, **lk)
             accordion.expand(on["learn_diagram"], None, diagram, api_name="learn_diagram", concurrency_limit=1,
                              concurrency_id="figure")

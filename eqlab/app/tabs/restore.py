@@ -3,8 +3,9 @@
 The arms on one degraded image: before/after slider, error maps, PSNR/SSIM, and the same with a
 rotated input (rotate the input, watch the output rotate).
 
-What is here: ``RestoreTab`` (the event functions ``restore``, ``restore_ui``, ``restore_show``,
-``restore_controls``, and :meth:`RestoreTab.build`), ``table_df`` and ``TABLE_COLUMNS`` (the score table).
+What is here: ``RestoreTab`` (the event functions ``restore``, ``restore_ui``, ``restore_show`` and the page's
+``restore_show_ui``, ``restore_controls``, and :meth:`RestoreTab.build`), ``table_df`` and ``TABLE_COLUMNS``
+(the score table).
 What is not here: the computation (``eqlab.app.restore``).
 """
 
@@ -17,12 +18,13 @@ from eqlab.app.settings import (
     SAMPLE_CHOICES,
     STRENGTH,
     TASKS,
+    YOURS,
     InputError,
     known_task,
 )
-from eqlab.app.tabs.common import CONTROLS_WIDTH, MAIN_WIDTH, readable
+from eqlab.app.tabs.common import CONTROLS_WIDTH, MAIN_WIDTH, readable, sample_label
 
-EVENTS = ("restore", "restore_ui", "restore_show", "restore_controls")
+EVENTS = ("restore", "restore_ui", "restore_show", "restore_show_ui", "restore_controls")
 TABLE_COLUMNS = ["arm", "weights", "PSNR (dB)", "SSIM", "PSNR, g·x", "SSIM, g·x", "Δ PSNR", "output error e"]
 
 
@@ -36,6 +38,26 @@ def table_df(table: list[dict]):
         "Δ PSNR": round(r["delta_psnr"], 3),
         "output error e": float(f"{r['output_error']:.3g}"),  # three digits: round-off reads 3e-07, not 0
     } for r in table])
+
+
+SLIDER_LABEL = "before (degraded input) | after (restored): drag"
+
+
+def slider(session, show: str):
+    """The before/after slider of the arm ``show`` (``restore_views``), labelled with the arm it really shows: an
+    arm the last restoration did not run ("yours" before any training) falls back to eqreg, and says so."""
+    import gradio as gr
+
+    pair = restore_views(session, show)
+    if pair is None:
+        return gr.ImageSlider(value=None, label=SLIDER_LABEL)
+    arms = session["restore"]["arms"]
+    shown = show if show in arms else ("eqreg" if "eqreg" in arms else arms[0])
+    label = f"before (degraded input) | after: {shown} (drag)"
+    if shown != show:
+        why = "has no model yet: train one in the Train tab" if show == YOURS else "was not run in this restoration"
+        label += f" · “{show}” {why}"
+    return gr.ImageSlider(value=pair, label=label)
 
 
 class RestoreTab:
@@ -54,7 +76,7 @@ class RestoreTab:
             """The page's event: ``restore``'s outputs and the upload box (cleared when it was refused)."""
             maps, table, status, session, refused = self.compute(task, strength, sample, upload, rotation, session,
                                                                  progress)
-            return (restore_views(session, show), maps, table_df(table), status, None if refused else gr.update(),
+            return (slider(session, show), maps, table_df(table), status, None if refused else gr.update(),
                     session)
 
         self.restore, self.restore_ui = restore, restore_ui
@@ -68,10 +90,16 @@ class RestoreTab:
     @staticmethod
     def restore_show(show, session):
         """The before/after slider of the arm ``show`` from the session's last restoration."""
-        slider = restore_views(session, show)
-        if slider is None:
+        pair = restore_views(session, show)
+        if pair is None:
             raise InputError("press “Restore” first")
-        return slider
+        return pair
+
+    @staticmethod
+    def restore_show_ui(show, session):
+        """The page's ``restore_show``: the slider with a label that names the arm it really shows."""
+        RestoreTab.restore_show(show, session)
+        return slider(session, show)
 
     @staticmethod
     def restore_controls(task):
@@ -110,13 +138,13 @@ class RestoreTab:
                 c.status = gr.Markdown("Pick a task and press **Restore**: every arm restores the same degraded "
                                        "image, and its rotated copy.", elem_id="restore-status", elem_classes="status")
                 c.slider = gr.ImageSlider(elem_id="restore-slider", type="filepath", format="png",
-                                          label="before (degraded input) | after (restored): drag", max_height=420)
+                                          label=SLIDER_LABEL, max_height=420)
                 c.maps = gr.Image(elem_id="restore-maps", type="filepath", format="png", interactive=False,
                                   show_label=False, elem_classes="picture", buttons=["download", "fullscreen"])
                 c.table = gr.Dataframe(table_df([]), elem_id="restore-table", interactive=False, wrap=True,
                                        label="Scores per arm (PSNR/SSIM on the luma; 'g·x': restore the rotated "
                                              "input, rotate back, score)")
-                gr.Markdown("**Output error e** (the table's last column, the bottom row of the maps). "
+                gr.Markdown("**Output error e** (the table's column “output error e”, the bottom row of the maps). "
                             + text.OUTPUT_SCALE + " Here f is the whole net: its output is an image, so P_g is the "
                             "identity.\n\n" + text.OUTPUT_ERROR, elem_classes="note")
         return c
@@ -133,4 +161,8 @@ class RestoreTab:
                                        api_name="restore", **RESTORE_SLOTS)
         quick = dict(concurrency_limit=None, show_progress="hidden")
         c.task.input(on["restore_controls"], c.task, c.strength, api_name="restore_controls", **quick)
-        c.show.input(on["restore_show"], [c.show, session], c.slider, api_name="restore_show", **quick)
+        c.show.input(on["restore_show_ui"], [c.show, session], c.slider, api_name=False, **quick)
+        gr.Button(visible=False).click(on["restore_show"], [c.show, session], c.slider, api_name="restore_show",
+                                       **quick)
+        # any change of the upload (a new one, cleared by hand or refused by the server) relabels the Image
+        c.upload.change(sample_label, c.upload, c.sample, api_name=False, queue=False, show_progress="hidden")

@@ -4,7 +4,8 @@ A short, capped run (from scratch or fine-tuning a zoo net) with live curves, ov
 other runs of this browser session; the result joins the other tabs as the arm "yours".
 
 What is here: ``TrainTab`` (the event functions ``train_check``, ``train``, ``cancel_training``,
-``clear_runs``, ``train_controls``, the chart updates ``outputs``, and :meth:`TrainTab.build`).
+``clear_runs``, ``train_controls``, ``penalty_controls`` (the λ controls greyed out for an arm without a
+penalty), the chart updates ``outputs``, and :meth:`TrainTab.build`).
 What is not here: the checks, the runs and their processes (``eqlab.app.training``), the curves' data
 (``charts.py``).
 """
@@ -28,6 +29,8 @@ from eqlab.app.training import DEFAULT_SHARE, SCRATCH, check_train_inputs, start
 from eqlab.arms import ARM_NAMES, ARMS
 
 CURVES = ("loss", "reg", "weight", "share", "psnr", "layer")  # the charts, in the order of the outputs
+MODE_INFO = "target share: λ adapts so that ‖∇λR‖ / ‖∇task‖ stays at the share"
+WEIGHT_INFO = "scale-free norm: 1e-4 mild · 1e-3 strong · ≥ 1e-2 hurts"
 EVENTS = ("train_check", "train", "cancel_training", "clear_runs", "train_controls")
 
 
@@ -82,9 +85,9 @@ class TrainTab:
         for key in CURVES:
             df = shown(frames[key])
             if df is None:
-                plots.append(gr.update(value=None))
+                plots.append(gr.update(value=None, show_label=True))
                 continue
-            plots.append(gr.update(value=df, color_map={name: colors.get(name, BASELINE_COLOR)
+            plots.append(gr.update(value=df, show_label=False, color_map={name: colors.get(name, BASELINE_COLOR)
                                                         for name in dict.fromkeys(df["run"])},
                                    **curve_limits(df, steps, key in ("share", "psnr", "layer"), done)))
         return (*plots, run_legend(runs, colors), status, session)
@@ -104,6 +107,17 @@ class TrainTab:
         preferred = "zoo augment" if arm in ARMS and ARMS[arm].penalized else SCRATCH  # switch the penalty on
         return gr.Dropdown(choices=choices, value=preferred if preferred in choices else SCRATCH)
 
+    @staticmethod
+    def penalty_controls(arm):
+        """The EQ-Reg weight controls (mode, share, λ): active only for an arm with a penalty (``eqlab.arms``);
+        for the others they are greyed out and say why (their values are not used)."""
+        import gradio as gr
+
+        on = arm in ARMS and ARMS[arm].penalized
+        info = None if on else f"not used: the arm {arm} has no EQ-Reg penalty"
+        return (gr.Radio(interactive=on, info=info or MODE_INFO), gr.Number(interactive=on, info=info),
+                gr.Number(interactive=on, info=info or WEIGHT_INFO))
+
     # -- page --------------------------------------------------------------------------------------
     def build(self, session) -> None:
         """Lay the tab out inside the current ``gr.Tabs`` and wire its events and API endpoints."""
@@ -117,7 +131,7 @@ class TrainTab:
                     c.status = gr.Markdown("Fine-tune the zoo's **augment** net with EQ-Reg switched on and watch R "
                                            "and the layer error fall; or choose another start.",
                                            elem_id="train-status", elem_classes="status")
-                    c.legend = gr.HTML("", elem_id="train-legend")
+                    c.legend = gr.HTML(run_legend([], {}), elem_id="train-legend")  # before a run: what comes
                     c.plots = self._charts()
                     gr.Markdown(text.TRAIN_CURVES + "\n\n" + text.ERROR_SHORT, elem_classes="note")
             self._wire(c, session)
@@ -137,6 +151,8 @@ class TrainTab:
         c.cancel.click(on["cancel_training"], c.token, c.status, api_name="cancel_training", queue=False)
         c.clear.click(on["clear_runs"], session, outputs, api_name="clear_runs", concurrency_limit=None)
         c.arm.input(on["train_controls"], c.arm, c.start, api_name=False, queue=False)
+        c.arm.input(self.penalty_controls, c.arm, [c.mode, c.share, c.weight], api_name=False, queue=False,
+                    show_progress="hidden")
 
     def _controls(self):
         """The tab's left column: what to train, how, how long; the buttons; the caps."""
@@ -157,11 +173,11 @@ class TrainTab:
                            info="rotations of the paired batch and of the penalty")
         c.mode = gr.Radio(["target share", "fixed λ"], value="target share", label="EQ-Reg weight",
                           elem_id="train-mode",
-                          info="target share: λ adapts so that ‖∇λR‖ / ‖∇task‖ stays at the share")
+                          info=MODE_INFO)
         c.share = gr.Number(value=DEFAULT_SHARE, label=f"target gradient share ({SHARE_RANGE[0]:g} … "
                                                        f"{SHARE_RANGE[1]:g})")
         c.weight = gr.Number(value=1e-3, label=f"λ: fixed, or the start (0 … {WEIGHT_MAX:g})", elem_id="train-weight",
-                             info="scale-free norm: 1e-4 mild · 1e-3 strong · ≥ 1e-2 hurts")
+                             info=WEIGHT_INFO)
         c.steps = gr.Slider(STEPS_MIN, cap, value=min(200, cap), step=10, elem_id="train-steps",
                             label=f"Steps ({STEPS_MIN} … {cap}, {device} cap)")
         c.seed = gr.Number(value=0, precision=0, label="Seed")
@@ -187,8 +203,11 @@ class TrainTab:
         def curve(kind, title: str, y_title: str, **kwargs):
             # value against step, one colour per run; the runs' legend is one HTML block above the charts, which
             # wraps at any width where each chart's own legend would be clipped
-            return kind(None, x="step", y="value", color="run", title=title, show_label=False, x_title="step",
-                        y_title=y_title, height=260, min_width=CHART_WIDTH, colors_in_legend=[], **kwargs)
+            # an empty chart (before the first run) shows its title as the block's label; with data the label
+            # goes (it would push the chart below its block) and the chart's own title shows
+            return kind(None, x="step", y="value", color="run", title=title, label=title, show_label=True,
+                        x_title="step", y_title=y_title, height=260, min_width=CHART_WIDTH, colors_in_legend=[],
+                        **kwargs)
 
         plots = {}
         with gr.Row():
