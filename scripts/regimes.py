@@ -472,7 +472,8 @@ def write_page(records: dict, args, sessions: list[dict], deblur: str = "") -> P
                    written=datetime.date.today().isoformat(), source="python scripts/regimes.py (docs/regimes.md)")
     Path(args.summary).write_text(json.dumps(summary, indent=1) + "\n")
     values = dict(
-        runs=len(records), answer=progress(entries, flat) + words.regime_answer(flat), figure=figure(summary, docs), nseeds=len(args.seeds),
+        runs=len(records), answer=progress(entries, flat) + words.regime_answer(flat), figure=figure(summary, docs),
+        nseeds=len(args.seeds),
         steps=args.steps, seeds=", ".join(map(str, args.seeds)), grid_table=grid_table(),
         cell_tables="\n\n".join(cell_table(records, e) for e in entries if e["regime"] != "turned 45° test"),
         decomposition=decomposition(entries), turned=turned_section(entries),
