@@ -23,6 +23,8 @@ Usage:
     nohup python scripts/regimes.py > runs/regimes.log 2>&1 &   # train what the cache lacks, then write the page
     python scripts/regimes.py --write-only                      # the page, the figure and the CSV from the cache
     python scripts/regimes.py --steps 10 --seeds 0 --cache /tmp/g --docs /tmp/d   # a quick try of the machinery
+    cp -r scripts/regimes-cache runs/regimes && python scripts/regimes.py   # resume from the kept records
+        (the cells' data folders are named after the cache, runs/regimes/data/..., so resume from that path)
 """
 
 from __future__ import annotations
