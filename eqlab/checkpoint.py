@@ -318,8 +318,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     name, model_config = meta.get("model"), meta.get("model_config") or {}
     if name not in models.names():
         raise ValueError(f"checkpoint {str(path)!r} holds unknown model {name!r}; known models: {models.names()}")
-    _check_fits(path, weights, _build(path, name, model_config, "meta"))  # sizes first, without memory
+    try:
+        on_meta = _build(path, name, model_config, "meta")  # sizes first, without memory
+    except RuntimeError:  # a constructor that reads tensor values (spandrel's SwinIR: its drop-path rates)
+        on_meta = None
+    if on_meta is not None:
+        _check_fits(path, weights, on_meta)
     model = _build(path, name, model_config)
+    if on_meta is None:
+        _check_fits(path, weights, model)
     color = color_of(meta)
     stored = (meta.get("config") or {}).get("problem", meta.get("config") or {}).get("color")
     if stored is not None and color is not None and stored != color:
