@@ -30,6 +30,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import datetime
 import io
@@ -394,6 +395,7 @@ def csv_rows(records: dict) -> list[dict]:
                     seed=seed_of(record), baseline_psnr=f"{m['baseline_psnr']:.4f}",
                     oriented_share=f"{m['oriented_share']:.4f}", oriented_error=f"{m['oriented_error']:.4f}",
                     layer_error=f"{m['layer_error']:.4f}", wall_s=f"{record['train']['train_s']:.1f}",
+                    cpu=record["machine"].get("cpu", ""),
                     status="stalled" if stalled(record) else "ok")
         command = f"{ONE_THREAD}{record['command']} --json"
         turned = m.get(f"psnr_turned{ANGLES[-1]}")
@@ -464,6 +466,24 @@ def figure(summary: dict, docs: Path) -> str:
     return "figures/regimes.png"
 
 
+def machines_of(records: dict) -> list[dict]:
+    """The machines the runs trained on, each with its number of runs (``runs``), the most used first."""
+    counts = collections.Counter(json.dumps(r["machine"], sort_keys=True) for r in records.values())
+    return [dict(json.loads(m), runs=n) for m, n in counts.most_common()]
+
+
+def mixed_cells(records: dict) -> str:
+    """A sentence naming the cells whose runs were trained on more than one machine (the CSV's ``cpu``), if any."""
+    cpus = collections.defaultdict(set)
+    for key_, record in records.items():
+        cpus[key_.rsplit("/", 2)[0]].add(record["machine"].get("cpu"))
+    mixed = sorted(cell.replace("/", " / ") for cell, names in cpus.items() if len(names) > 1)
+    if not mixed:
+        return "Each cell's runs, every arm and seed, trained on one machine."
+    return (f"The runs of {len(mixed)} cells trained on more than one machine (the CSV's `cpu` column names each "
+            f"run's): {'; '.join(mixed)}.")
+
+
 def recovered(records: dict) -> str:
     """A sentence on the records rebuilt from an earlier CSV rather than kept from their runs, if any."""
     rebuilt = [k for k, r in records.items() if r.get("recovered")]
@@ -482,10 +502,12 @@ def write_page(records: dict, args, sessions: list[dict]) -> Path:
     rows = csv_rows(records)
     if rows:
         write_csv(rows, docs / "regimes.csv")
-    machine = next(iter(records.values()))["machine"] if records else {}
+    machines = machines_of(records)
+    machine = machines[0] if machines else {}  # the one most runs were trained on
     flat = flat_cells(entries)
     summary = dict(steps=args.steps, seeds=list(args.seeds), regimes=list(dict.fromkeys(e["regime"] for e in entries)),
                    grid=[dict(regime=e["regime"], task=e["task"]) for e in entries], cells=flat, machine=machine,
+                   machines=machines,
                    written=datetime.date.today().isoformat(), source="python scripts/regimes.py (docs/regimes.md)")
     Path(args.summary).write_text(json.dumps(summary, indent=1) + "\n")
     values = dict(
@@ -495,8 +517,9 @@ def write_page(records: dict, args, sessions: list[dict]) -> Path:
         cell_tables="\n\n".join(cell_table(records, e) for e in entries if e["regime"] != "turned 45° test"),
         decomposition=decomposition(entries), turned=turned_section(entries),
         equal_time=equal_time_section(records, entries), deblur=deblur_section(records), csv_rows=len(rows),
-        machine=(f"{machine.get('cpu')}, {machine.get('cpu_count')} cores, torch {machine.get('torch')}, "
-                 f"one thread per run, two runs at a time") if machine else "–",
+        mixed=mixed_cells(records),
+        machine="; ".join(f"{m.get('cpu')}, {m.get('cpu_count')} cores, torch {m.get('torch')} ({m['runs']} runs)"
+                          for m in machines) + "; one thread per run, two runs at a time" if machines else "–",
         sessions=(("Grid time: " + "; ".join(f"`{s['command']}` {s['wall_time_s'] / 60:.0f} min" for s in sessions)
                    + "; ") if sessions else "") + (f"{sum(r.get('job_s', 0) for r in records.values()) / 3600:.1f} "
                                                    f"worker-hours of training and scoring in the runs whose records "

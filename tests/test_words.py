@@ -140,3 +140,38 @@ def test_output_error_words_say_exact_for_round_off():
                      "eqreg: output error 0.004, 4.9× lower than plain (0.0195)",
                      "strict: output error 3e-07, exactly equivariant (float round-off)"]
     assert output_error_words({"eqreg": 0.004}) == []  # no reference, no comparison
+
+
+# -- the regime map's words --------------------------------------------------------------------------------
+
+def _cell(regime, eqreg, penalty=(-0.1, 0.05, 3), data=(0.1, 0.05, 3), stalled=0, best="augment"):
+    return dict(regime=regime, task="denoise", best=best, eqreg=eqreg, eqreg_c4=(0.0, 0.0, 0),
+                penalty=penalty, data=data, stalled={"eqreg": stalled, "augment": 0})
+
+
+def test_paired_word_reads_the_spread_not_the_sign():
+    assert words.paired_word(0.12, 0.05, 3) == "pays" and words.paired_word(-0.3, 0.1, 3) == "costs"
+    assert words.paired_word(0.05, 0.1, 3) == words.paired_word(-0.05, 0.1, 3) == "a tie"  # the spread covers 0
+    assert words.paired_word(0.5, 0.0, 1) == "one seed" and words.paired_word(float("nan"), 0, 0) == "not run"
+    for mean, std in itertools.product((-0.3, -0.01, 0.0, 0.01, 0.3), (0.0, 0.02, 0.5)):  # mirror images
+        flipped = {"pays": "costs", "costs": "pays", "a tie": "a tie"}[words.paired_word(-mean, std, 3)]
+        assert words.paired_word(mean, std, 3) == flipped
+
+
+def test_regime_answer_counts_the_cells_it_names():
+    cells = [_cell("a", (0.3, 0.1, 3)), _cell("b", (-0.02, 0.1, 3)), _cell("c", (-0.5, 0.1, 3), best="strict")]
+    answer = words.regime_answer(cells)
+    assert answer.startswith("Over 3 cells, eqreg (one forward pass at test time) pays in 1 (a / denoise), is a tie "
+                             "within the seed spread in 1 (b / denoise) and costs PSNR in 1 (c / denoise)")
+    assert "That best arm is augment in 2 of 3" in answer
+    assert "comes closest in a / denoise (+0.30 ± 0.10 dB against augment)" in answer
+    assert "furthest behind in c / denoise (-0.50 ± 0.10 dB against strict)" in answer
+    assert "stalled" not in answer and words.regime_answer([]).startswith("No cell")
+
+
+def test_regime_answer_separates_the_cells_where_eqreg_did_not_train():
+    cells = [_cell("a", (-1.2, 0.2, 3), stalled=2), _cell("b", (0.02, 0.1, 3)), _cell("c", (-0.5, 0.1, 3))]
+    answer = words.regime_answer(cells)
+    assert ("eqreg's training stalled at the degraded input in 1 cell (a / denoise: 2 of 3 runs): there its cost is "
+            "a recipe that did not train") in answer
+    assert "in the 2 cells where every eqreg run trained it pays in 0, ties in 1 and costs in 1." in answer

@@ -402,12 +402,14 @@ def regime_answer(cells: Sequence[Mapping]) -> str:
         cells: one mapping per (regime, task) that was run, with ``regime``, ``task``, ``best`` (the best arm
             that is not soft), and ``(mean, std, n)`` triples of paired PSNR differences: ``eqreg`` (eqreg − best),
             ``eqreg_c4`` (eqreg averaged over C4 − best; ``n`` 0 where not measured), ``penalty`` (eqreg −
-            augment) and ``data`` (augment − plain).
+            augment) and ``data`` (augment − plain); optionally ``stalled``, ``{arm: runs that ended at the
+            degraded input}``.
 
     Returns:
         a paragraph: where eqreg pays, ties and costs against the best other arm (with :func:`paired_word`), the
         arm that is most often best, the extreme cells, and how much of eqreg's effect is the rotated data
-        (augment − plain) and how much the penalty (eqreg − augment).
+        (augment − plain) and how much the penalty (eqreg − augment); where eqreg runs stalled, which cells, and
+        what the cells where every eqreg run trained say on their own.
 
     Example:
         >>> cell = dict(regime="1 image", task="denoise", best="augment", eqreg=(0.12, 0.05, 3),
@@ -445,4 +447,20 @@ def regime_answer(cells: Sequence[Mapping]) -> str:
     parts.append(f"Split in two: the rotated data (augment − plain) pays in {len(data_pays)} of {len(cells)}"
                  f"{listed(data_pays)}; the penalty on top of it (eqreg − augment) pays in {len(penalty_pays)}"
                  f"{listed(penalty_pays)} and costs in {len(penalty_costs)}.")
+    stalled = [c for c in cells if c.get("stalled", {}).get("eqreg")]
+    if stalled:
+        trained = [c for c in cells if c not in stalled]
+        named = [f"{c['regime']} / {c['task']}: {c['stalled']['eqreg']} of {c['eqreg'][2]}" for c in stalled]
+        sentence = (f"eqreg's training stalled at the degraded input in {len(stalled)} cell{_s(stalled)}"
+                    f" ({'; '.join(named)} runs): there its cost is a recipe that did not train, not the price of a "
+                    "softly equivariant net")
+        if trained:
+            t_pays, t_ties, t_costs = (_cells_named(trained, "eqreg", w) for w in ("pays", "a tie", "costs"))
+            sentence += (f"; in the {len(trained)} cell{_s(trained)} where every eqreg run trained it pays in "
+                         f"{len(t_pays)}, ties in {len(t_ties)} and costs in {len(t_costs)}")
+        parts.append(sentence + ".")
     return " ".join(parts)
+
+
+def _s(items: Sequence) -> str:
+    return "s" if len(items) != 1 else ""
