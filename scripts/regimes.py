@@ -527,26 +527,29 @@ def write_page(records: dict, args, sessions: list[dict]) -> Path:
                                                    f"{datetime.date.today().isoformat()}.") + recovered(records),
     )
     if args.readme:
-        write_readme_block(Path(args.readme), values["answer"], flat, args)
+        write_answer_block(Path(args.readme), values["answer"], flat, args, docs="docs/")
+    if args.findings:
+        write_answer_block(Path(args.findings), values["answer"], flat, args, docs="")
     page = docs / "regimes.md"
     page.write_text(string.Template((ROOT / "scripts" / "regimes.md.in").read_text()).substitute(values))
     return page
 
 
-README_BLOCK = re.compile(r"(<!-- regime-answer:[^\n]*-->\n).*?(<!-- /regime-answer -->)", re.S)
+ANSWER_BLOCK = re.compile(r"(<!-- regime-answer:[^\n]*-->\n).*?(<!-- /regime-answer -->)", re.S)
 
 
-def write_readme_block(readme: Path, answer: str, cells: list[dict], args) -> None:
-    """Put the page's answer and its figure between the README's ``regime-answer`` markers."""
+def write_answer_block(page: Path, answer: str, cells: list[dict], args, docs: str) -> None:
+    """Put the page's answer and its figure between the ``regime-answer`` markers of ``page`` (the README, the
+    findings); ``docs``: the path from ``page`` to the docs folder (``"docs/"`` or ``""``)."""
     regimes = len({c["regime"] for c in cells})
     block = (f"{answer}\n\n![The regime map: eqreg's PSNR against the best arm that is not soft, per regime and task]"
-             f"(docs/figures/regimes.png)\n\n*{len(cells)} cells ({regimes} regimes × the tasks run in them), "
+             f"({docs}figures/regimes.png)\n\n*{len(cells)} cells ({regimes} regimes × the tasks run in them), "
              f"{len(args.seeds)} seeds each, small nets, {args.steps} CPU steps: the regime, the arms and every run "
-             "are on [the regime map](docs/regimes.md).*\n")
-    text = readme.read_text()
-    if not README_BLOCK.search(text):
-        raise SystemExit(f"{readme} has no <!-- regime-answer --> block")
-    readme.write_text(README_BLOCK.sub(lambda m: m.group(1) + block + m.group(2), text))
+             f"are on [the regime map]({docs}regimes.md).*\n")
+    text = page.read_text()
+    if not ANSWER_BLOCK.search(text):
+        raise SystemExit(f"{page} has no <!-- regime-answer --> block")
+    page.write_text(ANSWER_BLOCK.sub(lambda m: m.group(1) + block + m.group(2), text))
 
 
 DEBLUR_GOAL_DB = 0.1  # the regime issue's goal: eqreg within 0.1 dB of augment at the zoo budget
@@ -617,6 +620,8 @@ def main(argv=None) -> int:
                         help="the cells as the app and the notebooks read them (default: the package's zoo folder)")
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="the README whose answer block is "
                         "rewritten ('' for none)")
+    parser.add_argument("--findings", default=str(ROOT / "docs" / "findings.md"), help="the findings page whose answer "
+                        "block is rewritten ('' for none)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--steps", type=int, default=STEPS, help="steps of every run at equal steps")
     parser.add_argument("--workers", type=int, default=None)

@@ -39,7 +39,7 @@ def regimes():
 def written(regimes, tmp_path_factory):
     out = tmp_path_factory.mktemp("regimes")
     regimes.main(["--write-only", "--cache", str(KEPT), "--docs", str(out), "--summary", str(out / "regimes.json"),
-                  "--readme", ""])
+                  "--readme", "", "--findings", ""])
     return out
 
 
@@ -74,3 +74,11 @@ def test_every_row_command_rebuilds_its_records_config(regimes):
         key = regimes.key(row["regime"], row["task"], row["arm"], int(row["seed"]))
         assert config.to_dict() == _current(records[key]["spec"])["config"], key
         assert float(row["psnr"]) == pytest.approx(records[key]["metrics"]["psnr"], abs=6e-5)
+
+
+def test_the_readme_and_the_findings_carry_the_pages_answer(regimes):
+    page = (ROOT / "docs" / "regimes.md").read_text()
+    answer = page.split("## The answer\n\n")[1].split("\n\n![")[0]
+    for path in (ROOT / "README.md", ROOT / "docs" / "findings.md"):
+        block = regimes.ANSWER_BLOCK.search(path.read_text())
+        assert block and answer in block.group(0), path.name
