@@ -24,7 +24,6 @@ also counts waiting for a core. Medians of ``--repeats``; asserts nothing.
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,13 +34,8 @@ from pathlib import Path
 
 from eqlab.machine import process_cpu_s  # (imports torch in this process; the server is another)
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run by path or by `eqlab bench` (runpy): _server beside
+from _server import ROOT, app_server, free_port  # noqa: E402
 
 
 def header(title: str) -> None:
@@ -90,14 +84,9 @@ def _panel_url(config: dict, base: str) -> str | None:
 def launch_once(models: str, cache: str, limit_s: float = 180.0) -> tuple[float, float, float]:
     """Seconds from process start to the first HTTP answer and to the first panel's PNG, and the CPU seconds
     the server used until then (what the start takes on an idle core)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/"
-    start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(ROOT / "demos" / "app.py"), "--port", str(port), "--models",
-                                models, "--cache-dir", cache], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
     http = panel = cpu = float("nan")
-    try:
+    start = time.perf_counter()
+    with app_server(models, cache) as (base, process):
         while time.perf_counter() - start < limit_s and process.poll() is None:
             config = _get(base + "config")
             if config is not None:
@@ -108,12 +97,6 @@ def launch_once(models: str, cache: str, limit_s: float = 180.0) -> tuple[float,
                     cpu = process_cpu_s(process.pid)
                 break
             time.sleep(0.05)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
     return http, panel, cpu
 
 

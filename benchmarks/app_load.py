@@ -22,9 +22,7 @@ nothing.
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -33,38 +31,12 @@ from pathlib import Path
 
 from eqlab.machine import process_cpu_s  # (imports torch in this process; the server is another)
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run by path or by `eqlab bench` (runpy): _server beside
+from _server import app_server, machine_line, wait_for  # noqa: E402
+
 EXPLORE = ("denoise", "eqreg", "camera", None, "C4", 1, "body.0.conv", 0)
 RESTORE = ("denoise", 25, "camera", None, "90°", "eqreg")
 TRAIN = ("denoise", "eqreg", "zoo augment", "C4", "target share", 1e-3, 0.3)
-
-
-def machine_line(when: str) -> str:
-    from eqlab.machine import load_average, machine_info
-
-    info = machine_info()
-    load = load_average()
-    return (f"# {when}: {info['cpu']} x {info['cpu_count']}, torch {info['torch']} · load average "
-            f"{load if load is None else round(load, 2)}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, limit_s: float) -> bool:
-    deadline = time.time() + limit_s
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url + "config", timeout=2):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
 
 
 class Student:
@@ -132,69 +104,57 @@ def main(argv=None) -> int:
     from gradio_client import Client
 
     print(machine_line("before"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with tempfile.TemporaryDirectory(prefix="eqlab-load-") as cache:
-        server = subprocess.Popen([sys.executable, str(ROOT / "demos" / "app.py"), "--port", str(port), "--models",
-                                   args.models, "--cache-dir", cache], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        try:
-            if not wait_for(url, 180):
-                print("the server did not answer within 180 s")
-                return 1
-            with urllib.request.urlopen(url + "config", timeout=30) as answer:
-                config = json.loads(answer.read())
-            clients = [Student(url, config) for _ in range(args.clients)]
-            trainer = Client(url, verbose=False)
-            training = trainer.submit(*TRAIN, args.train_steps, 0, "task's net", api_name="/train")
-            deadline = time.time() + 120
-            while time.time() < deadline and len(training.outputs()) < 2 and not training.done():
-                time.sleep(0.5)  # until the training process reports its first steps
-            times: dict[str, list[float]] = {"explore": [], "restore": []}
-            failures: list[str] = []
-            guard = threading.Lock()
-            start = threading.Barrier(args.clients)
-            stop_at = time.time() + args.deadline
+    with app_server(args.models) as (url, server):
+        if not wait_for(url, 180):
+            print("the server did not answer within 180 s")
+            return 1
+        with urllib.request.urlopen(url + "config", timeout=30) as answer:
+            config = json.loads(answer.read())
+        clients = [Student(url, config) for _ in range(args.clients)]
+        trainer = Client(url, verbose=False)
+        training = trainer.submit(*TRAIN, args.train_steps, 0, "task's net", api_name="/train")
+        deadline = time.time() + 120
+        while time.time() < deadline and len(training.outputs()) < 2 and not training.done():
+            time.sleep(0.5)  # until the training process reports its first steps
+        times: dict[str, list[float]] = {"explore": [], "restore": []}
+        failures: list[str] = []
+        guard = threading.Lock()
+        start = threading.Barrier(args.clients)
+        stop_at = time.time() + args.deadline
 
-            def student(client):
-                start.wait()
-                for _ in range(args.rounds):
-                    for kind, inputs, api in (("explore", EXPLORE, "/explore_panel"), ("restore", RESTORE, "/restore")):
-                        if time.time() > stop_at:
-                            return
-                        t0 = time.perf_counter()
-                        try:
-                            client.call(api.strip("/"), inputs, args.call_timeout)
-                        except Exception as err:  # noqa: BLE001 - counted and reported
-                            with guard:
-                                failures.append(f"{kind}: {type(err).__name__}: {str(err)[:80]}")
-                            continue
+        def student(client):
+            start.wait()
+            for _ in range(args.rounds):
+                for kind, inputs, api in (("explore", EXPLORE, "/explore_panel"), ("restore", RESTORE, "/restore")):
+                    if time.time() > stop_at:
+                        return
+                    t0 = time.perf_counter()
+                    try:
+                        client.call(api.strip("/"), inputs, args.call_timeout)
+                    except Exception as err:  # noqa: BLE001 - counted and reported
                         with guard:
-                            times[kind].append(time.perf_counter() - t0)
+                            failures.append(f"{kind}: {type(err).__name__}: {str(err)[:80]}")
+                        continue
+                    with guard:
+                        times[kind].append(time.perf_counter() - t0)
 
-            t_load, cpu_server, cpu_clients = time.perf_counter(), process_cpu_s(server.pid), time.process_time()
-            threads = [threading.Thread(target=student, args=(c,)) for c in clients if c is not None]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=args.deadline)
-            wall = time.perf_counter() - t_load
-            cpu_server, cpu_clients = process_cpu_s(server.pid) - cpu_server, time.process_time() - cpu_clients
-            outputs = training.outputs()
-            status, token = outputs[-1][-2:] if outputs else ("", "")  # the last output: the run's cancel token
-            alive = True
-            try:
-                Client(url, verbose=False).predict(*EXPLORE, api_name="/explore_panel")
-            except Exception:  # noqa: BLE001 - reported
-                alive = False
-            training.cancel()
-            trainer.predict(token, api_name="/cancel_training")
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        t_load, cpu_server, cpu_clients = time.perf_counter(), process_cpu_s(server.pid), time.process_time()
+        threads = [threading.Thread(target=student, args=(c,)) for c in clients if c is not None]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=args.deadline)
+        wall = time.perf_counter() - t_load
+        cpu_server, cpu_clients = process_cpu_s(server.pid) - cpu_server, time.process_time() - cpu_clients
+        outputs = training.outputs()
+        status, token = outputs[-1][-2:] if outputs else ("", "")  # the last output: the run's cancel token
+        alive = True
+        try:
+            Client(url, verbose=False).predict(*EXPLORE, api_name="/explore_panel")
+        except Exception:  # noqa: BLE001 - reported
+            alive = False
+        training.cancel()
+        trainer.predict(token, api_name="/cancel_training")
     expected = args.clients * args.rounds
     print(f"# {args.clients} clients x {args.rounds} rounds of (Explore, Restore) in {wall:.1f} s, one training "
           f"running (fine-tune from the zoo's augment net, {args.train_steps} steps)")

@@ -10,23 +10,19 @@ the server loads its result, validates it and draws the charts. Asserts nothing.
 """
 
 import argparse
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_load import free_port, machine_line, wait_for  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run by path or by `eqlab bench` (runpy): _server beside
+from _server import app_server, machine_line, status_mib, wait_for  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ("denoise", "eqreg", "zoo augment", "C4", "target share", 1e-3, 0.1)
 
 
 def memory_mib(pid: int) -> tuple[float, float]:
-    """``(VmRSS, VmHWM)`` of process ``pid`` in MiB (Linux's /proc)."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+    """``(VmRSS, VmHWM)`` of process ``pid`` in MiB: resident now and its peak."""
+    return status_mib(pid, "VmRSS"), status_mib(pid, "VmHWM")
 
 
 def main(argv=None) -> int:
@@ -38,29 +34,20 @@ def main(argv=None) -> int:
     from gradio_client import Client
 
     print(machine_line("before"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with tempfile.TemporaryDirectory(prefix="eqlab-memory-") as cache:
-        server = subprocess.Popen([sys.executable, str(ROOT / "demos" / "app.py"), "--port", str(port), "--models",
-                                   args.models, "--cache-dir", cache], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        try:
-            if not wait_for(url, 300):
-                print("the server did not answer within 300 s")
-                return 1
-            client = Client(url, verbose=False)
+    with app_server(args.models) as (url, server):
+        if not wait_for(url, 300):
+            print("the server did not answer within 300 s")
+            return 1
+        client = Client(url, verbose=False)
+        rss, peak = memory_mib(server.pid)
+        print(f"started: RSS {rss:.0f} MiB (peak {peak:.0f})")
+        for i in range(args.trainings):
+            start = time.perf_counter()
+            client.predict(*TRAIN, args.steps, i, "task's net", api_name="/train")
+            time.sleep(2.0)  # the server finishes the run's bookkeeping
             rss, peak = memory_mib(server.pid)
-            print(f"started: RSS {rss:.0f} MiB (peak {peak:.0f})")
-            for i in range(args.trainings):
-                start = time.perf_counter()
-                client.predict(*TRAIN, args.steps, i, "task's net", api_name="/train")
-                time.sleep(2.0)  # the server finishes the run's bookkeeping
-                rss, peak = memory_mib(server.pid)
-                print(f"after training {i + 1} ({args.steps} steps, {time.perf_counter() - start:.0f} s): RSS "
-                      f"{rss:.0f} MiB (peak {peak:.0f})", flush=True)
-        finally:
-            server.terminate()
-            server.wait(30)
+            print(f"after training {i + 1} ({args.steps} steps, {time.perf_counter() - start:.0f} s): RSS "
+                  f"{rss:.0f} MiB (peak {peak:.0f})", flush=True)
     print(machine_line("after"))
     return 0
 

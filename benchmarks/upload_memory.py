@@ -2,11 +2,11 @@
 
     python benchmarks/upload_memory.py [--side 6000] [--uploads 4] [--models random]
 
-The server is ``python -m eqlab demo`` in a process of its own on 127.0.0.1 (untrained nets by default:
-nothing to load); its resident memory is read from ``/proc/<pid>/status`` every 20 ms. The upload is a
-smooth 16-bit RGBA PNG of ``side``² pixels (6000² = 36 MP, under the app's 40-MP cap; a few hundred kB,
-written here by hand: Pillow writes no 16-bit colour PNG). ``--uploads`` clients send it at once to
-``/explore_panel`` while another client asks the Learn tab for a picture every half second (does the
+The server is ``python demos/app.py`` (the same as ``eqlab demo``) in a process of its own on 127.0.0.1
+(untrained nets by default: nothing to load); its resident memory is read from ``/proc/<pid>/status`` every
+20 ms. The upload is a smooth 16-bit RGBA PNG of ``side``² pixels (6000² = 36 MP, under the app's 40-MP cap;
+a few hundred kB, written here by hand: Pillow writes no 16-bit colour PNG). ``--uploads`` clients send it
+at once to ``/explore_panel`` while another client asks the Learn tab for a picture every half second (does the
 server answer throughout?).
 
 Prints the server's resident memory when idle, its peak during the uploads (sampled, and the kernel's
@@ -17,18 +17,18 @@ the uploads and of the pings. Goal (issue "nothing silently wrong, nothing lost,
 
 import argparse
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run by path or by `eqlab bench` (runpy): _server beside
+from _server import app_server, status_mib, wait_for  # noqa: E402
+
 EXPLORE = dict(task="denoise", arm="eqreg", sample="camera", group="C4", element=1, layer="head", channel=0)
 
 
@@ -49,32 +49,6 @@ def write_png16_rgba(path: Path, side: int) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
 
 
-def status_mb(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, limit_s: float) -> bool:
-    deadline = time.time() + limit_s
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2).read(100)
-            return True
-        except OSError:
-            time.sleep(0.5)
-    return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=6000, help="the upload's side in pixels (default 6000: 36 MP)")
@@ -86,24 +60,19 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="eqlab-upload-memory-"))
     png = work / "big16.png"
     write_png16_rgba(png, args.side)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    server = subprocess.Popen([sys.executable, "-m", "eqlab", "demo", "--models", args.models, "--port", str(port),
-                               "--cache-dir", str(work / "cache")], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
+    with app_server(args.models) as (url, server):
         if not wait_for(url, 180):
             print("the server did not answer within 180 s")
             return
         clients = [Client(url, verbose=False) for _ in range(args.uploads + 1)]
         clients[0].predict(**EXPLORE, upload=None, api_name="/explore_panel")  # the first view, models loaded
         time.sleep(2.0)
-        idle = status_mb(server.pid, "VmRSS")
+        idle = status_mib(server.pid, "VmRSS")
         samples, done = [], threading.Event()
 
         def sample() -> None:
             while not done.is_set():
-                samples.append(status_mb(server.pid, "VmRSS"))
+                samples.append(status_mib(server.pid, "VmRSS"))
                 time.sleep(0.02)
 
         pings = []
@@ -126,29 +95,23 @@ def main() -> None:
                 for c in clients[:args.uploads]]
         statuses = [job.result(timeout=600)[2] for job in jobs]
         upload_s = time.perf_counter() - t0
-        after = status_mb(server.pid, "VmRSS")
+        after = status_mib(server.pid, "VmRSS")
         time.sleep(3.0)
         done.set()
         for thread in watchers:
             thread.join(timeout=10)
-        later = status_mb(server.pid, "VmRSS")
+        later = status_mib(server.pid, "VmRSS")
         failed = [p for p in pings if isinstance(p, str)]
         times = sorted(p for p in pings if not isinstance(p, str))
         print(f"# {args.uploads} concurrent uploads of a {args.side}x{args.side} 16-bit RGBA PNG "
               f"({png.stat().st_size / 1e3:.0f} kB) to /explore_panel, server --models {args.models}")
         print(f"server RSS: idle {idle:.0f} MB, peak {max(samples):.0f} MB (sampled every 20 ms; VmHWM "
-              f"{status_mb(server.pid, 'VmHWM'):.0f} MB), right after {after:.0f} MB, 3 s after {later:.0f} MB")
+              f"{status_mib(server.pid, 'VmHWM'):.0f} MB), right after {after:.0f} MB, 3 s after {later:.0f} MB")
         used = sum("downscaled from" in s for s in statuses)
         print(f"uploads answered in {upload_s:.1f} s; {used} of {len(statuses)} used (downscaled from the upload)")
         median, worst = (times[len(times) // 2], times[-1]) if times else (float("nan"), float("nan"))
         print(f"pings during the uploads: {len(times)} answered (median {median:.2f} s, worst {worst:.2f} s), "
               f"{len(failed)} failed")
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 if __name__ == "__main__":

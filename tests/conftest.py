@@ -3,6 +3,10 @@
 OpenMP threads that spin while waiting make every process slow on a busy 2-core machine (the
 app server, notebook kernels and DDP workers all run beside pytest): make them sleep instead.
 Must be set before torch is imported, so it lives here.
+
+Also here: the app on a free port (``running_app``), small image folders, and what the browser tests
+(``test_browser.py``, ``test_site.py``) share: Debian's chromium (``CHROMIUM``, ``sync_api``, ``browser``)
+and ``shoot`` for their screenshots.
 """
 
 import os
@@ -11,10 +15,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import contextlib
+import shutil
 import socket
+from pathlib import Path
 
 import pytest
 import torch
+
+CHROMIUM = next((path for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(path)),
+                shutil.which("chromium") or shutil.which("chromium-browser"))  # Debian's, never playwright's own
 
 
 def free_port() -> int:
@@ -96,3 +105,33 @@ def paired(tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(path)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def sync_api():
+    """Playwright's sync API, after the skips (no chromium, no playwright); request it before starting a server."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser build
+    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser(sync_api):
+    """Headless chromium (``CHROMIUM``), one per test module, closed after it."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+def shoot(page, tmp_path: Path, name: str, full_page: bool = True) -> None:
+    """Screenshot ``page`` to ``tmp_path/name.png`` (the whole page, or the viewport when ``full_page`` is False),
+    copied to ``$EQLAB_SCREENSHOTS`` when that is set."""
+    page.screenshot(path=tmp_path / f"{name}.png", full_page=full_page)
+    extra = os.environ.get("EQLAB_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / f"{name}.png", Path(extra) / f"{name}.png")

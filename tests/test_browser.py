@@ -10,54 +10,24 @@ of every width and tab go to the test's ``tmp_path`` (and to ``$EQLAB_SCREENSHOT
 Skipped when chromium or playwright is missing.
 """
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import running_app  # noqa: E402
+from conftest import running_app, shoot  # noqa: E402
 from PIL import Image
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = next((path for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(path)),
-                shutil.which("chromium") or shutil.which("chromium-browser"))  # Debian's, never playwright's own
 WIDTHS = (800, 1024, 1400)
 
 
 @pytest.fixture(scope="module")
-def sync_api():
-    """Playwright's sync API, after the skips (checked before any server starts)."""
-    if CHROMIUM is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser build
-    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-
-@pytest.fixture(scope="module")
 def url(sync_api):
+    """The app on 127.0.0.1 (after ``sync_api``'s skips: no server starts without a browser to drive)."""
     pytest.importorskip("gradio")
     with running_app() as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(sync_api):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run"])
-        yield browser
-        browser.close()
-
-
-def _shoot(page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
-    extra = os.environ.get("EQLAB_SCREENSHOTS")
-    if extra:
-        Path(extra).mkdir(parents=True, exist_ok=True)
-        shutil.copy(tmp_path / f"{name}.png", Path(extra) / f"{name}.png")
 
 
 def _status(page, elem: str, text: str, timeout: int = 90_000) -> None:
@@ -105,7 +75,7 @@ def _two_runs_fit(page, tmp_path: Path) -> None:
         for selector in ("#train-loss", "#train-psnr"):
             _labels_fit(page, selector, width)
         _no_overflow(page, width)
-        _shoot(page, tmp_path, f"train-{width}-two-runs")
+        shoot(page, tmp_path, f"train-{width}-two-runs")
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 
@@ -141,7 +111,7 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
     page.locator("#explore-upload input[type=file]").set_input_files(str(notes))
     _status(page, "explore-status", "your upload was not used")
     page.wait_for_function("!document.querySelector('#explore-upload').innerText.includes('notes.png')")
-    _shoot(page, tmp_path, "explore-1400-c8")
+    shoot(page, tmp_path, "explore-1400-c8")
 
     # Restore & compare: the slider, the maps and the table.
     page.get_by_role("tab", name="Restore & compare").click()
@@ -149,7 +119,7 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
     page.locator("#restore-maps img").wait_for()
     assert page.locator("#restore-slider img").count() >= 1
     assert "strict" in page.locator("#restore-table").inner_text()
-    _shoot(page, tmp_path, "restore-1400")
+    shoot(page, tmp_path, "restore-1400")
 
     # Train: ten steps, live curves; then a bad λ leaves the curves and the status as they were.
     page.get_by_role("tab", name="Train").click()
@@ -170,7 +140,7 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
     try:
         page.get_by_text("must be between 0 and 1").first.wait_for(timeout=30_000)
     finally:
-        _shoot(page, tmp_path, "train-1400-bad-weight")
+        shoot(page, tmp_path, "train-1400-bad-weight")
     assert "Done" in page.locator("#train-status").inner_text()
     assert page.locator("#train-loss canvas, #train-loss svg").count() >= 1
     weight.fill("0.001")
@@ -181,7 +151,7 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
     page.wait_for_function("(() => { const s = document.querySelector('#train-status').innerText; "
                            "return s.includes('#2') && s.includes('Done'); })()", timeout=180_000)
     _two_runs_fit(page, tmp_path)
-    _shoot(page, tmp_path, "train-1400")
+    shoot(page, tmp_path, "train-1400")
 
     # Learn: three pictures, drawn when the tab opens; the Train tab's message stays behind.
     page.get_by_role("tab", name="Learn").click()
@@ -193,7 +163,7 @@ def test_every_tab_in_chromium(browser, url, tmp_path):
     page.get_by_text("Rotated by 105°").first.wait_for(timeout=30_000)
     page.locator("input[type=number]:visible").first.fill("45")  # a typed value redraws, without Enter or Tab
     page.get_by_text("Rotated by 45°").first.wait_for(timeout=30_000)
-    _shoot(page, tmp_path, "learn-1400")
+    shoot(page, tmp_path, "learn-1400")
     page.close()
     assert outside == [], f"the page asked for outside resources: {outside[:5]}"
     for name in ("explore-1400-c8", "restore-1400", "train-1400", "learn-1400"):
@@ -230,13 +200,13 @@ def test_layout_at_width(browser, url, tmp_path, width):
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(upload)
     page.locator("#explore-upload input[type=file]").set_input_files(str(upload))  # the Image says it is unused
     page.get_by_text("Image: not used while your upload is shown").first.wait_for()
-    _shoot(page, tmp_path, f"explore-{width}")
+    shoot(page, tmp_path, f"explore-{width}")
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-loss").wait_for()
     page.wait_for_timeout(800)
     _no_overflow(page, width)
     assert page.locator("#train-loss").bounding_box()["width"] >= min(360, width - 60)
-    _shoot(page, tmp_path, f"train-{width}")
+    shoot(page, tmp_path, f"train-{width}")
     page.close()
     shot = np.asarray(Image.open(tmp_path / f"explore-{width}.png"))
     assert shot.shape[1] == width and shot.std() > 20  # a real page, not a blank one

@@ -19,7 +19,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import shoot
 
 for _name in ("mkdocs", "material", "mkdocs_jupyter", "mkdocstrings_handlers.python", "jupyter_server_mathjax"):
     pytest.importorskip(_name, reason="the docs extra is not installed (python -m pip install -e '.[docs]')")
@@ -90,10 +90,7 @@ def test_docstring_math_and_roles_become_markdown():
     assert "Examples:\n    >>> 1 + 1" in out
 
 
-# -- a real browser --------------------------------------------------------------------------------------
-
-CHROMIUM = next((path for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(path)),
-                shutil.which("chromium") or shutil.which("chromium-browser"))  # Debian's, never playwright's own
+# -- a real browser (conftest's ``browser``: Debian's chromium) ---------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -113,20 +110,6 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser build
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run"])
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser, served):
     """A page that records every request leaving 127.0.0.1 (``page.outside``)."""
@@ -136,14 +119,6 @@ def page(browser, served):
     page.on("request", lambda r: None if r.url.startswith((served, "data:", "blob:")) else page.outside.append(r.url))
     yield page
     context.close()
-
-
-def _shoot(page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=tmp_path / f"{name}.png", full_page=False)
-    extra = os.environ.get("EQLAB_SCREENSHOTS")
-    if extra:
-        Path(extra).mkdir(parents=True, exist_ok=True)
-        shutil.copy(tmp_path / f"{name}.png", Path(extra) / f"{name}.png")
 
 
 def _fits(page, width: int) -> None:
@@ -164,7 +139,7 @@ def test_notebook_page_shows_its_figures(page, served, tmp_path):
         page.set_viewport_size({"width": width, "height": 900})
         page.locator(".jupyter-wrapper img").first.scroll_into_view_if_needed()
         _fits(page, width)
-        _shoot(page, tmp_path, f"site-notebook-{width}")
+        shoot(page, tmp_path, f"site-notebook-{width}", full_page=False)
     assert not page.outside, f"requests outside 127.0.0.1: {page.outside[:5]}"
 
 
@@ -181,7 +156,7 @@ def test_api_page_of_eqreg_renders(page, served, tmp_path):
         page.set_viewport_size({"width": width, "height": 900})
         heading.scroll_into_view_if_needed()
         _fits(page, width)
-        _shoot(page, tmp_path, f"site-api-eqreg-{width}")
+        shoot(page, tmp_path, f"site-api-eqreg-{width}", full_page=False)
     assert not page.outside, f"requests outside 127.0.0.1: {page.outside[:5]}"
 
 
@@ -191,12 +166,12 @@ def test_search_finds_orientation(page, served, tmp_path):
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         _fits(page, width)
-        _shoot(page, tmp_path, f"site-home-{width}")
+        shoot(page, tmp_path, f"site-home-{width}", full_page=False)
     page.locator("input.md-search__input").click()
     page.keyboard.type("orientation", delay=20)  # as a reader types: the search listens to key events
     results = page.locator(".md-search-result__item")
     results.first.wait_for(timeout=30_000)
     assert results.count() >= 3
     assert "orientation" in page.locator(".md-search-result").inner_text().lower()
-    _shoot(page, tmp_path, "site-search-1400")
+    shoot(page, tmp_path, "site-search-1400", full_page=False)
     assert not page.outside, f"requests outside 127.0.0.1: {page.outside[:5]}"
