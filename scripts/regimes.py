@@ -586,11 +586,11 @@ def deblur_section(records: dict) -> str:
     if base:
         t = base["table"]
         data, c4 = paired(t["augment"], t["plain"]), paired(t["augment + C4 avg"], t["augment"])
-        why = (f"Where the cost comes from, at {STEPS} steps (the base cell): the rotated half of the batch alone "
-               f"moves PSNR by {fmt(data, '+.2f')} dB (augment − plain) and averaging augment over C4 at test time by "
-               f"{fmt(c4, '+.2f')} dB; the penalty on top of augment by {fmt(paired(t['eqreg'], t['augment']), '+.2f')}"
-               " dB. The fixed blur has one direction, so the task is not rotation-symmetric and exact equivariance "
-               "is wrong for it")
+        why = (f"At the grid's {STEPS} steps (the base cell) the penalty on top of augment moves PSNR by "
+               f"{fmt(paired(t['eqreg'], t['augment']), '+.2f')} dB, the rotated half of the batch alone by "
+               f"{fmt(data, '+.2f')} dB (augment − plain) and averaging augment over C4 at test time by "
+               f"{fmt(c4, '+.2f')} dB: the fixed blur has one direction, so the task is not rotation-symmetric and "
+               "exact equivariance is wrong for it")
         if control:
             tc = control["table"]
             why += (f". The control, the same images with the blur direction drawn per image (a rotation-symmetric "
