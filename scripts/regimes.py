@@ -37,6 +37,7 @@ import io
 import json
 import math
 import re
+import shlex
 import string
 import sys
 import time
@@ -387,7 +388,7 @@ def csv_rows(records: dict) -> list[dict]:
     for key_, record in sorted(by_key.items()):
         regime_slug, task, arm, _ = key_.split("/")
         cell = next((c for c in CELLS if _slug(c.regime) == regime_slug), CELLS[0])
-        regime = EQUAL_TIME if regime_slug == _slug(EQUAL_TIME) else cell.regime
+        regime = {_slug(EQUAL_TIME): EQUAL_TIME, _slug(ZOO_BUDGET): ZOO_BUDGET}.get(regime_slug, cell.regime)
         config = record["spec"]["config"]
         m = record["metrics"]
         base = dict(task=task, regime=regime, train_images=cell.train, test_set=cell.test,
@@ -490,7 +491,7 @@ def recovered(records: dict) -> str:
     if not rebuilt:
         return ""
     regimes = sorted({records[k]["section"] for k in rebuilt})
-    return (f" {len(rebuilt)} records ({', '.join(regimes)}) were rebuilt from the CSV of an earlier session, whose "
+    return (f" {len(rebuilt)} records ({'; '.join(regimes)}) were rebuilt from the CSV of an earlier session, whose "
             "records were lost: their numbers are the CSV's (4 decimals), each rebuilt config checked against its "
             "row's command; they have no training history and no 45° scores.")
 
@@ -649,7 +650,7 @@ def main(argv=None) -> int:
         if "equal-time" in args.sections:
             records.update(run_grid(equal_time_plan({**load_records(cache), **records}, args, cache), cache,
                                     workers=args.workers))
-        command = " ".join(["python", "scripts/regimes.py", *(sys.argv[1:] if argv is None else argv)])
+        command = shlex.join(["python", "scripts/regimes.py", *(sys.argv[1:] if argv is None else argv)])
         sessions.append(dict(command=command, wall_time_s=time.perf_counter() - start))
         sessions_file.write_text(json.dumps(sessions, indent=1))
     records = load_records(cache)

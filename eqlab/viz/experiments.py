@@ -210,4 +210,9 @@ def regime_figure(summary: Mapping) -> Figure:
     tasks = list(dict.fromkeys(w["task"] for w in summary["grid"]))
     order = [t for t in ("denoise", "sr", "deblur") if t in tasks] + [t for t in tasks if t not in
                                                                       ("denoise", "sr", "deblur")]
-    return regime_map(panels, summary["regimes"], order, limit_db=1.0)
+    fig = regime_map(panels, summary["regimes"], order, limit_db=1.0)
+    if summary.get("steps"):  # the regime every square holds: say it on the figure, not only in its caption
+        fig.suptitle(f"Blue: eqreg ahead, red: behind · small nets of width 16, {summary['steps']} CPU steps, "
+                     f"{len(summary.get('seeds', ()))} seeds each · grey: not measured there",
+                     fontsize=9)
+    return fig
