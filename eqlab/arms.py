@@ -311,15 +311,16 @@ class EQRegArm(Augment):
         """The stall is the penalty's doing unless its measured share stayed under ``COLLAPSE_SHARE``."""
         if self.measured_once and self.peak[0] < COLLAPSE_SHARE:
             return None
-        asked = f"target share {self.target_share:g}" if self.target_share is not None else \
-            f"weight lambda = {self.asked:g}"
-        reached = (f"the penalty drove up to {self.peak[0]:.2f} of the update (step {self.peak[1]}"
-                   + (f"; cap max_share = {self.max_share:g})" if self.max_share is not None else "; no cap)")
+        fixed = self.target_share is None  # the cap acts on a fixed weight only (a target share is held as asked)
+        asked = f"weight lambda = {self.asked:g}" if fixed else f"target share {self.target_share:g}"
+        cap = (f"; cap max_share = {self.max_share:g}" if self.max_share is not None else "; no cap") if fixed else ""
+        reached = (f"the penalty drove up to {self.peak[0]:.2f} of the update (step {self.peak[1]}{cap})"
                    if self.measured_once else "its share was never measured (share_every = 0)")
+        todo = ("Lower the weight, hold a share instead (target_share=0.1, the kit's default), or keep the share cap "
+                "(max_share) on." if fixed else "Lower the share (the kit's default is target_share=0.1).")
         return (f"EQ-Reg collapsed the net: at step {step} its validation PSNR {psnr:.2f} dB is within "
                 f"{margin_db:g} dB of the degraded input's {baseline:.2f} dB (or below it) with the {asked}; "
-                f"{reached}. The run was stopped. Lower the weight or the share (the kit holds a share of 0.1 by "
-                "default: target_share=0.1), or keep the share cap (max_share) on.")
+                f"{reached}. The run was stopped. {todo}")
 
     def record(self, losses: StepLoss) -> dict:
         record = super().record(losses)

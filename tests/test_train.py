@@ -458,6 +458,16 @@ def test_an_uncapped_collapse_is_stopped_with_a_message():
     assert result.warnings == [result.collapse]
 
 
+def test_a_collapse_at_a_target_share_gives_advice_for_a_share():
+    """The cap acts on a fixed weight only: a run that holds a share is told to lower the share, not about the cap
+    (the regime grid's SR runs from an equivariant start: 'drove up to 2e5 of the update (step 10)')."""
+    arm = EQRegArm(target_share=0.3)
+    arm.measured_once, arm.peak = True, (206979.78, 10)
+    message = arm.collapse(1000, 29.20, 29.19, 0.1)
+    assert "target share 0.3" in message and "drove up to 206979.78 of the update (step 10)" in message
+    assert "max_share" not in message and message.endswith("Lower the share (the kit's default is target_share=0.1).")
+
+
 def test_a_stall_without_a_penalty_is_only_flagged():
     """A plain run that learns nothing is flagged, not stopped: only the penalty's collapse stops a run."""
     result = fit(small(arm="plain", steps=8, lr=1e-8, val_every=2), progress=False)
