@@ -71,6 +71,11 @@ DEFAULT_WEIGHT = 1e-4  # relative norm, MSE task loss; see README "choosing the 
 # Restormer_EQ/basicsr/models/image_restoration_model.py:168).
 REFERENCE_WEIGHT = 1e-8
 _EPS = 1e-12
+# A part of a layer (the oriented part, an isotypic component) holding less than this fraction of the layer's
+# energy holds round-off only: it has nothing to compare, and its term is 0 (as for an exactly empty part). Its
+# energy is a difference of near-equal sums, which round-off can make negative on one processor and not another:
+# the ratio of two round-offs was once -1862 (C6, an isotropic field, AMD EPYC; tests/test_regularizer.py).
+_EMPTY = 1e-6
 
 
 @lru_cache(maxsize=256)
@@ -205,11 +210,13 @@ class _SplitTerm(torch.autograd.Function):
             a, y1, compute = _acted_halves(raw, index)
             d = a - y1
             energy, s_inv = fields.energies(raw if raw.dtype == compute else raw.to(compute))  # both halves
-            s_inv = s_inv + _EPS  # ||Q y_0||^2 + ||Q y_1||^2 (and ||Q A y_0|| = ||Q y_0||)
-            s_or = (energy - s_inv).clamp_min(0) + _EPS
+            s_or = (energy - s_inv).clamp_min(0)
+            empty = energy * _EMPTY  # a part below it holds round-off: an infinite S_k makes its L_k and gradient 0
+            s_inv = torch.where(s_inv > empty, s_inv + _EPS, torch.inf)  # ||Q y_0||^2 + ||Q y_1||^2 (= ||Q A y_0||)
+            s_or = torch.where(s_or > empty, s_or + _EPS, torch.inf)
             n_all, n_inv = fields.energies(d)  # ||d||^2, ||Q d||^2
             n_or = (n_all - n_inv).clamp_min(0)
-            l_inv, l_or = n_inv / s_inv, n_or / s_or
+            l_inv, l_or = n_inv.clamp_min(0) / s_inv, n_or / s_or
         ctx.save_for_backward(a, d, torch.stack([l_inv, l_or, s_inv, s_or]))
         ctx.inverse, ctx.fields, ctx.dtype = inverse, fields, raw.dtype
         return (l_inv + l_or) / 2
@@ -321,10 +328,12 @@ def _component_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: i
     """
     a, b = _compared_maps(y0, y1, group, element, rep)
     parts = components(rep, group, a.shape[1])
-    diff = block_energies(a - b, parts)  # (P,)
-    energy = block_energies(a, parts) + block_energies(b, parts)
+    diff = block_energies(a - b, parts).clamp_min(0)  # (P,); a projector's energy is >= 0 but for round-off
+    energy = (block_energies(a, parts) + block_energies(b, parts)).clamp_min(0)
     grouping = _parts(rep, group, a.shape[1], get_norm(norm))
-    terms = [diff[list(k)].sum() / (energy[list(k)].sum() + _EPS) for k in grouping]
+    empty = energy.sum() * _EMPTY  # a part below it holds round-off only: its term is 0
+    terms = [diff[list(k)].sum() / torch.where(energy[list(k)].sum() > empty, energy[list(k)].sum() + _EPS, torch.inf)
+             for k in grouping]
     return torch.stack(terms).mean()
 
 
