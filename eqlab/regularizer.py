@@ -74,7 +74,7 @@ _EPS = 1e-12
 # A part of a layer (the oriented part, an isotypic component) holding less than this fraction of the layer's
 # energy holds round-off only: it has nothing to compare, and its term is 0 (as for an exactly empty part). Its
 # energy is a difference of near-equal sums, which round-off can make negative on one processor and not another:
-# the ratio of two round-offs was once -1862 (C6, an isotropic field, AMD EPYC; tests/test_regularizer.py).
+# the ratio of two round-offs was once -1862 (an isotropic field on a 60-degree turn, AMD EPYC; see the tests).
 _EMPTY = 1e-6
 
 
