@@ -32,6 +32,7 @@ DOCS_PAGES = {  # the site's pages the Learn tab links to: name -> (title, path 
     "02": ("notebook 02, equivariant CNNs", "notebooks/02_equivariant_cnns.html"),
     "03": ("notebook 03, the EQ-Reg regularizer", "notebooks/03_the_eqreg_regularizer.html"),
     "groups": ("the representations in eqlab.groups", "api/groups.html"),
+    "regimes": ("the regime map", "regimes.html"),
 }
 
 

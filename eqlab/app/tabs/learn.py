@@ -9,7 +9,7 @@ What is not here: the pictures and their words (``eqlab.app.learn``).
 
 from eqlab.app import text
 from eqlab.app.charts import ANGLE_COLUMNS, plot_df, shown
-from eqlab.app.learn import DOCS_URL, learn_channels, learn_grid, learn_rotate
+from eqlab.app.learn import DOCS_PAGES, DOCS_URL, learn_channels, learn_grid, learn_rotate
 from eqlab.app.settings import DEFAULT_SAMPLE, SAMPLE_CHOICES
 from eqlab.app.tabs.common import CHART_WIDTH, MAIN_WIDTH, TEXT_WIDTH, readable
 
@@ -53,7 +53,7 @@ class LearnTab:
         answer = words.regime_answer(shipped["cells"])
         regime = (f"*Regime: small nets of width 16, {shipped['steps']} steps, seeds {shipped['seeds']}, one CPU "
                   "thread per run; every cell, its arms and the command of each run are on the "
-                  f"[regime map]({DOCS_URL}/regimes/) (`docs/regimes.md`).*")
+                  f"[regime map]({DOCS_URL}/{DOCS_PAGES['regimes'][1]}) (`docs/regimes.md`).*")
         return viz.regime_figure(shipped), f"{answer}\n\n{regime}"
 
     def build(self, session) -> None:
