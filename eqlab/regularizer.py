@@ -78,6 +78,12 @@ _EPS = 1e-12
 _EMPTY = 1e-6
 
 
+def _part_energy(energy: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """The denominator of a part's ratio: its energy (plus ``_EPS``), or infinity where it holds round-off only
+    (below ``_EMPTY`` of ``total``), which makes the part's ratio and its gradient 0."""
+    return torch.where(energy > total * _EMPTY, energy + _EPS, torch.inf)
+
+
 @lru_cache(maxsize=256)
 def _gather(layout: Layout, raw: tuple, aspect: float, group: Group, element: int, rep: Representation,
             device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,10 +216,8 @@ class _SplitTerm(torch.autograd.Function):
             a, y1, compute = _acted_halves(raw, index)
             d = a - y1
             energy, s_inv = fields.energies(raw if raw.dtype == compute else raw.to(compute))  # both halves
-            s_or = (energy - s_inv).clamp_min(0)
-            empty = energy * _EMPTY  # a part below it holds round-off: an infinite S_k makes its L_k and gradient 0
-            s_inv = torch.where(s_inv > empty, s_inv + _EPS, torch.inf)  # ||Q y_0||^2 + ||Q y_1||^2 (= ||Q A y_0||)
-            s_or = torch.where(s_or > empty, s_or + _EPS, torch.inf)
+            s_or = _part_energy((energy - s_inv).clamp_min(0), energy)
+            s_inv = _part_energy(s_inv, energy)  # ||Q y_0||^2 + ||Q y_1||^2 (= ||Q A y_0||^2)
             n_all, n_inv = fields.energies(d)  # ||d||^2, ||Q d||^2
             n_or = (n_all - n_inv).clamp_min(0)
             l_inv, l_or = n_inv.clamp_min(0) / s_inv, n_or / s_or
@@ -331,9 +335,7 @@ def _component_term(y0: torch.Tensor, y1: torch.Tensor, group: Group, element: i
     diff = block_energies(a - b, parts).clamp_min(0)  # (P,); a projector's energy is >= 0 but for round-off
     energy = (block_energies(a, parts) + block_energies(b, parts)).clamp_min(0)
     grouping = _parts(rep, group, a.shape[1], get_norm(norm))
-    empty = energy.sum() * _EMPTY  # a part below it holds round-off only: its term is 0
-    terms = [diff[list(k)].sum() / torch.where(energy[list(k)].sum() > empty, energy[list(k)].sum() + _EPS, torch.inf)
-             for k in grouping]
+    terms = [diff[list(k)].sum() / _part_energy(energy[list(k)].sum(), energy.sum()) for k in grouping]
     return torch.stack(terms).mean()
 
 

@@ -431,9 +431,8 @@ def write_csv(rows: list[dict], path: Path) -> None:
 def turned_section(entries: list[dict]) -> str:
     rows = [e for e in entries if e["regime"] == "turned 45° test" and e["summary"]]
     if not rows:
-        return ("The turned test has no result: its scores are those of the base runs on the turned crops, and the "
-                "base records in the cache do not hold them (records rebuilt from an earlier CSV that had no such "
-                "column: run the base cell again to fill it).")
+        return ("The turned test has no result yet: its scores are the base runs' on the turned crops, and the base "
+                "records in the cache do not hold them (run the base cell to fill it).")
     lines = ["The base runs scored on the test crops turned 45° before the degradation (no test-time averages "
              "there: the average is over quarter turns). eqreg against the best of plain, augment and strict:", "",
              "| task | eqreg − best (paired) | best | verdict |", "|---|---|---|---|"]

@@ -126,6 +126,16 @@ def _fits(page, width: int) -> None:
     assert scroll <= width + 1, f"horizontal scroll at {width} px: {page.url} is {scroll} px wide"
 
 
+def _at_every_width(page, tmp_path: Path, name: str, anchor=None) -> None:
+    """At each of ``WIDTHS``: the page (scrolled to ``anchor``, a locator) fits without horizontal scroll; a shot."""
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        if anchor is not None:
+            anchor.scroll_into_view_if_needed()
+        _fits(page, width)
+        shoot(page, tmp_path, f"{name}-{width}", full_page=False)
+
+
 @pytest.mark.browser
 def test_notebook_page_shows_its_figures(page, served, tmp_path):
     executed = json.loads((ROOT / "build" / "notebooks" / f"{NOTEBOOK}.ipynb").read_text())
@@ -135,11 +145,7 @@ def test_notebook_page_shows_its_figures(page, served, tmp_path):
         .filter((img) => img.complete && img.naturalWidth > 0).map((img) => img.getBoundingClientRect().width)""")
     assert len(shown) >= figures >= 1, f"{len(shown)} figures shown, the executed notebook has {figures}"
     assert min(shown) > 100, f"a figure is drawn {min(shown):.0f} px wide"
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.locator(".jupyter-wrapper img").first.scroll_into_view_if_needed()
-        _fits(page, width)
-        shoot(page, tmp_path, f"site-notebook-{width}", full_page=False)
+    _at_every_width(page, tmp_path, "site-notebook", page.locator(".jupyter-wrapper img").first)
     assert not page.outside, f"requests outside 127.0.0.1: {page.outside[:5]}"
 
 
@@ -152,21 +158,14 @@ def test_api_page_of_eqreg_renders(page, served, tmp_path):
     for method in ("active", "loss", "stats", "report", "remove"):
         assert page.locator(f"[id='eqlab.regularizer.EQReg.{method}']").count() == 1, f"EQReg.{method} is missing"
     assert "EQReg(" in text and ".. math::" not in text and ":math:" not in text  # docstring math converted
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        heading.scroll_into_view_if_needed()
-        _fits(page, width)
-        shoot(page, tmp_path, f"site-api-eqreg-{width}", full_page=False)
+    _at_every_width(page, tmp_path, "site-api-eqreg", heading)
     assert not page.outside, f"requests outside 127.0.0.1: {page.outside[:5]}"
 
 
 @pytest.mark.browser
 def test_search_finds_orientation(page, served, tmp_path):
     page.goto(f"{served}/index.html", wait_until="load")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        _fits(page, width)
-        shoot(page, tmp_path, f"site-home-{width}", full_page=False)
+    _at_every_width(page, tmp_path, "site-home")
     page.locator("input.md-search__input").click()
     page.keyboard.type("orientation", delay=20)  # as a reader types: the search listens to key events
     results = page.locator(".md-search-result__item")
