@@ -100,7 +100,8 @@ from eqlab.viz import regime_figure
 
 regime_map = zoo.regimes()
 print(words.regime_answer(regime_map["cells"]))
-print(f"({regime_map['steps']} steps, seeds {regime_map['seeds']}; machine: {regime_map['machine'].get('cpu')})")
+machines = "; ".join(f"{m['cpu']} ({m['runs']} runs)" for m in regime_map["machines"])
+print(f"({regime_map['steps']} steps, seeds {regime_map['seeds']}; machines: {machines})")
 regime_figure(regime_map)
 
 # %% [markdown]
